@@ -1,0 +1,33 @@
+import type { ApiMessages, ApiName } from '../protocol/apis.js';
+import type { RequestHeader } from '../protocol/headers.js';
+import type { Connection } from './network/connection.js';
+
+/** Returned by a handler that must not answer (Produce with acks=0). */
+export const NO_RESPONSE: unique symbol = Symbol('no response');
+export type NoResponse = typeof NO_RESPONSE;
+
+export interface RequestContext {
+  header: RequestHeader;
+  apiVersion: number;
+  connection: Connection;
+  /** When the whole frame was received (ms since epoch); timeouts count from here. */
+  receivedAt: number;
+}
+
+export type HandlerResult<T> = T | NoResponse | Promise<T | NoResponse>;
+
+/**
+ * One API as this broker serves it: the versions it advertises in ApiVersions (every one of which
+ * must really work) and the function that turns a decoded request into a response body.
+ */
+export interface ApiHandler<K extends ApiName = ApiName> {
+  api: K;
+  minVersion: number;
+  maxVersion: number;
+  handle(ctx: RequestContext, request: ApiMessages[K]['request']): HandlerResult<ApiMessages[K]['response']>;
+}
+
+/** Helps handler files declare themselves with full typing of request and response. */
+export function defineHandler<K extends ApiName>(h: ApiHandler<K>): ApiHandler<K> {
+  return h;
+}
