@@ -51,6 +51,8 @@ export class GroupCommit {
   private waiters: Waiter[] = [];
   private running: Promise<void> | null = null;
   failure: KafkaStorageError | null = null;
+  /** Flushes run so far (a group commit shows far fewer flushes than appends). */
+  flushes = 0;
 
   constructor(
     initialDurable: number,
@@ -96,6 +98,7 @@ export class GroupCommit {
     while (this.waiters.length > 0) {
       const target = this.endOffset();
       try {
+        this.flushes++;
         await this.flush(target);
       } catch (err) {
         this.failure = asStorageError(err, 'fdatasync failed') as KafkaStorageError;

@@ -532,6 +532,11 @@ export class PartitionLog {
     }
   }
 
+  /** fdatasync rounds so far (each may cover many appends). */
+  get flushCount(): number {
+    return this.commit.flushes;
+  }
+
   get unflushedOffsets(): number {
     return this.leo - this.commit.durableOffset;
   }
