@@ -4,3 +4,6 @@ export * from './errors.js';
 export * from './record-cursor.js';
 export * from './record-batch.js';
 export * from './control.js';
+export * from './legacy.js';
+export * from './convert.js';
+export * from './validate.js';
