@@ -309,7 +309,7 @@ export class PartitionLog {
     }
     const active = this.activeSegment;
     this.leo = Math.max(active.nextOffset, active.baseOffset);
-    active.rollTimestamp = this.firstBatchTimestamp(active, now);
+    active.firstBatchTimestamp = this.firstBatchTimestamp(active);
     this.lso = Math.min(Math.max(checkpointStart, this.segments[0]!.baseOffset), this.leo);
     // Everything read back at open is made durable before it is trusted as acknowledged.
     if (!clean) {
@@ -353,17 +353,16 @@ export class PartitionLog {
     this.activeSegment.closed = false;
   }
 
-  private firstBatchTimestamp(seg: LogSegment, now: number): number {
-    if (seg.size < RECORD_BATCH_OVERHEAD) return now;
+  private firstBatchTimestamp(seg: LogSegment): number {
+    if (seg.size < RECORD_BATCH_OVERHEAD) return -1;
     const head = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD);
     const fd = seg.file.pin();
     try {
-      if (readFully(fd, head, 0, RECORD_BATCH_OVERHEAD, 0) < RECORD_BATCH_OVERHEAD) return now;
+      if (readFully(fd, head, 0, RECORD_BATCH_OVERHEAD, 0) < RECORD_BATCH_OVERHEAD) return -1;
     } finally {
       seg.file.unpin();
     }
-    const ts = batchMaxTimestamp(head);
-    return ts > 0 && ts <= now ? ts : now;
+    return batchMaxTimestamp(head);
   }
 
   // ================================================================ append
@@ -442,6 +441,7 @@ export class PartitionLog {
     let next = this.leo;
     let first = -1;
     let count = 0;
+    let maxTs = -1;
     pos = 0;
     while (pos < len) {
       const delta = lastOffsetDelta(records, pos);
@@ -454,12 +454,14 @@ export class PartitionLog {
         if (e >= 0 && e > this.epochs.latestEpoch) this.epochs.assign(e, base);
       }
       if (appendTime >= 0 && assignOffsets) setLogAppendTime(records, pos, appendTime);
+      const ts = batchMaxTimestamp(records, pos);
+      if (ts > maxTs) maxTs = ts;
       next = base + delta + 1;
       count += delta + 1;
       pos += entrySize(records, pos);
     }
     const last = next - 1;
-    this.maybeRoll(len, first, last, now);
+    this.maybeRoll(len, first, last, now, maxTs);
     const active = this.activeSegment;
     const before = active.size;
     try {
@@ -497,9 +499,9 @@ export class PartitionLog {
     for (const l of this.listeners) l(this);
   }
 
-  private maybeRoll(size: number, first: number, last: number, now: number): void {
+  private maybeRoll(size: number, first: number, last: number, now: number, maxTs: number): void {
     const a = this.activeSegment;
-    const full = a.size > 0 && (a.size + size > this.config.segmentBytes || now - a.rollTimestamp >= this.config.segmentMs || a.indexFull);
+    const full = a.size > 0 && (a.size + size > this.config.segmentBytes || a.ageForRoll(now, maxTs) > this.config.segmentMs || a.indexFull);
     if (full || !a.canHoldOffset(last)) this.roll(Math.max(first, this.leo), now);
   }
 

@@ -67,8 +67,10 @@ export class LogSegment {
   /** Base offset of the first batch that carries `maxTimestamp`. */
   offsetOfMaxTimestamp = -1;
   bytesSinceLastIndexEntry = 0;
-  /** Wall-clock time from which `segment.ms` is counted. */
-  rollTimestamp: number;
+  /** When this process created or opened the segment (segment.ms falls back to it). */
+  created: number;
+  /** maxTimestamp of the first batch, from which segment.ms is counted as Kafka does (-1 unknown). */
+  firstBatchTimestamp = -1;
   closed = false;
   /** Index files on disk are complete and synced (a closed segment needs this before the recovery point passes it). */
   indexesDurable = false;
@@ -89,7 +91,7 @@ export class LogSegment {
     this.offsetIndex = new OffsetIndex(baseOffset, join(dir, name + INDEX_SUFFIX + suffix), settings.segmentIndexBytes);
     this.timeIndex = new TimeIndex(baseOffset, join(dir, name + TIME_INDEX_SUFFIX + suffix), settings.segmentIndexBytes);
     this.txnIndex = new TxnIndex(join(dir, name + TXN_INDEX_SUFFIX + suffix));
-    this.rollTimestamp = now;
+    this.created = now;
   }
 
   updateSettings(settings: SegmentSettings): void {
@@ -198,6 +200,7 @@ export class LogSegment {
 
   /** Writes whole batches (offsets already assigned) at the end of the file and indexes them. */
   append(records: Buffer): void {
+    if (this.size === 0) this.firstBatchTimestamp = batchMaxTimestamp(records, 0);
     const fd = this.file.get();
     writeFully(fd, records, this.size);
     this.indexAppended(records, this.size);
@@ -225,6 +228,16 @@ export class LogSegment {
       pos += size;
     }
     if (last >= 0) this.nextOffset = last + 1;
+  }
+
+  /**
+   * Kafka's time-based roll: the newest timestamp being appended against the first batch's
+   * timestamp (so replaying old data does not roll every append), wall clock when unknown.
+   */
+  ageForRoll(now: number, appendMaxTimestamp: number): number {
+    return this.firstBatchTimestamp >= 0 && appendMaxTimestamp >= 0
+      ? appendMaxTimestamp - this.firstBatchTimestamp
+      : now - this.created;
   }
 
   /** Whether `lastOffset` still fits the int32 relative offsets of this segment's indexes. */
@@ -292,53 +305,52 @@ export class LogSegment {
     let batches = 0;
     let problem: ScanResult['problem'] = null;
     if (to <= from) return { validBytes: from, problem: null, nextOffset: Math.max(this.baseOffset, last + 1), batches };
+    let valid = from;
     const fd = this.file.pin();
     try {
-      outer: while (filePos < to) {
-        const n = readFully(fd, chunk, 0, Math.min(chunk.length, to - filePos), filePos);
+      while (valid < to && problem === null) {
+        filePos = valid;
+        const want = Math.min(chunk.length, to - filePos);
+        const n = readFully(fd, chunk, 0, want, filePos);
+        // A short read means the file ends before `to`.
+        const atEnd = filePos + n >= to || n < want;
         let pos = 0;
-        while (pos < n) {
+        for (;;) {
           if (n - pos < LOG_OVERHEAD) {
-            if (filePos + n >= to) {
-              problem = 'truncated';
-              break outer;
-            }
+            if (atEnd && (pos < n || n < want)) problem = 'truncated';
             break;
           }
           const size = entrySize(chunk, pos);
           if (size < RECORD_BATCH_OVERHEAD) {
             problem = 'bad-length';
-            break outer;
+            break;
           }
           if (pos + size > n) {
-            if (filePos + pos + size > to) {
-              problem = 'truncated';
-              break outer;
-            }
-            if (size > chunk.length) chunk = Buffer.allocUnsafe(size);
+            if (filePos + pos + size > to || atEnd) problem = 'truncated';
+            else if (size > chunk.length) chunk = Buffer.allocUnsafe(size);
             break;
           }
           const p = checkCrc ? checkBatch(chunk, pos, pos + size) : chunk.readInt8(pos + MAGIC_OFFSET) === 2 ? null : 'bad-magic';
           if (p) {
             problem = p;
-            break outer;
+            break;
           }
           const base = batchBaseOffset(chunk, pos);
           if (base <= last || base < this.baseOffset || !this.canHoldOffset(batchLastOffset(chunk, pos))) {
             problem = 'bad-offset';
-            break outer;
+            break;
           }
           visit(chunk, pos, filePos + pos, size);
           last = batchLastOffset(chunk, pos);
           batches++;
           pos += size;
+          valid = filePos + pos;
         }
-        filePos += pos;
       }
     } finally {
       this.file.unpin();
     }
-    return { validBytes: filePos, problem, nextOffset: Math.max(this.baseOffset, last + 1), batches };
+    return { validBytes: valid, problem, nextOffset: Math.max(this.baseOffset, last + 1), batches };
   }
 
   truncateFile(size: number): void {
