@@ -12,6 +12,12 @@ export interface UpConvertOptions {
   appendTime: number;
   /** The topic's message.timestamp.type (default CreateTime). */
   timestampType?: TimestampType;
+  /**
+   * What a record without a timestamp becomes under CreateTime. 'log-append-time' (default): it
+   * goes into a LogAppendTime batch stamped with appendTime. 'no-timestamp': it keeps -1 in a
+   * CreateTime batch, which is exactly what Kafka's LogValidator stores.
+   */
+  missingTimestamp?: 'log-append-time' | 'no-timestamp';
   /** Codec of the new batches; default: the codec the producer used. */
   compression?: number;
   /** Budget for decompressing the producer's wrappers (default 64 MiB). */
@@ -34,10 +40,11 @@ export interface UpConverted {
  * Up-conversion of a produced magic 0/1 message set into magic-2 batches, as Kafka does on append.
  *
  * Offsets are reassigned consecutively (the producer's are meaningless). Records keep keys, values
- * and, for magic 1, their CreateTime timestamps. Records without a timestamp (magic 0 has none)
- * are not stored with -1: they go into a LogAppendTime batch stamped with `appendTime`, so
- * consumers, retention and time lookups see when the broker received them. A LogAppendTime topic
- * stamps every batch that way. Consecutive messages with the same codec and timestamp kind form
+ * and, for magic 1, their CreateTime timestamps. By default records without a timestamp (magic 0
+ * has none) are not stored with -1 as Kafka does: they go into a LogAppendTime batch stamped with
+ * `appendTime`, so consumers, retention and time lookups see when the broker received them
+ * (`missingTimestamp: 'no-timestamp'` gives Kafka's behaviour). A LogAppendTime topic stamps every
+ * batch that way. Consecutive messages with the same codec and timestamp kind form
  * one batch, so an ordinary produce request becomes exactly one batch.
  *
  * The input must be whole (no partial trailing message). Errors: DecodeError (malformed, bad
@@ -46,17 +53,19 @@ export interface UpConverted {
 export function upConvertMessageSet(buf: Buffer, opts: UpConvertOptions): UpConverted {
   const messages = decodeMessageSet(buf, { allowPartialTail: false, maxDecompressedBytes: opts.maxDecompressedBytes });
   const topicLogAppend = opts.timestampType === TimestampType.LOG_APPEND_TIME;
+  const stampMissing = (opts.missingTimestamp ?? 'log-append-time') === 'log-append-time';
+  const needsStamp = (ts: number) => topicLogAppend || (stampMissing && ts === NO_TIMESTAMP);
   const parts: Buffer[] = [];
   let offset = opts.baseOffset ?? 0;
   let maxTimestamp = NO_TIMESTAMP;
   let i = 0;
   while (i < messages.length) {
     const codec = messages[i]!.compression;
-    const stamped = topicLogAppend || messages[i]!.timestamp === NO_TIMESTAMP;
+    const stamped = needsStamp(messages[i]!.timestamp);
     const run: RecordInput[] = [];
     while (i < messages.length) {
       const m = messages[i]!;
-      if (m.compression !== codec || (topicLogAppend || m.timestamp === NO_TIMESTAMP) !== stamped) break;
+      if (m.compression !== codec || needsStamp(m.timestamp) !== stamped) break;
       run.push({ key: m.key, value: m.value, timestamp: stamped ? opts.appendTime : m.timestamp });
       i++;
     }

@@ -232,6 +232,7 @@ function finishBatch(opts: EncodeRecordBatchOptions, p: Plan, out: Buffer): Buff
   const partitionLeaderEpoch = opts.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH;
   checkInt('baseOffset', opts.baseOffset ?? 0, 0, Number.MAX_SAFE_INTEGER);
   checkInt('partitionLeaderEpoch', partitionLeaderEpoch, INT32_MIN, INT32_MAX);
+  checkInt('producerId', producerId, NO_PRODUCER_ID, Number.MAX_SAFE_INTEGER);
   checkInt('producerEpoch', producerEpoch, -0x8000, 0x7fff);
   checkInt('baseSequence', baseSequence, INT32_MIN, INT32_MAX);
   if (out.length - LOG_OVERHEAD > INT32_MAX) throw new RangeError('record batch exceeds 2 GiB');

@@ -63,6 +63,16 @@ test('up-conversion of magic 0 (no timestamps) stores a LogAppendTime batch stam
   assert.equal(up.maxTimestamp, APPEND);
 });
 
+test("missingTimestamp 'no-timestamp' stores magic 0 records as Kafka does: CreateTime with -1", () => {
+  const set = encodeMessageSet(legacyInputs(4), { magic: 0 });
+  const up = upConvertMessageSet(set, { appendTime: APPEND, missingTimestamp: 'no-timestamp' });
+  const [batch] = decodeRecordBatches(up.records);
+  assert.equal(up.batchCount, 1);
+  assert.equal(batch!.timestampType, TimestampType.CREATE_TIME);
+  assert.deepEqual([batch!.baseTimestamp, batch!.maxTimestamp, up.maxTimestamp], [-1, -1, -1]);
+  assert.ok(batch!.records.every((r) => r.timestamp === -1));
+});
+
 test('up-conversion splits where timestamp kind or codec changes, with consecutive offsets', () => {
   const msgs = legacyInputs(9, (i) => (i >= 3 && i < 6 ? -1 : T0 + i));
   const set = Buffer.concat([encodeMessageSet(msgs, { magic: 1 }), encodeMessageSet(legacyInputs(4), { magic: 1, compression: 2, baseOffset: 9 })]);
