@@ -68,9 +68,9 @@ export class GroupCommit {
   }
 
   /** Resolves when offsets below `offset` are durable. */
-  waitFor(offset: number): Promise<void> {
+  waitFor(offset: number, force = false): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (offset <= this.durableOffset) return Promise.resolve();
+    if (offset <= this.durableOffset && !force) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ offset, resolve, reject });
       this.kick();
@@ -79,7 +79,7 @@ export class GroupCommit {
 
   /** Starts a flush of everything written so far (if none is running) and resolves when it ends. */
   flushNow(): Promise<void> {
-    return this.waitFor(this.endOffset());
+    return this.waitFor(this.endOffset(), true);
   }
 
   /** Resolves when no flush is in flight (for close). */

@@ -360,6 +360,19 @@ export class LogManager {
   }
 
   /**
+   * Stops everything at once, flushing and writing nothing, not even the clean-shutdown marker:
+   * what a crash leaves behind (for crash tests, and for fatal disk errors).
+   */
+  halt(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const log of this.logs()) log.abandon();
+    for (const d of this.pendingDeletes) clearTimeout(d.timer);
+    this.pendingDeletes.clear();
+    this.pool.closeAll();
+  }
+
+  /**
    * Graceful shutdown: stops the scheduler, waits for background tasks, flushes every log and
    * writes its indexes, writes the checkpoints, then the clean-shutdown marker.
    */

@@ -157,6 +157,7 @@ export class PartitionLog {
   private listeners = new Set<(log: PartitionLog) => void>();
   private maintenanceChain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private halted = false;
   private offline: KafkaStorageError | null = null;
 
   private constructor(o: PartitionLogOptions) {
@@ -529,7 +530,9 @@ export class PartitionLog {
   /** Background flusher entry: flushes when unsynced data is older than flush.ms. */
   maybeFlushOnTimer(now: number): void {
     if (this.closed || this.offline || this.commit.busy) return;
-    if (this.leo > this.commit.durableOffset && now - this.lastFlushTime >= this.config.flushMs) {
+    const n = this.segments.length;
+    const rolledUnsynced = n > 1 && !this.segments[n - 2]!.indexesDurable;
+    if ((this.leo > this.commit.durableOffset || rolledUnsynced) && now - this.lastFlushTime >= this.config.flushMs) {
       this.commit.flushNow().catch(() => {});
     }
   }
@@ -562,6 +565,7 @@ export class PartitionLog {
       } finally {
         seg.file.unpin();
       }
+      if (this.closed && this.halted) return;
       seg.writeIndexesIfClosed();
     }
     if (upTo > this.recoveryPoint) this.recoveryPoint = upTo;
@@ -983,9 +987,13 @@ export class PartitionLog {
     this.listeners.clear();
   }
 
-  /** For the manager's deleteLog: stop everything without flushing (the files are going away). */
+  /**
+   * Stops at once without flushing or writing anything more (deleteLog, where the files are going
+   * away, and `LogManager.halt`, which leaves what a crash would).
+   */
   abandon(): void {
     this.closed = true;
+    this.halted = true;
     this.commit.failAll(new LogClosedError(`log ${this.name} was deleted`));
     for (const s of this.segments) s.file.close();
     this.listeners.clear();

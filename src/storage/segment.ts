@@ -281,6 +281,9 @@ export class LogSegment {
   /** Writes the index files of the active segment on a clean shutdown (no fsync yet: the caller syncs). */
   writeIndexes(sync: boolean): void {
     if (!this.indexesLoaded || this.deleted) return;
+    // As Kafka on close: the last time-index entry carries the newest timestamp, so a later open
+    // knows it without a scan, even once this segment is no longer the active one.
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
     this.offsetIndex.writeFile(sync);
     this.timeIndex.writeFile(sync);
     if (sync) this.txnIndex.sync();

@@ -93,7 +93,7 @@ describe('crash safety', () => {
         }
         // Leave it unclean again half the time, so both kinds of start-up are exercised.
         if (round % 2 === 0) await mgr.close();
-        else mgr.pool.closeAll();
+        else mgr.halt();
       }
       assert.ok(totalAcked > ROUNDS * 5, `too few acknowledged appends (${totalAcked}) for a meaningful test`);
       assert.ok(recoveries > 0);
