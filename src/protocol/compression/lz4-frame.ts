@@ -6,7 +6,7 @@ import { xxhash32 } from './xxhash32.js';
  * LZ4 frame format, as Kafka uses it for codec 3. Blocks are compressed by lz4-napi's raw block
  * functions; the framing is written and parsed here because lz4-napi's own frame encoder picks
  * 4 MiB blocks for large inputs and cannot write the magic-0 descriptor checksum, and its decoder
- * has no output limit and always verifies the descriptor checksum.
+ * has no output limit, always verifies the descriptor checksum and is slow.
  *
  * Writer: the shape of Kafka's Java client (KafkaLZ4BlockOutputStream): FLG = version 01 with
  * independent blocks and no checksums, BD = 64 KiB maximum block size, no content size, then the
@@ -152,10 +152,6 @@ function parseFrame(data: Buffer): ParsedFrame {
   return { flg, blockMax, contentSize, headerChecksumOk, blocks, bound, end: pos };
 }
 
-function checkLimit(frame: ParsedFrame, limit: number): void {
-  if (frame.contentSize > limit) throw new DecompressionLimitError(LZ4, limit, `frame declares ${frame.contentSize} bytes`);
-}
-
 function dictionaryFrom(out: Buffer[], total: number): Buffer {
   const want = Math.min(BLOCK_SIZE, total);
   const pieces: Buffer[] = [];
@@ -169,27 +165,35 @@ function dictionaryFrom(out: Buffer[], total: number): Buffer {
   return Buffer.concat(pieces, have);
 }
 
+function blockChecksumOk(data: Buffer, frame: ParsedFrame, b: BlockRef): boolean {
+  if ((frame.flg & FLG_BLOCK_CHECKSUM) === 0) return true;
+  return xxhash32(data, 0, b.start, b.start + b.size) === data.readUInt32LE(b.start + b.size);
+}
+
+/** lz4-napi's raw decoder takes a little-endian size prefix as the output capacity. */
+function prefixedBlock(data: Buffer, frame: ParsedFrame, b: BlockRef): Buffer {
+  const input = Buffer.allocUnsafe(4 + b.size);
+  input.writeUInt32LE(frame.blockMax, 0);
+  data.copy(input, 4, b.start, b.start + b.size);
+  return input;
+}
+
 /**
- * Block-by-block decoding with an exact running count, used when the fast path cannot be: the
- * descriptor checksum must be ignored, or the bound exceeds the limit so only the real size can
- * tell. Memory never exceeds the limit by more than one block.
+ * Decodes block by block through the raw block decoder, counting output exactly, so memory never
+ * exceeds the limit by more than one block. (lz4-napi's frame decoder is also several times
+ * slower than its raw block decoder: 3.2 ms against 0.4 ms for 650 KB in our measurements.)
  */
 function decodeBlocks(data: Buffer, frame: ParsedFrame, limit: number): Buffer {
   const out: Buffer[] = [];
   let total = 0;
   const linked = (frame.flg & FLG_BLOCK_INDEPENDENCE) === 0;
-  const sizePrefix = sizeField(frame.blockMax);
   for (const b of frame.blocks) {
-    const body = data.subarray(b.start, b.start + b.size);
-    if ((frame.flg & FLG_BLOCK_CHECKSUM) !== 0 && xxhash32(body) !== data.readUInt32LE(b.start + b.size)) {
-      throw corrupt('block checksum mismatch');
-    }
+    if (!blockChecksumOk(data, frame, b)) throw corrupt('block checksum mismatch');
     let piece: Buffer;
     if (b.uncompressed) {
-      piece = body;
+      piece = data.subarray(b.start, b.start + b.size);
     } else {
-      // lz4-napi's raw decoder takes a little-endian size prefix as the output capacity.
-      const input = Buffer.concat([sizePrefix, body], 4 + b.size);
+      const input = prefixedBlock(data, frame, b);
       try {
         piece = linked && total > 0 ? lz4.uncompressSync(input, dictionaryFrom(out, total)) : lz4.uncompressSync(input);
       } catch (err) {
@@ -200,54 +204,49 @@ function decodeBlocks(data: Buffer, frame: ParsedFrame, limit: number): Buffer {
     if (total > limit) throw new DecompressionLimitError(LZ4, limit, `more than ${limit} bytes after ${out.length + 1} blocks`);
     out.push(piece);
   }
-  const result = Buffer.concat(out, total);
-  verifyContent(data, frame, result, true);
-  return result;
+  return finish(data, frame, out, total);
 }
 
-/** The native decoder verifies the content checksum itself, so only this path needs `checksum`. */
-function verifyContent(data: Buffer, frame: ParsedFrame, result: Buffer, checksum: boolean): void {
+function finish(data: Buffer, frame: ParsedFrame, out: Buffer[], total: number): Buffer {
+  const result = out.length === 1 ? out[0]! : Buffer.concat(out, total);
   if (frame.contentSize >= 0 && result.length !== frame.contentSize) {
     throw corrupt(`frame declares ${frame.contentSize} bytes but holds ${result.length}`);
   }
-  if (checksum && (frame.flg & FLG_CONTENT_CHECKSUM) !== 0 && xxhash32(result) !== data.readUInt32LE(frame.end - 4)) {
+  if ((frame.flg & FLG_CONTENT_CHECKSUM) !== 0 && xxhash32(result) !== data.readUInt32LE(frame.end - 4)) {
     throw corrupt('content checksum mismatch');
   }
+  return result;
 }
 
-function useNative(frame: ParsedFrame, limit: number, ignoreHeaderChecksum: boolean): boolean {
+function parseChecked(data: Buffer, limit: number, ignoreHeaderChecksum: boolean): ParsedFrame {
+  const frame = parseFrame(data);
   if (!frame.headerChecksumOk && !ignoreHeaderChecksum) throw corrupt('frame descriptor checksum mismatch');
-  return frame.headerChecksumOk && frame.bound <= limit;
+  if (frame.contentSize > limit) throw new DecompressionLimitError(LZ4, limit, `frame declares ${frame.contentSize} bytes`);
+  return frame;
 }
 
 export function lz4FrameDecompress(data: Buffer, limit: number, ignoreHeaderChecksum = false): Buffer {
-  const frame = parseFrame(data);
-  checkLimit(frame, limit);
-  if (!useNative(frame, limit, ignoreHeaderChecksum)) return decodeBlocks(data, frame, limit);
-  let result: Buffer;
-  try {
-    result = lz4.decompressFrameSync(data.subarray(0, frame.end));
-  } catch (err) {
-    throw corrupt('malformed frame', err);
-  }
-  verifyContent(data, frame, result, false);
-  return result;
+  return decodeBlocks(data, parseChecked(data, limit, ignoreHeaderChecksum), limit);
 }
 
 /**
- * The common case (checksum fine, bound within the limit) decodes on libuv's thread pool. The
- * block-by-block path stays synchronous: it serves only magic-0 data and near-limit frames.
+ * Independent blocks are decoded in parallel on libuv's thread pool when the frame's bound (every
+ * block at its maximum) is within the limit; otherwise, or for linked blocks, the exact
+ * synchronous path runs.
  */
 export async function lz4FrameDecompressAsync(data: Buffer, limit: number, ignoreHeaderChecksum = false): Promise<Buffer> {
-  const frame = parseFrame(data);
-  checkLimit(frame, limit);
-  if (!useNative(frame, limit, ignoreHeaderChecksum)) return decodeBlocks(data, frame, limit);
-  let result: Buffer;
+  const frame = parseChecked(data, limit, ignoreHeaderChecksum);
+  if ((frame.flg & FLG_BLOCK_INDEPENDENCE) === 0 || frame.bound > limit) return decodeBlocks(data, frame, limit);
+  for (const b of frame.blocks) if (!blockChecksumOk(data, frame, b)) throw corrupt('block checksum mismatch');
+  let out: Buffer[];
   try {
-    result = await lz4.decompressFrame(data.subarray(0, frame.end));
+    out = await Promise.all(
+      frame.blocks.map((b) => (b.uncompressed ? Promise.resolve(data.subarray(b.start, b.start + b.size)) : lz4.uncompress(prefixedBlock(data, frame, b)))),
+    );
   } catch (err) {
-    throw corrupt('malformed frame', err);
+    throw corrupt('malformed block', err);
   }
-  verifyContent(data, frame, result, false);
-  return result;
+  let total = 0;
+  for (const piece of out) total += piece.length;
+  return finish(data, frame, out, total);
 }

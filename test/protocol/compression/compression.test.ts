@@ -156,16 +156,22 @@ test('lz4 frames follow the Kafka Java writer: FLG 0x60, BD 64 KiB, independent 
   assert.ok(lz4.decompressFrameSync(z).equals(data));
 });
 
-test('lz4 reads frames from another encoder, with content checksum and 4 MiB blocks', () => {
+test('lz4 reads frames from another encoder, with content checksum and 4 MiB blocks', async () => {
   const data = Buffer.concat([TEXT, randomBytes(5000)]);
   const foreign = lz4.compressFrameSync(data, { contentChecksum: true, blockChecksums: true });
   assert.ok(decompress(CompressionCodec.LZ4, foreign).equals(data));
-  // The block-by-block path (forced by a tight bound) verifies the same checksums.
   assert.ok(decompress(CompressionCodec.LZ4, foreign, { maxOutputBytes: data.length }).equals(data));
+  assert.ok((await decompressAsync(CompressionCodec.LZ4, foreign)).equals(data));
   const bad = Buffer.from(foreign);
   bad[bad.length - 1]! ^= 0xff;
   assert.throws(() => decompress(CompressionCodec.LZ4, bad), CorruptCompressedDataError);
-  assert.throws(() => decompress(CompressionCodec.LZ4, bad, { maxOutputBytes: data.length }), CorruptCompressedDataError);
+  await assert.rejects(decompressAsync(CompressionCodec.LZ4, bad), CorruptCompressedDataError);
+  // A flipped block checksum is caught too.
+  const badBlock = Buffer.from(foreign);
+  const firstBlockSize = badBlock.readUInt32LE(7) & 0x7fffffff;
+  badBlock[7 + 4 + firstBlockSize]! ^= 0xff;
+  assert.throws(() => decompress(CompressionCodec.LZ4, badBlock), /block checksum/);
+  await assert.rejects(decompressAsync(CompressionCodec.LZ4, badBlock), /block checksum/);
 });
 
 test('lz4 magic-0 quirk: broken descriptor checksum is written on request and ignored on request', async () => {
@@ -196,7 +202,7 @@ function lz4Block(body: Buffer, uncompressed = false): Buffer {
   return Buffer.concat([h, body]);
 }
 
-test('lz4 linked blocks resolve matches into the previous block, on both decode paths', () => {
+test('lz4 linked blocks resolve matches into the previous block, sync and async', async () => {
   const first = Buffer.from('abcdefghijklmnop');
   // token: 0 literals, match length 4+12; offset 16 (into the previous block); then 5 final literals.
   const second = Buffer.from([0x0c, 0x10, 0x00, 0x50, ...Buffer.from('12345')]);
@@ -204,6 +210,7 @@ test('lz4 linked blocks resolve matches into the previous block, on both decode 
   const want = 'abcdefghijklmnopabcdefghijklmnop12345';
   assert.equal(decompress(CompressionCodec.LZ4, frame).toString(), want);
   assert.equal(decompress(CompressionCodec.LZ4, frame, { maxOutputBytes: 100 }).toString(), want);
+  assert.equal((await decompressAsync(CompressionCodec.LZ4, frame)).toString(), want);
   assert.throws(() => decompress(CompressionCodec.LZ4, frame, { maxOutputBytes: 30 }), DecompressionLimitError);
 });
 
