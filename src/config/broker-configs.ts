@@ -65,7 +65,7 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('log.index.interval.bytes', 'INT', '4096', 'Bytes between offset index entries', { ...dyn, min: 0 }),
   b('log.index.size.max.bytes', 'INT', '10485760', 'Largest offset index file', { ...dyn, min: 4 }),
   b('log.flush.interval.messages', 'LONG', LONG_MAX, 'fsync after this many messages', { ...dyn, min: 1 }),
-  b('log.flush.interval.ms', 'LONG', null, 'fsync at least this often (default: log.flush.scheduler.interval.ms)', { ...dyn, min: 0 }),
+  b('log.flush.interval.ms', 'LONG', '1000', 'fsync unflushed data at least this often (Brook: 1000; Kafka leaves it unset = never, relying on replicas)', { ...dyn, min: 0 }),
   b('log.flush.scheduler.interval.ms', 'LONG', LONG_MAX, 'How often the flusher checks logs'),
   b('log.flush.offset.checkpoint.interval.ms', 'INT', '60000', 'How often the recovery point is checkpointed', { min: 0 }),
   b('log.flush.start.offset.checkpoint.interval.ms', 'INT', '60000', 'How often log start offsets are checkpointed', { min: 0 }),

@@ -32,7 +32,7 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
   t({ name: 'delete.retention.ms', type: 'LONG', default: '86400000', min: 0, doc: 'How long tombstones are kept in compacted topics' }, 'log.cleaner.delete.retention.ms'),
   t({ name: 'file.delete.delay.ms', type: 'LONG', default: '60000', min: 0, doc: 'Delay before a deleted segment file is removed from disk' }, 'log.segment.delete.delay.ms'),
   t({ name: 'flush.messages', type: 'LONG', default: LONG_MAX, min: 1, doc: 'fsync after this many messages; 1 acknowledges only fsynced writes' }, 'log.flush.interval.messages'),
-  t({ name: 'flush.ms', type: 'LONG', default: LONG_MAX, min: 0, doc: 'fsync at least this often (ms)' }, 'log.flush.interval.ms', 'log.flush.scheduler.interval.ms'),
+  t({ name: 'flush.ms', type: 'LONG', default: '1000', min: 0, doc: 'fsync unflushed data at least this often (ms)' }, 'log.flush.interval.ms', 'log.flush.scheduler.interval.ms'),
   t({ name: 'follower.replication.throttled.replicas', type: 'LIST', default: '', doc: 'Replicas throttled on the follower side (no effect on a single broker)' }),
   t({ name: 'index.interval.bytes', type: 'INT', default: '4096', min: 0, doc: 'Bytes between offset index entries' }, 'log.index.interval.bytes'),
   t({ name: 'leader.replication.throttled.replicas', type: 'LIST', default: '', doc: 'Replicas throttled on the leader side (no effect on a single broker)' }),

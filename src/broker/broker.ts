@@ -1,0 +1,141 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { BrokerConfig } from '../config/broker-config.js';
+import { MetadataStore } from '../cluster/metadata-store.js';
+import { compressAsync, decompressAsync, isSupportedCodec } from '../protocol/compression/index.js';
+import { LogManager, type RecordsCodec } from '../storage/index.js';
+import type { ApiHandler } from './api-handler.js';
+import { createHandlers } from './handlers/index.js';
+import { SocketServer } from './network/server.js';
+import { KafkaRequestProcessor } from './request-processor.js';
+import { logConfigFor } from './topic-config.js';
+import { TopicManager } from './topic-manager.js';
+import { FetchPurgatory } from './fetch/purgatory.js';
+import { FetchSessionCache } from './fetch/fetch-session.js';
+
+/** The storage layer reaches every compression codec through the protocol layer's codecs. */
+const storageCodec: RecordsCodec = {
+  decompress: (codec, data) => (isSupportedCodec(codec) ? decompressAsync(codec, data) : null),
+  compress: (codec, data) => (isSupportedCodec(codec) ? compressAsync(codec, data) : null),
+};
+
+export interface AdvertisedEndpoint {
+  host: string;
+  port: number;
+}
+
+/**
+ * One Brook broker: configuration, metadata, partition logs, coordinators and the listener.
+ * Everything a request handler needs hangs off this object.
+ */
+export class Broker {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly topics: TopicManager;
+  readonly purgatory: FetchPurgatory;
+  readonly fetchSessions: FetchSessionCache;
+  /** Where clients are told to connect; known once the listener is bound (port 0 resolves then). */
+  advertised: AdvertisedEndpoint = { host: 'localhost', port: 0 };
+  private server: SocketServer | null = null;
+  private processor: KafkaRequestProcessor | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly log: Logger,
+    readonly metadata: MetadataStore,
+    readonly logs: LogManager,
+  ) {
+    this.nodeId = config.nodeId;
+    this.clusterId = metadata.clusterId;
+    this.dataDir = logs.dataDir;
+    this.topics = new TopicManager(metadata, logs, config, log);
+    this.purgatory = new FetchPurgatory();
+    this.fetchSessions = new FetchSessionCache(config.int('max.incremental.fetch.session.cache.slots'));
+  }
+
+  /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
+  static async start(config: BrokerConfig, log: Logger): Promise<Broker> {
+    const started = performance.now();
+    const dataDir = config.dataDir;
+    await mkdir(dataDir, { recursive: true });
+    const metadata = await MetadataStore.open(dataDir, config.nodeId);
+    for (const scope of ['default', 'broker'] as const) {
+      for (const [k, v] of Object.entries(metadata.dynamicBrokerConfigs(scope))) {
+        try {
+          config.setDynamic(scope, k, v);
+        } catch (err) {
+          log.warn({ err, property: k }, 'ignoring a stored dynamic broker config');
+        }
+      }
+    }
+    const logs = await LogManager.open(dataDir, {
+      defaultConfig: logConfigFor({}, config),
+      topicConfig: (topic) => logConfigFor(metadata.topic(topic)?.configs ?? {}, config),
+      codec: storageCodec,
+      retentionCheckIntervalMs: config.int('log.retention.check.interval.ms'),
+      checkpointIntervalMs: config.int('log.flush.offset.checkpoint.interval.ms'),
+      cleanerBackoffMs: config.int('log.cleaner.backoff.ms'),
+      cleanerEnabled: config.bool('log.cleaner.enable'),
+      onError: (err, task) => log.error({ err, task }, 'storage background task failed'),
+    });
+    if (!logs.hadCleanShutdown && logs.logs().length > 0) log.warn('previous shutdown was not clean; logs were recovered');
+    const broker = new Broker(config, log, metadata, logs);
+    try {
+      await broker.topics.reconcile();
+      await broker.listen();
+    } catch (err) {
+      await logs.close().catch(() => {});
+      throw err;
+    }
+    log.info(
+      { nodeId: broker.nodeId, clusterId: broker.clusterId, dataDir, startupMs: Math.round(performance.now() - started) },
+      `Brook broker ${broker.nodeId} listening on ${broker.advertised.host}:${broker.advertised.port}`,
+    );
+    return broker;
+  }
+
+  private async listen(): Promise<void> {
+    const handlers: ApiHandler[] = createHandlers(this);
+    this.processor = new KafkaRequestProcessor(handlers, this.log);
+    const queued = this.config.int('queued.max.request.bytes');
+    this.server = new SocketServer(
+      this.processor,
+      {
+        maxFrameBytes: this.config.int('socket.request.max.bytes'),
+        maxQueuedRequestBytes: queued > 0 ? queued : 100 * 1024 * 1024,
+        maxQueuedResponseBytes: 4 * 1024 * 1024,
+        idleTimeoutMs: this.config.int('connections.max.idle.ms'),
+      },
+      this.log,
+    );
+    const listener = this.config.listeners()[0];
+    if (!listener) throw new Error('no listener configured (listeners is empty)');
+    const bound = await this.server.listen(listener.host, listener.port, this.config.int('socket.listen.backlog.size'));
+    const adv = this.config.get('advertised.listeners') === null ? null : this.config.advertisedListeners()[0];
+    const wildcard = listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::';
+    this.advertised = {
+      host: adv?.host || (wildcard ? hostname() : listener.host),
+      port: adv && adv.port !== 0 ? adv.port : bound.port,
+    };
+  }
+
+  /** The API versions this broker serves (what ApiVersions advertises). */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return this.processor?.supportedApis() ?? [];
+  }
+
+  /** Graceful stop: stop accepting, finish requests in flight, flush, write the clean-shutdown marker. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.log.info('shutting down');
+      await this.server?.close();
+      this.purgatory.close();
+      await this.logs.close();
+      this.log.info('shutdown complete');
+    })();
+    return this.closing;
+  }
+}

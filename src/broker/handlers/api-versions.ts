@@ -1,0 +1,34 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { defineHandler } from '../api-handler.js';
+import type { Broker } from '../broker.js';
+
+/** KIP-511 rule for client software name and version: alphanumerics, '-' and '.', ends alphanumeric. */
+const SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
+
+export function apiVersionsHandler(broker: Broker) {
+  return defineHandler({
+    api: 'ApiVersions',
+    minVersion: 0,
+    maxVersion: 4,
+    handle(ctx, req) {
+      let errorCode: number = ErrorCode.NONE;
+      if (ctx.apiVersion >= 3) {
+        if (!SOFTWARE.test(req.clientSoftwareName) || !SOFTWARE.test(req.clientSoftwareVersion)) {
+          errorCode = ErrorCode.INVALID_REQUEST;
+        } else {
+          ctx.connection.clientSoftwareName = req.clientSoftwareName;
+          ctx.connection.clientSoftwareVersion = req.clientSoftwareVersion;
+        }
+      }
+      return {
+        errorCode,
+        apiKeys: broker.supportedApis(),
+        throttleTimeMs: 0,
+        supportedFeatures: [],
+        finalizedFeaturesEpoch: -1,
+        finalizedFeatures: [],
+        zkMigrationReady: false,
+      };
+    },
+  });
+}

@@ -1,0 +1,138 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import type { ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/messages/produce-response.js';
+import { MAGIC_OFFSET, baseTimestamp, maxTimestamp as batchMaxTimestamp, entrySize } from '../../protocol/records/batch-header.js';
+import { upConvertMessageSet } from '../../protocol/records/convert.js';
+import { TimestampType } from '../../protocol/records/record-batch.js';
+import { validateProduceRecords } from '../../protocol/records/validate.js';
+import { DecodeError } from '../../protocol/decode-error.js';
+import { NO_RESPONSE, defineHandler } from '../api-handler.js';
+import type { Broker } from '../broker.js';
+import { errorCodeOf, errorMessageOf } from '../errors.js';
+import type { Partition } from '../replica/partition.js';
+import { resolveTopicConfig } from '../topic-config.js';
+
+type PartitionResponse = ProduceResponsePartitionProduceResponse;
+
+function partitionError(index: number, errorCode: number, errorMessage: string | null = null, batchIndex = -1): PartitionResponse {
+  return {
+    index,
+    errorCode,
+    baseOffset: -1,
+    logAppendTimeMs: -1,
+    logStartOffset: -1,
+    recordErrors: batchIndex >= 0 ? [{ batchIndex, batchIndexErrorMessage: errorMessage }] : [],
+    errorMessage,
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+  };
+}
+
+/**
+ * Produce: validate each partition's batches from their headers (CRC, framing, size, codec), append
+ * the bytes as they came, answer per acks. Legacy magic 0/1 message sets are the one case that is
+ * decoded: they are converted to magic-2 batches, the only format Brook stores.
+ */
+export function produceHandler(broker: Broker) {
+  const topicConfig = (overrides: Record<string, string>, name: string): string =>
+    resolveTopicConfig(name, overrides, broker.config).value ?? '';
+
+  async function appendPartition(
+    version: number,
+    partition: Partition,
+    overrides: Record<string, string>,
+    records: Buffer | null,
+  ): Promise<PartitionResponse> {
+    const index = partition.index;
+    if (records === null || records.length === 0) {
+      return partitionError(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch');
+    }
+    const maxBatchBytes = Number(topicConfig(overrides, 'max.message.bytes'));
+    const logAppendTimeTopic = topicConfig(overrides, 'message.timestamp.type') === 'LogAppendTime';
+    const now = Date.now();
+    let data = records;
+    const magic = records.length > MAGIC_OFFSET ? records.readInt8(MAGIC_OFFSET) : -1;
+    if (magic === 2) {
+      if (version < 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} cannot carry record batches (magic 2)`);
+      const check = validateProduceRecords(records, { singleBatch: true, allowZstd: version >= 7, maxBatchBytes });
+      if (!check.ok) return partitionError(index, check.code, check.reason, check.batchIndex);
+      const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, overrides, now);
+      if (tsProblem) return partitionError(index, ErrorCode.INVALID_TIMESTAMP, tsProblem, 0);
+    } else if (magic === 0 || magic === 1) {
+      if (version >= 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} requires record batches (magic 2), got magic ${magic}`);
+      if (records.length > maxBatchBytes) {
+        return partitionError(index, ErrorCode.MESSAGE_TOO_LARGE, `The message set of ${records.length} bytes exceeds max.message.bytes ${maxBatchBytes}`);
+      }
+      try {
+        data = upConvertMessageSet(records, {
+          appendTime: now,
+          timestampType: logAppendTimeTopic ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+          partitionLeaderEpoch: partition.leaderEpoch,
+        }).records;
+      } catch (err) {
+        const code = err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err) === ErrorCode.UNKNOWN_SERVER_ERROR ? ErrorCode.INVALID_RECORD : errorCodeOf(err);
+        return partitionError(index, code, errorMessageOf(err));
+      }
+    } else {
+      return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Unknown record format (magic ${magic})`);
+    }
+    try {
+      const r = await partition.log.append(data, { leaderEpoch: partition.leaderEpoch });
+      return {
+        index,
+        errorCode: ErrorCode.NONE,
+        baseOffset: r.baseOffset,
+        logAppendTimeMs: r.logAppendTime,
+        logStartOffset: r.logStartOffset,
+        recordErrors: [],
+        errorMessage: null,
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      };
+    } catch (err) {
+      return partitionError(index, errorCodeOf(err, broker.log, 'append'), errorMessageOf(err));
+    }
+  }
+
+  /**
+   * message.timestamp.before/after.max.ms checked on the batch header alone: the base timestamp
+   * (first record) against the lower bound and the max timestamp against the upper bound.
+   */
+  function timestampProblem(records: Buffer, overrides: Record<string, string>, now: number): string | null {
+    const before = Number(topicConfig(overrides, 'message.timestamp.before.max.ms'));
+    const after = Number(topicConfig(overrides, 'message.timestamp.after.max.ms'));
+    if (before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER) return null;
+    for (let pos = 0; pos < records.length; pos += entrySize(records, pos)) {
+      const min = baseTimestamp(records, pos);
+      const max = batchMaxTimestamp(records, pos);
+      if (now - min > before) return `Timestamp ${min} is more than ${before} ms before the broker time ${now}`;
+      if (max - now > after) return `Timestamp ${max} is more than ${after} ms after the broker time ${now}`;
+    }
+    return null;
+  }
+
+  return defineHandler({
+    api: 'Produce',
+    minVersion: 0,
+    maxVersion: 11,
+    async handle(ctx, req) {
+      const v = ctx.apiVersion;
+      const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+      const pending: Promise<PartitionResponse>[][] = [];
+      for (const topic of req.topicData) {
+        const t = broker.topics.topic(topic.name);
+        pending.push(
+          topic.partitionData.map((pd) => {
+            if (!validAcks) return Promise.resolve(partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
+            const p = t ? broker.topics.partition(t.name, pd.index) : undefined;
+            if (!t || !p) return Promise.resolve(partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+            return appendPartition(v, p, t.configs, pd.records);
+          }),
+        );
+      }
+      const responses: ProduceResponseTopicProduceResponse[] = [];
+      for (let i = 0; i < req.topicData.length; i++) {
+        responses.push({ name: req.topicData[i]!.name, partitionResponses: await Promise.all(pending[i]!) });
+      }
+      if (req.acks === 0) return NO_RESPONSE;
+      return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    },
+  });
+}

@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LevelWithSilent, Logger } from 'pino';
+import { BrokerConfig } from '../config/broker-config.js';
+import { createLogger } from '../logger.js';
+import { Broker } from './broker.js';
+
+export interface StartBrokerOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** Data directory; default: a fresh temporary directory, removed by close(). */
+  dataDir?: string;
+  /** Any broker property by its Kafka name, e.g. { 'num.partitions': '3' }. */
+  config?: Record<string, string>;
+  /** Log level (default 'warn' so an embedded broker stays quiet in test output). */
+  logLevel?: LevelWithSilent;
+  /** A logger of your own instead of the built-in one. */
+  logger?: Logger;
+}
+
+export interface BrokerHandle {
+  /** `host:port` to give Kafka clients as their bootstrap server. */
+  bootstrap: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  broker: Broker;
+  /** Graceful shutdown; also removes the data directory if startBroker created it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real Kafka-protocol broker inside this process, for tests and tools:
+ *
+ *   const { bootstrap, close } = await startBroker();
+ *   // point kafkajs, @platformatic/kafka, ... at `bootstrap`
+ *   await close();
+ */
+export async function startBroker(opts: StartBrokerOptions = {}): Promise<BrokerHandle> {
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'brook-')));
+  const host = opts.host ?? '127.0.0.1';
+  const props: [string, string][] = Object.entries(opts.config ?? {});
+  props.push(['listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`]);
+  props.push(['log.dirs', dataDir]);
+  const config = new BrokerConfig(props);
+  const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'warn', pretty: false, destination: process.stderr });
+  for (const w of config.warnings) log.warn(w);
+  let broker: Broker;
+  try {
+    broker = await Broker.start(config, log);
+  } catch (err) {
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    bootstrap: `${broker.advertised.host}:${broker.advertised.port}`,
+    host: broker.advertised.host,
+    port: broker.advertised.port,
+    dataDir,
+    broker,
+    async close() {
+      await broker.close();
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config/broker-config.js';
+import { ConfigError } from '../config/config-def.js';
+import type { MetadataStore, TopicRecord } from '../cluster/metadata-store.js';
+import { INTERNAL_TOPICS, topicNameProblem } from '../cluster/topic-name.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { LogManager } from '../storage/index.js';
+import { Partition } from './replica/partition.js';
+import { logConfigFor, validateTopicConfigs } from './topic-config.js';
+
+/** Kafka caps partitions per CreateTopics/CreatePartitions well below what would exhaust a node. */
+const MAX_PARTITIONS_PER_TOPIC = 100_000;
+
+export interface CreateTopicOptions {
+  partitions: number;
+  replicationFactor: number;
+  configs?: Record<string, string | null>;
+  validateOnly?: boolean;
+  /** Internal topics (__consumer_offsets, __transaction_state) may only be created by the broker. */
+  internal?: boolean;
+}
+
+export type TopicListener = (event: 'created' | 'deleted' | 'partitions' | 'configs', topic: TopicRecord) => void;
+
+/**
+ * Topics as the broker serves them: the metadata store's records joined with the partition logs.
+ * Creating, deleting, growing and reconfiguring a topic goes through here so the two never
+ * disagree; a crash between the two steps is repaired by `reconcile()` at start-up.
+ */
+export class TopicManager {
+  private readonly partitions = new Map<string, Partition[]>();
+  private readonly listeners: TopicListener[] = [];
+  /** Topics whose creation is not yet durable: invisible to clients until it is. */
+  private readonly creating = new Map<string, Promise<TopicRecord>>();
+
+  constructor(
+    private readonly metadata: MetadataStore,
+    private readonly logs: LogManager,
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+  ) {}
+
+  onChange(listener: TopicListener): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(event: Parameters<TopicListener>[0], topic: TopicRecord): void {
+    for (const l of this.listeners) l(event, topic);
+  }
+
+  /** Makes the logs on disk match the metadata: removes orphans, creates what is missing. */
+  async reconcile(): Promise<void> {
+    for (const l of this.logs.logs()) {
+      const t = this.metadata.topic(l.topic);
+      if (!t || l.partition >= t.partitions) {
+        this.log.warn({ topic: l.topic, partition: l.partition }, 'removing a partition log that no topic owns');
+        await this.logs.deleteLog(l.topic, l.partition);
+      }
+    }
+    for (const t of this.metadata.topics()) this.openPartitions(t);
+  }
+
+  private openPartitions(t: TopicRecord): Partition[] {
+    const config = logConfigFor(t.configs, this.config);
+    const list = this.partitions.get(t.name) ?? [];
+    for (let i = list.length; i < t.partitions; i++) {
+      const log = this.logs.getLog(t.name, i) ?? this.logs.createLog(t.name, i, config);
+      list.push(new Partition(t.name, i, t.topicId, log));
+    }
+    this.partitions.set(t.name, list);
+    return list;
+  }
+
+  topic(name: string): TopicRecord | undefined {
+    return this.creating.has(name) ? undefined : this.metadata.topic(name);
+  }
+
+  topicById(id: string): TopicRecord | undefined {
+    const t = this.metadata.topicById(id);
+    return t && !this.creating.has(t.name) ? t : undefined;
+  }
+
+  *topics(): IterableIterator<TopicRecord> {
+    for (const t of this.metadata.topics()) if (!this.creating.has(t.name)) yield t;
+  }
+
+  partitionsOf(name: string): readonly Partition[] | undefined {
+    return this.partitions.get(name);
+  }
+
+  partition(name: string, index: number): Partition | undefined {
+    return this.partitions.get(name)?.[index];
+  }
+
+  allPartitions(): Partition[] {
+    return [...this.partitions.values()].flat();
+  }
+
+  /**
+   * Validates a creation request the way Kafka's controller does and returns the problem as a
+   * KafkaError (TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, ...).
+   */
+  check(name: string, opts: CreateTopicOptions): Record<string, string> {
+    const problem = topicNameProblem(name);
+    if (problem) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
+    if (this.metadata.topic(name) || this.creating.has(name)) {
+      throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+    }
+    if (INTERNAL_TOPICS.has(name) && !opts.internal) {
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${name} is reserved to the broker`);
+    }
+    const collision = this.metadata.collidingTopic(name);
+    if (collision) {
+      throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${collision.name}`);
+    }
+    if (!Number.isInteger(opts.partitions) || opts.partitions < 1) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
+    }
+    if (opts.partitions > MAX_PARTITIONS_PER_TOPIC) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`);
+    }
+    if (opts.replicationFactor < 1) {
+      throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.');
+    }
+    if (opts.replicationFactor > 1) {
+      throw new KafkaError(
+        ErrorCode.INVALID_REPLICATION_FACTOR,
+        `Unable to replicate the partition ${opts.replicationFactor} time(s): The target replication factor of ${opts.replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+      );
+    }
+    try {
+      return validateTopicConfigs(opts.configs ?? {});
+    } catch (err) {
+      if (err instanceof ConfigError) throw new KafkaError(ErrorCode.INVALID_CONFIG, err.message);
+      throw err;
+    }
+  }
+
+  async createTopic(name: string, opts: CreateTopicOptions): Promise<TopicRecord> {
+    const configs = this.check(name, opts);
+    if (opts.validateOnly) {
+      return { name, topicId: '00000000-0000-0000-0000-000000000000', partitions: opts.partitions, configs, internal: INTERNAL_TOPICS.has(name) };
+    }
+    const creation = (async () => {
+      const t = await this.metadata.createTopic(name, opts.partitions, configs);
+      this.openPartitions(t);
+      return t;
+    })();
+    this.creating.set(name, creation);
+    try {
+      const t = await creation;
+      this.log.info({ topic: name, partitions: opts.partitions, configs }, 'created topic');
+      this.emit('created', t);
+      return t;
+    } finally {
+      this.creating.delete(name);
+    }
+  }
+
+  /**
+   * Auto-creation on first use (Metadata with allow_auto_topic_creation, FindCoordinator for the
+   * internal topics). Concurrent callers for one name share one creation.
+   */
+  async autoCreate(name: string, opts?: Partial<CreateTopicOptions>): Promise<TopicRecord> {
+    const pending = this.creating.get(name);
+    if (pending) return pending;
+    const existing = this.metadata.topic(name);
+    if (existing) return existing;
+    return this.createTopic(name, {
+      partitions: opts?.partitions ?? this.config.int('num.partitions'),
+      // A single node cannot honour a larger default.replication.factor; auto-created topics get 1.
+      replicationFactor: 1,
+      configs: opts?.configs,
+      internal: opts?.internal,
+    });
+  }
+
+  async deleteTopic(name: string): Promise<TopicRecord> {
+    const t = this.metadata.topic(name);
+    if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist`);
+    if (!this.config.bool('delete.topic.enable')) {
+      throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)');
+    }
+    await this.metadata.deleteTopic(name);
+    const parts = this.partitions.get(name) ?? [];
+    this.partitions.delete(name);
+    for (const p of parts) await this.logs.deleteLog(p.topic, p.index);
+    this.log.info({ topic: name }, 'deleted topic');
+    this.emit('deleted', t);
+    return t;
+  }
+
+  /** CreatePartitions: grows a topic to `total` partitions (never shrinks, as in Kafka). */
+  checkPartitionIncrease(name: string, total: number): TopicRecord {
+    const t = this.metadata.topic(name);
+    if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+    if (total < t.partitions) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${t.partitions} partitions, which is higher than the requested ${total}.`);
+    }
+    if (total === t.partitions) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${t.partitions} partitions.`);
+    }
+    if (total > MAX_PARTITIONS_PER_TOPIC) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`);
+    }
+    return t;
+  }
+
+  async increasePartitions(name: string, total: number): Promise<void> {
+    const t = this.checkPartitionIncrease(name, total);
+    await this.metadata.setPartitionCount(name, total);
+    this.openPartitions(t);
+    this.log.info({ topic: name, partitions: total }, 'added partitions');
+    this.emit('partitions', t);
+  }
+
+  /** Replaces a topic's config overrides and applies them to its logs at once. */
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const t = this.metadata.topic(name);
+    if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist`);
+    await this.metadata.setTopicConfigs(name, configs);
+    this.applyConfigs(t);
+    this.emit('configs', t);
+  }
+
+  /** Re-applies effective configs to every log (after a dynamic broker config change). */
+  reapplyAllConfigs(): void {
+    for (const t of this.metadata.topics()) this.applyConfigs(t);
+  }
+
+  private applyConfigs(t: TopicRecord): void {
+    const config = logConfigFor(t.configs, this.config);
+    for (const p of this.partitions.get(t.name) ?? []) p.log.updateConfig(config);
+  }
+}
