@@ -51,6 +51,11 @@ export function metadataHandler(broker: Broker) {
         const autoCreate = broker.config.bool('auto.create.topics.enable') && (v < 4 || req.allowAutoTopicCreation);
         for (const rt of req.topics!) {
           if (rt.name === null) {
+            // Lookup by topic id exists from v12; before that the response cannot even name it.
+            if (v < 12) {
+              topics.push(failed('', rt.topicId, ErrorCode.INVALID_REQUEST));
+              continue;
+            }
             const t = broker.topics.topicById(rt.topicId);
             topics.push(t ? describe(t, v, withOps) : failed(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
             continue;
