@@ -157,8 +157,6 @@ export interface GroupOffsetsDescription {
 }
 
 const NO_OFFSET: Omit<FetchedPartitionOffset, 'partitionIndex'> = { committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
-/** Bits of AclOperation a group admits without an authorizer: READ(3), DELETE(6), DESCRIBE(8). */
-export const ALL_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 /**
  * The group coordinator of a single-node broker: every group and every committed offset lives
@@ -171,6 +169,7 @@ export class GroupCoordinator {
   readonly consumer: ConsumerGroupProtocol;
   private retentionTask: ScheduledTask | null = null;
   private started = false;
+  private cleaning = false;
 
   constructor(private readonly deps: GroupCoordinatorDeps) {
     this.rt = new GroupRuntime(deps);
@@ -327,9 +326,15 @@ export class GroupCoordinator {
   private scheduleRetention(): void {
     if (!this.rt.active) return;
     this.retentionTask = this.rt.scheduler.after(this.rt.config.offsetsRetentionCheckIntervalMs, () => {
+      // Fixed rate: the next run is booked before this one's writes finish; a slow run skips a turn.
+      this.scheduleRetention();
+      if (this.cleaning) return;
+      this.cleaning = true;
       this.cleanupExpiredOffsets()
         .catch((err: unknown) => this.rt.log?.warn({ err }, 'offset expiration failed'))
-        .finally(() => this.scheduleRetention());
+        .finally(() => {
+          this.cleaning = false;
+        });
     });
   }
 

@@ -130,10 +130,18 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-/** Moves manual time and lets what it triggered run. */
-export async function advance(h: { time: ManualTime }, ms: number): Promise<void> {
-  h.time.advance(ms);
-  await settle();
+/**
+ * Moves manual time and lets what it triggered run. With `stepMs`, time moves in steps with the
+ * promise callbacks of each step run before the next (as they would between real timer ticks).
+ */
+export async function advance(h: { time: ManualTime }, ms: number, stepMs = ms): Promise<void> {
+  let left = ms;
+  do {
+    const step = Math.min(stepMs, left);
+    h.time.advance(step);
+    await settle();
+    left -= step;
+  } while (left > 0);
 }
 
 export function subscription(topics: string[], version = 1): Buffer {
