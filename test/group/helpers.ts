@@ -99,6 +99,8 @@ export class FakeTopics implements TopicMetadataView {
 
 export interface Harness {
   coordinator: GroupCoordinator;
+  /** Start-up (loading __consumer_offsets); already resolved unless `awaitStartup: false`. */
+  started: Promise<void>;
   time: ManualTime;
   log: MemoryOffsetsLog;
   topics: FakeTopics;
@@ -108,7 +110,9 @@ export interface Harness {
 export const TEST_PARTITIONS = 5;
 
 /** A started coordinator on manual time. Defaults: no initial rebalance delay. */
-export async function harness(opts: { config?: Partial<GroupCoordinatorConfig>; log?: MemoryOffsetsLog; topics?: FakeTopics; time?: ManualTime } = {}): Promise<Harness> {
+export async function harness(
+  opts: { config?: Partial<GroupCoordinatorConfig>; log?: MemoryOffsetsLog; topics?: FakeTopics; time?: ManualTime; awaitStartup?: boolean } = {},
+): Promise<Harness> {
   const time = opts.time ?? new ManualTime();
   const log = opts.log ?? new MemoryOffsetsLog(TEST_PARTITIONS);
   const topics = opts.topics ?? new FakeTopics();
@@ -121,8 +125,9 @@ export async function harness(opts: { config?: Partial<GroupCoordinatorConfig>; 
     topics,
     time,
   });
-  await coordinator.startup();
-  return { coordinator, time, log, topics, config };
+  const started = coordinator.startup();
+  if (opts.awaitStartup !== false) await started;
+  return { coordinator, started, time, log, topics, config };
 }
 
 /** Lets pending promise callbacks (appends, responses) run. */
