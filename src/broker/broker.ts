@@ -13,6 +13,8 @@ import { logConfigFor } from './topic-config.js';
 import { TopicManager } from './topic-manager.js';
 import { FetchPurgatory } from './fetch/purgatory.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
+import type { GroupCoordinator } from '../group/group-coordinator.js';
+import { createGroupCoordinator } from './group-wiring.js';
 
 /** The storage layer reaches every compression codec through the protocol layer's codecs. */
 const storageCodec: RecordsCodec = {
@@ -36,6 +38,7 @@ export class Broker {
   readonly topics: TopicManager;
   readonly purgatory: FetchPurgatory;
   readonly fetchSessions: FetchSessionCache;
+  readonly groups: GroupCoordinator;
   /** Where clients are told to connect; known once the listener is bound (port 0 resolves then). */
   advertised: AdvertisedEndpoint = { host: 'localhost', port: 0 };
   private server: SocketServer | null = null;
@@ -54,6 +57,7 @@ export class Broker {
     this.topics = new TopicManager(metadata, logs, config, log);
     this.purgatory = new FetchPurgatory();
     this.fetchSessions = new FetchSessionCache(config.int('max.incremental.fetch.session.cache.slots'));
+    this.groups = createGroupCoordinator(this);
   }
 
   /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
@@ -86,6 +90,8 @@ export class Broker {
     try {
       await broker.topics.reconcile();
       await broker.listen();
+      // Groups load from __consumer_offsets while the broker already serves (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+      void broker.groups.startup().catch((err) => log.error({ err }, 'group coordinator failed to load'));
     } catch (err) {
       await logs.close().catch(() => {});
       throw err;
@@ -133,6 +139,7 @@ export class Broker {
       this.log.info('shutting down');
       await this.server?.close();
       this.purgatory.close();
+      this.groups.shutdown();
       await this.logs.close();
       this.log.info('shutdown complete');
     })();

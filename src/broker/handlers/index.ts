@@ -4,6 +4,7 @@ import { apiVersionsHandler } from './api-versions.js';
 import { clusterHandlers } from './cluster.js';
 import { configHandlers } from './configs.js';
 import { fetchHandler } from './fetch.js';
+import { groupHandlers } from './groups.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
@@ -20,5 +21,6 @@ export function createHandlers(broker: Broker): ApiHandler[] {
     ...topicHandlers(broker),
     ...configHandlers(broker),
     ...clusterHandlers(broker),
+    ...groupHandlers(broker.groups),
   ] as ApiHandler[];
 }

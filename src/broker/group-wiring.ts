@@ -1,0 +1,67 @@
+import type { Broker } from './broker.js';
+import { OFFSETS_TOPIC } from '../cluster/topic-name.js';
+import { KafkaError, ErrorCode } from '../protocol/errors.js';
+import { GroupCoordinator } from '../group/group-coordinator.js';
+import type { GroupCoordinatorConfig, OffsetsLog, TopicMetadataView } from '../group/types.js';
+
+/**
+ * The group coordinator's view of this broker: `__consumer_offsets` through the ordinary partition
+ * logs, topic metadata for commits and assignment, and configs read live so dynamic changes apply.
+ */
+export function createGroupCoordinator(broker: Broker): GroupCoordinator {
+  const c = broker.config;
+  const config: GroupCoordinatorConfig = {
+    get groupInitialRebalanceDelayMs() { return c.int('group.initial.rebalance.delay.ms'); },
+    get groupMinSessionTimeoutMs() { return c.int('group.min.session.timeout.ms'); },
+    get groupMaxSessionTimeoutMs() { return c.int('group.max.session.timeout.ms'); },
+    get groupMaxSize() { return c.int('group.max.size'); },
+    get offsetsRetentionMinutes() { return c.int('offsets.retention.minutes'); },
+    get offsetsRetentionCheckIntervalMs() { return c.int('offsets.retention.check.interval.ms'); },
+    get offsetMetadataMaxBytes() { return c.int('offset.metadata.max.bytes'); },
+    get rebalanceProtocols() { return c.list('group.coordinator.rebalance.protocols'); },
+    get consumerSessionTimeoutMs() { return c.int('group.consumer.session.timeout.ms'); },
+    get consumerHeartbeatIntervalMs() { return c.int('group.consumer.heartbeat.interval.ms'); },
+    get consumerMaxSize() { return c.int('group.consumer.max.size'); },
+    get consumerAssignors() { return c.list('group.consumer.assignors'); },
+  };
+  // Kafka fixes the partition count when the topic is first created; keep it if it already exists.
+  const partitionCount = broker.topics.topic(OFFSETS_TOPIC)?.partitions ?? c.int('offsets.topic.num.partitions');
+  const offsetsLog: OffsetsLog = {
+    async ensureCreated() {
+      await broker.topics.autoCreate(OFFSETS_TOPIC, {
+        partitions: partitionCount,
+        internal: true,
+        configs: {
+          'cleanup.policy': 'compact',
+          'segment.bytes': String(c.int('offsets.topic.segment.bytes')),
+          'compression.type': 'producer',
+        },
+      });
+    },
+    async append(partition, batch) {
+      const p = broker.topics.partition(OFFSETS_TOPIC, partition);
+      if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} does not exist`);
+      const r = await p.log.append(batch, { leaderEpoch: p.leaderEpoch });
+      return { baseOffset: r.baseOffset };
+    },
+    async read(partition, fromOffset, visitor) {
+      const p = broker.topics.partition(OFFSETS_TOPIC, partition);
+      if (!p) return;
+      await p.log.scanBatches(Math.max(fromOffset, p.logStartOffset), visitor);
+    },
+  };
+  const topics: TopicMetadataView = {
+    partitionCount: (t) => broker.topics.topic(t)?.partitions,
+    topicIdOf: (t) => broker.topics.topic(t)?.topicId,
+    topicNameOf: (id) => broker.topics.topicById(id)?.name,
+    logEndOffset: (t, p) => broker.topics.partition(t, p)?.highWatermark,
+  };
+  return new GroupCoordinator({
+    node: () => ({ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port }),
+    config,
+    offsetsTopicPartitionCount: partitionCount,
+    offsetsLog,
+    topics,
+    logger: broker.log.child({ component: 'group-coordinator' }),
+  });
+}
