@@ -43,7 +43,8 @@ export function configHandlers(broker: Broker) {
       name: c.name,
       value: sensitive ? null : c.value,
       readOnly,
-      isDefault: c.source === ConfigSource.DEFAULT_CONFIG,
+      // isDefault exists only in v0 (v1+ report configSource instead).
+      isDefault: v === 0 && c.source === ConfigSource.DEFAULT_CONFIG,
       configSource: c.source,
       isSensitive: sensitive,
       synonyms: synonyms && v >= 1 ? c.synonyms.map((s) => ({ name: s.name, value: sensitive ? null : s.value, source: s.source })) : [],
