@@ -6,7 +6,7 @@ import { INTERNAL_TOPICS, topicNameProblem } from '../cluster/topic-name.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { LogManager } from '../storage/index.js';
 import { Partition } from './replica/partition.js';
-import { logConfigFor, validateTopicConfigs } from './topic-config.js';
+import { logConfigFor, resolveTopicConfig, validateTopicConfigs } from './topic-config.js';
 
 /** Kafka caps partitions per CreateTopics/CreatePartitions well below what would exhaust a node. */
 const MAX_PARTITIONS_PER_TOPIC = 100_000;
@@ -30,6 +30,8 @@ export type TopicListener = (event: 'created' | 'deleted' | 'partitions' | 'conf
 export class TopicManager {
   private readonly partitions = new Map<string, Partition[]>();
   private readonly listeners: TopicListener[] = [];
+  /** Effective topic config values (overrides over broker defaults), resolved once per change. */
+  private readonly effective = new Map<string, Map<string, string>>();
   /** Topics whose creation is not yet durable: invisible to clients until it is. */
   private readonly creating = new Map<string, Promise<TopicRecord>>();
 
@@ -185,6 +187,7 @@ export class TopicManager {
     const parts = this.partitions.get(name) ?? [];
     this.partitions.delete(name);
     for (const p of parts) await this.logs.deleteLog(p.topic, p.index);
+    this.effective.delete(name);
     this.log.info({ topic: name }, 'deleted topic');
     this.emit('deleted', t);
     return t;
@@ -228,7 +231,20 @@ export class TopicManager {
     for (const t of this.metadata.topics()) this.applyConfigs(t);
   }
 
+  /** The effective value of a topic config, as the produce path needs it on every request. */
+  configValue(t: TopicRecord, name: string): string {
+    let values = this.effective.get(t.name);
+    if (!values) this.effective.set(t.name, (values = new Map()));
+    let v = values.get(name);
+    if (v === undefined) {
+      v = resolveTopicConfig(name, t.configs, this.config).value ?? '';
+      values.set(name, v);
+    }
+    return v;
+  }
+
   private applyConfigs(t: TopicRecord): void {
+    this.effective.delete(t.name);
     const config = logConfigFor(t.configs, this.config);
     for (const p of this.partitions.get(t.name) ?? []) p.log.updateConfig(config);
   }
