@@ -251,7 +251,8 @@ export async function listOffset(c: WireClient, topic: string, partition: number
 export async function metadata(c: WireClient, topics: string[] | null, version = 12, allowAutoTopicCreation = false) {
   return c.request('Metadata', version, {
     topics: topics === null ? null : topics.map((name) => ({ name, topicId: NO_TOPIC_ID })),
-    allowAutoTopicCreation,
+    // Before v4 the field does not exist and auto-creation is implied; the codec wants the default there.
+    allowAutoTopicCreation: version >= 4 ? allowAutoTopicCreation : true,
     includeClusterAuthorizedOperations: false,
     includeTopicAuthorizedOperations: false,
   });
