@@ -15,6 +15,7 @@ import { FetchPurgatory } from './fetch/purgatory.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import type { GroupCoordinator } from '../group/group-coordinator.js';
 import { createGroupCoordinator } from './group-wiring.js';
+import { TransactionSupport } from './txn-wiring.js';
 
 /** The storage layer reaches every compression codec through the protocol layer's codecs. */
 const storageCodec: RecordsCodec = {
@@ -39,6 +40,8 @@ export class Broker {
   readonly purgatory: FetchPurgatory;
   readonly fetchSessions: FetchSessionCache;
   readonly groups: GroupCoordinator;
+  /** Producer ids, the transaction coordinator and producer-state recovery (see txn-wiring.ts). */
+  readonly transactions: TransactionSupport;
   /** Where clients are told to connect; known once the listener is bound (port 0 resolves then). */
   advertised: AdvertisedEndpoint = { host: 'localhost', port: 0 };
   private server: SocketServer | null = null;
@@ -58,6 +61,7 @@ export class Broker {
     this.purgatory = new FetchPurgatory();
     this.fetchSessions = new FetchSessionCache(config.int('max.incremental.fetch.session.cache.slots'));
     this.groups = createGroupCoordinator(this);
+    this.transactions = new TransactionSupport(this);
   }
 
   /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
@@ -89,6 +93,8 @@ export class Broker {
     const broker = new Broker(config, log, metadata, logs);
     try {
       await broker.topics.reconcile();
+      // Producer state must be rebuilt before the first produce is checked against it.
+      await broker.transactions.startup();
       await broker.listen();
       // Groups load from __consumer_offsets while the broker already serves (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
       void broker.groups.startup().catch((err) => log.error({ err }, 'group coordinator failed to load'));
@@ -140,6 +146,7 @@ export class Broker {
       await this.server?.close();
       this.purgatory.close();
       this.groups.shutdown();
+      this.transactions.shutdown(); // producer snapshots at each log end offset, before the logs close
       await this.logs.close();
       this.log.info('shutdown complete');
     })();

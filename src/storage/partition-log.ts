@@ -919,6 +919,30 @@ export class PartitionLog {
     this.activeSegment.txnIndex.append(entry);
   }
 
+  /**
+   * Makes the aborted-transaction indexes from `fromOffset` on hold exactly `entries` (each filed
+   * in the segment holding its marker, `lastOffset`). Producer-state recovery calls this with the
+   * aborts it replayed from the log: after a crash an index may miss an entry whose marker
+   * survived, or keep one whose marker was cut off. Files are rewritten only where they differ.
+   */
+  replaceAbortedTxns(fromOffset: number, entries: readonly AbortedTxn[]): void {
+    this.checkWritable();
+    const sorted = [...entries].sort((a, b) => a.lastOffset - b.lastOffset);
+    for (let i = this.segmentIndexFor(fromOffset); i < this.segments.length; i++) {
+      const seg = this.segments[i]!;
+      const end = this.segments[i + 1]?.baseOffset ?? Number.MAX_SAFE_INTEGER;
+      const want = sorted.filter((e) => e.lastOffset >= Math.max(fromOffset, seg.baseOffset) && e.lastOffset < end);
+      const have = seg.txnIndex.entries().filter((e) => e.lastOffset >= fromOffset);
+      const same = want.length === have.length && want.every((e, j) => {
+        const h = have[j]!;
+        return h.producerId === e.producerId && h.firstOffset === e.firstOffset && h.lastOffset === e.lastOffset && h.lastStableOffset === e.lastStableOffset;
+      });
+      if (same) continue;
+      seg.txnIndex.truncateTo(fromOffset);
+      for (const e of want) seg.txnIndex.append(e);
+    }
+  }
+
   /** Aborted transactions overlapping [fromOffset, upperBoundOffset), for read_committed fetches. */
   collectAbortedTxns(fromOffset: number, upperBoundOffset: number): AbortedTxn[] {
     const out: AbortedTxn[] = [];

@@ -9,6 +9,7 @@ import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
 import { topicHandlers } from './topics.js';
+import { transactionHandlers } from './transactions.js';
 
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function createHandlers(broker: Broker): ApiHandler[] {
@@ -22,5 +23,6 @@ export function createHandlers(broker: Broker): ApiHandler[] {
     ...configHandlers(broker),
     ...clusterHandlers(broker),
     ...groupHandlers(broker.groups),
+    ...transactionHandlers(broker),
   ] as ApiHandler[];
 }

@@ -8,10 +8,12 @@ import { DecodeError } from '../../protocol/decode-error.js';
 import { NO_RESPONSE, defineHandler } from '../api-handler.js';
 import type { Broker } from '../broker.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
-import type { Partition } from '../replica/partition.js';
-import { resolveTopicConfig } from '../topic-config.js';
+import type { LeaderAppendOptions, Partition } from '../replica/partition.js';
+import type { TopicRecord } from '../../cluster/metadata-store.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
+
+const NO_APPEND_OPTIONS: LeaderAppendOptions = {};
 
 function partitionError(index: number, errorCode: number, errorMessage: string | null = null, batchIndex = -1): PartitionResponse {
   return {
@@ -32,29 +34,30 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
  * decoded: they are converted to magic-2 batches, the only format Brook stores.
  */
 export function produceHandler(broker: Broker) {
-  const topicConfig = (overrides: Record<string, string>, name: string): string =>
-    resolveTopicConfig(name, overrides, broker.config).value ?? '';
 
   async function appendPartition(
     version: number,
     partition: Partition,
-    overrides: Record<string, string>,
+    topic: TopicRecord,
     records: Buffer | null,
+    transactionalId: string | null,
   ): Promise<PartitionResponse> {
     const index = partition.index;
     if (records === null || records.length === 0) {
       return partitionError(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch');
     }
-    const maxBatchBytes = Number(topicConfig(overrides, 'max.message.bytes'));
-    const logAppendTimeTopic = topicConfig(overrides, 'message.timestamp.type') === 'LogAppendTime';
+    const maxBatchBytes = Number(broker.topics.configValue(topic, 'max.message.bytes'));
+    const logAppendTimeTopic = broker.topics.configValue(topic, 'message.timestamp.type') === 'LogAppendTime';
     const now = Date.now();
     let data = records;
+    let transactional = false;
     const magic = records.length > MAGIC_OFFSET ? records.readInt8(MAGIC_OFFSET) : -1;
     if (magic === 2) {
       if (version < 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} cannot carry record batches (magic 2)`);
       const check = validateProduceRecords(records, { singleBatch: true, allowZstd: version >= 7, maxBatchBytes });
       if (!check.ok) return partitionError(index, check.code, check.reason, check.batchIndex);
-      const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, overrides, now);
+      transactional = check.transactional;
+      const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, topic, now);
       if (tsProblem) return partitionError(index, ErrorCode.INVALID_TIMESTAMP, tsProblem, 0);
     } else if (magic === 0 || magic === 1) {
       if (version >= 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} requires record batches (magic 2), got magic ${magic}`);
@@ -75,7 +78,13 @@ export function produceHandler(broker: Broker) {
       return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Unknown record format (magic ${magic})`);
     }
     try {
-      const r = await partition.log.append(data, { leaderEpoch: partition.leaderEpoch });
+      // Producer-state checks (idempotence, fencing) happen inside; batches without a producer id skip them.
+      const r = await partition.appendRecordsAsLeader(
+        data,
+        transactional && broker.config.bool('transaction.partition.verification.enable')
+          ? { verifyTransaction: (pid, epoch) => broker.transactions.coordinator.verifyProduce(transactionalId, pid, epoch, partition.topic, index) }
+          : NO_APPEND_OPTIONS,
+      );
       return {
         index,
         errorCode: ErrorCode.NONE,
@@ -95,9 +104,9 @@ export function produceHandler(broker: Broker) {
    * message.timestamp.before/after.max.ms checked on the batch header alone: the base timestamp
    * (first record) against the lower bound and the max timestamp against the upper bound.
    */
-  function timestampProblem(records: Buffer, overrides: Record<string, string>, now: number): string | null {
-    const before = Number(topicConfig(overrides, 'message.timestamp.before.max.ms'));
-    const after = Number(topicConfig(overrides, 'message.timestamp.after.max.ms'));
+  function timestampProblem(records: Buffer, topic: TopicRecord, now: number): string | null {
+    const before = Number(broker.topics.configValue(topic, 'message.timestamp.before.max.ms'));
+    const after = Number(broker.topics.configValue(topic, 'message.timestamp.after.max.ms'));
     if (before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER) return null;
     for (let pos = 0; pos < records.length; pos += entrySize(records, pos)) {
       const min = baseTimestamp(records, pos);
@@ -123,7 +132,7 @@ export function produceHandler(broker: Broker) {
             if (!validAcks) return Promise.resolve(partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
             const p = t ? broker.topics.partition(t.name, pd.index) : undefined;
             if (!t || !p) return Promise.resolve(partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
-            return appendPartition(v, p, t.configs, pd.records);
+            return appendPartition(v, p, t, pd.records, v >= 3 ? req.transactionalId : null);
           }),
         );
       }

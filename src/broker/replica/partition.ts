@@ -1,19 +1,54 @@
-import type { PartitionLog } from '../../storage/index.js';
+import type { Logger } from 'pino';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import {
+  RECORD_BATCH_OVERHEAD,
+  baseOffset as batchBaseOffset,
+  entrySize,
+  producerEpoch as batchProducerEpoch,
+  producerId as batchProducerId,
+} from '../../protocol/records/batch-header.js';
+import { ControlRecordType, encodeControlBatch } from '../../protocol/records/control.js';
+import type { AbortedTxn, AppendResult, PartitionLog } from '../../storage/index.js';
+import { DUPLICATE_BATCH, ProducerStateManager, type AppendOrigin, type CompletedTxn } from '../../txn/producer-state.js';
+
+export interface LeaderAppendOptions {
+  /** 'client' (default): full idempotence checks; 'coordinator': the group coordinator's offset commits. */
+  origin?: AppendOrigin;
+  /**
+   * Asked when a transactional batch would begin a transaction on this partition: 0 when the
+   * transaction coordinator has the partition in that producer's ongoing transaction, else the
+   * error code to refuse the batch with (transaction.partition.verification.enable).
+   */
+  verifyTransaction?: (producerId: number, producerEpoch: number) => number;
+}
+
+export interface TxnMarker {
+  producerId: number;
+  producerEpoch: number;
+  coordinatorEpoch: number;
+  commit: boolean;
+}
 
 /**
  * The broker's state for one partition it leads: the log plus what replication and transactions
- * add on top of it (leader epoch now; ISR, follower state and the last stable offset later).
- * With a single broker every partition is led here at epoch 0.
+ * add on top of it (leader epoch, producer state, last stable offset). With a single broker every
+ * partition is led here at epoch 0.
  */
 export class Partition {
   leaderEpoch = 0;
+  /** Per producer id: epoch, last five batches, open transaction (see src/txn/producer-state.ts). */
+  readonly producers: ProducerStateManager;
+  /** The newest producer snapshot on disk holds entries (so an empty state must be written over it). */
+  private snapshotHasEntries = false;
 
   constructor(
     readonly topic: string,
     readonly index: number,
     readonly topicId: string,
     readonly log: PartitionLog,
-  ) {}
+  ) {
+    this.producers = new ProducerStateManager(`${topic}-${index}`);
+  }
 
   get logStartOffset(): number {
     return this.log.logStartOffset;
@@ -27,8 +62,160 @@ export class Partition {
     return this.log.highWatermark;
   }
 
-  /** First offset of the oldest open transaction, or the high watermark when none is open. */
+  /** First offset of the oldest open (or not yet replicated) transaction, or the high watermark. */
   get lastStableOffset(): number {
-    return this.log.highWatermark;
+    const hw = this.log.highWatermark;
+    return this.producers.ongoingCount === 0 && this.producers.size === 0 ? hw : this.producers.lastStableOffset(hw);
+  }
+
+  /**
+   * Appends as the leader after the producer-state checks (Kafka's analyzeAndValidateProducerState):
+   * batches without a producer id go straight to the log; an idempotent or transactional batch is
+   * checked from its header, a retry of a batch still remembered is answered with its original
+   * offsets instead of being written twice, and the state is updated once the bytes are in the log.
+   */
+  appendRecordsAsLeader(records: Buffer, opts: LeaderAppendOptions = {}): Promise<AppendResult> {
+    let idempotent = false;
+    let batches = 0;
+    for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= records.length; pos += entrySize(records, pos)) {
+      batches++;
+      if (batchProducerId(records, pos) >= 0) idempotent = true;
+    }
+    if (!idempotent) return this.appendToLog(records).result;
+    if (batches !== 1) {
+      return Promise.reject(new KafkaError(ErrorCode.INVALID_RECORD, 'an idempotent or transactional append must be exactly one batch'));
+    }
+    const origin = opts.origin ?? 'client';
+    const ps = this.producers;
+    const code = ps.checkData(records, origin);
+    if (code === DUPLICATE_BATCH) {
+      return Promise.resolve({
+        baseOffset: ps.duplicate.firstOffset,
+        lastOffset: ps.duplicate.lastOffset,
+        logAppendTime: -1,
+        logStartOffset: this.log.logStartOffset,
+      });
+    }
+    if (code !== 0) return Promise.reject(new KafkaError(code, ps.problem));
+    if (opts.verifyTransaction && ps.beginsTransaction(records)) {
+      const v = opts.verifyTransaction(batchProducerId(records), batchProducerEpoch(records));
+      if (v !== 0) return Promise.reject(new KafkaError(v, `partition ${this.topic}-${this.index} is not part of the producer's ongoing transaction`));
+    }
+    const { result, appended } = this.appendToLog(records);
+    if (appended) ps.applyData(records, origin);
+    return result;
+  }
+
+  /**
+   * Writes a transaction's COMMIT or ABORT marker (a control batch) and ends the transaction in
+   * the producer state; an abort also goes into the segment's aborted-transaction index, which
+   * read_committed fetches consult.
+   */
+  appendTxnMarker(m: TxnMarker, now = Date.now()): Promise<AppendResult> {
+    const ps = this.producers;
+    const code = ps.checkMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch);
+    if (code !== 0) return Promise.reject(new KafkaError(code, ps.problem));
+    const batch = encodeControlBatch({
+      producerId: m.producerId,
+      producerEpoch: m.producerEpoch,
+      type: m.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT,
+      coordinatorEpoch: m.coordinatorEpoch,
+      timestamp: now,
+    });
+    const { result, appended } = this.appendToLog(batch);
+    if (!appended) return result;
+    const txn = ps.applyMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch, batchBaseOffset(batch), !m.commit, now);
+    ps.trackUntilReplicated(txn, this.log.highWatermark);
+    if (txn.aborted) {
+      try {
+        this.log.appendAbortedTxn(this.abortedEntry(txn));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return result;
+  }
+
+  private abortedEntry(txn: CompletedTxn): AbortedTxn {
+    return { producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: this.producers.stableOffsetAfter(txn) };
+  }
+
+  /**
+   * One log append. Offsets are assigned from the log end offset synchronously, so whether the
+   * bytes went in is known before the promise settles: producer state must be updated in the
+   * same tick, before the next request for this partition is checked. A segment roll snapshots
+   * the producer state as of the new segment's base offset (this append not yet applied), which
+   * bounds how much log a crash recovery has to replay.
+   */
+  private appendToLog(records: Buffer): { result: Promise<AppendResult>; appended: boolean } {
+    const log = this.log;
+    const leo = log.logEndOffset;
+    const active = log.segments[log.segments.length - 1];
+    const result = log.append(records, { leaderEpoch: this.leaderEpoch });
+    const appended = log.logEndOffset !== leo;
+    if (appended && log.segments[log.segments.length - 1] !== active) this.snapshotAt(leo);
+    return { result, appended };
+  }
+
+  private snapshotAt(offset: number, logger?: Logger): void {
+    try {
+      this.log.writeProducerSnapshot(offset, this.producers.encodeSnapshot());
+      this.snapshotHasEntries = this.producers.size > 0;
+      this.producers.dirty = false;
+    } catch (err) {
+      // A missing snapshot only makes recovery replay more of the log.
+      logger?.warn({ err, partition: `${this.topic}-${this.index}` }, 'could not write a producer snapshot');
+    }
+  }
+
+  /**
+   * Producer state at shutdown, so a clean restart replays nothing. Skipped when the state is
+   * empty and no snapshot with entries exists (a clean start then knows the state is empty).
+   */
+  snapshotForShutdown(logger?: Logger): void {
+    if (this.log.isClosed) return;
+    const leo = this.log.logEndOffset;
+    if (this.producers.size === 0 && !this.snapshotHasEntries) return;
+    const offsets = this.log.producerSnapshotOffsets();
+    if (!this.producers.dirty && offsets[offsets.length - 1] === leo) return;
+    this.snapshotAt(leo, logger);
+  }
+
+  /**
+   * Rebuilds the producer state at start-up: the newest snapshot at or below the log end offset,
+   * then every batch after it (headers, plus the control record of markers). After a clean
+   * shutdown with no snapshot at the log end offset the state was empty. Replayed aborts are
+   * written again to the aborted-transaction index, which a crash may have left short or long.
+   */
+  async loadProducerState(cleanShutdown: boolean, logger?: Logger): Promise<void> {
+    const log = this.log;
+    const ps = this.producers;
+    ps.clear();
+    const leo = log.logEndOffset;
+    const snap = log.latestProducerSnapshot(leo);
+    // A clean shutdown writes a snapshot at the log end offset whenever the state is not empty.
+    if (cleanShutdown && (snap === null || snap.offset !== leo)) {
+      this.snapshotHasEntries = false;
+      ps.dirty = false;
+      return;
+    }
+    let from = log.logStartOffset;
+    if (snap && ps.loadSnapshot(snap.data)) {
+      from = snap.offset;
+      this.snapshotHasEntries = ps.size > 0;
+    } else if (snap) {
+      logger?.warn({ partition: `${this.topic}-${this.index}`, offset: snap.offset }, 'ignoring a damaged producer snapshot');
+    }
+    ps.dirty = false;
+    if (from >= leo) return;
+    const aborted: AbortedTxn[] = [];
+    let replayed = 0;
+    await log.scanBatches(from, (batch) => {
+      replayed++;
+      const txn = ps.replay(batch);
+      if (txn?.aborted) aborted.push(this.abortedEntry(txn));
+    });
+    log.replaceAbortedTxns(from, aborted);
+    logger?.debug({ partition: `${this.topic}-${this.index}`, from, replayed, producers: ps.size }, 'producer state rebuilt from the log');
   }
 }

@@ -1,0 +1,104 @@
+import { OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { TransactionCoordinator, type TxnCoordinatorConfig, type TxnStateLog } from '../txn/coordinator.js';
+import { ProducerIdManager } from '../txn/producer-id-manager.js';
+import type { Broker } from './broker.js';
+
+/**
+ * Idempotence and transactions on this broker: the producer-id allocator, the transaction
+ * coordinator (state in __transaction_state, markers through the partitions' producer state),
+ * producer-state recovery of every partition at start-up, snapshots at shutdown and
+ * producer.id.expiration.ms housekeeping.
+ */
+export class TransactionSupport {
+  readonly coordinator: TransactionCoordinator;
+  readonly producerIds: ProducerIdManager;
+  private expiryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly broker: Broker) {
+    const c = broker.config;
+    this.producerIds = new ProducerIdManager(broker.dataDir);
+    const config: TxnCoordinatorConfig = {
+      get transactionMaxTimeoutMs() { return c.int('transaction.max.timeout.ms'); },
+      get transactionalIdExpirationMs() { return c.int('transactional.id.expiration.ms'); },
+      get abortTimedOutTransactionsIntervalMs() { return c.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'); },
+      get removeExpiredTransactionalIdsIntervalMs() { return c.int('transaction.remove.expired.transaction.cleanup.interval.ms'); },
+    };
+    // Kafka fixes the partition count when the topic is first created; keep it if it exists.
+    const partitionCount = broker.topics.topic(TRANSACTION_STATE_TOPIC)?.partitions ?? c.int('transaction.state.log.num.partitions');
+    const stateLog: TxnStateLog = {
+      partitionCount: () => broker.topics.topic(TRANSACTION_STATE_TOPIC)?.partitions,
+      async ensureCreated() {
+        const t = await broker.topics.autoCreate(TRANSACTION_STATE_TOPIC, {
+          partitions: partitionCount,
+          internal: true,
+          configs: {
+            'cleanup.policy': 'compact',
+            'segment.bytes': String(c.int('transaction.state.log.segment.bytes')),
+            'compression.type': 'uncompressed',
+          },
+        });
+        return t.partitions;
+      },
+      async append(partition, batch) {
+        const p = broker.topics.partition(TRANSACTION_STATE_TOPIC, partition);
+        if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${TRANSACTION_STATE_TOPIC}-${partition} does not exist`);
+        await p.log.append(batch, { leaderEpoch: p.leaderEpoch });
+      },
+      async read(partition, visitor) {
+        const p = broker.topics.partition(TRANSACTION_STATE_TOPIC, partition);
+        if (p) await p.log.scanBatches(p.logStartOffset, visitor);
+      },
+      coordinatorEpoch: (partition) => broker.topics.partition(TRANSACTION_STATE_TOPIC, partition)?.leaderEpoch ?? 0,
+    };
+    this.coordinator = new TransactionCoordinator({
+      stateLog,
+      markers: {
+        async writeMarker(topic, partition, marker) {
+          const p = broker.topics.partition(topic, partition);
+          if (!p) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+          await p.appendTxnMarker(marker);
+          // Transactional offset commits become visible (or vanish) once their marker is durable.
+          if (topic === OFFSETS_TOPIC) broker.groups.completeTransaction(marker.producerId, marker.commit, [partition]);
+        },
+      },
+      partitionExists: (topic, partition) => broker.topics.partition(topic, partition) !== undefined,
+      offsetsPartitionFor: (groupId) => broker.groups.partitionFor(groupId),
+      offsetsTopic: OFFSETS_TOPIC,
+      generateProducerId: () => this.producerIds.generate(),
+      config,
+      logger: broker.log.child({ component: 'transaction-coordinator' }),
+    });
+  }
+
+  /**
+   * Before the listener opens: every partition's producer state (so no produce is checked against
+   * a half-built state), then __transaction_state. Prepared transactions finish in the background.
+   */
+  async startup(): Promise<void> {
+    const clean = this.broker.logs.hadCleanShutdown;
+    const log = this.broker.log;
+    await Promise.all(this.broker.topics.allPartitions().map((p) => p.loadProducerState(clean, log)));
+    await this.coordinator.startup();
+    const interval = this.broker.config.int('producer.id.expiration.check.interval.ms');
+    this.expiryTimer = setInterval(() => this.expireProducers(), interval);
+    this.expiryTimer.unref();
+  }
+
+  /** Forgets producer ids idle for producer.id.expiration.ms on every partition. */
+  expireProducers(now = Date.now()): number {
+    const ms = this.broker.config.int('producer.id.expiration.ms');
+    let n = 0;
+    for (const p of this.broker.topics.allPartitions()) if (p.producers.size > 0) n += p.producers.removeExpired(now, ms);
+    return n;
+  }
+
+  /** Stops timers and writes producer snapshots at each log end offset (call before the logs close). */
+  shutdown(): void {
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
+    this.coordinator.shutdown();
+    const log = this.broker.log;
+    for (const p of this.broker.topics.allPartitions()) p.snapshotForShutdown(log);
+  }
+}
