@@ -170,7 +170,7 @@ export class Cluster {
   async any(): Promise<Connection> {
     this.checkOpen();
     for (const conn of this.connections.values()) if (conn.isOpen) return conn;
-    const errors: string[] = [];
+    const errors: ConnectionError[] = [];
     const candidates: [string, string, number][] = [];
     for (const b of this.brokers.values()) candidates.push([`default:${b.nodeId}`, b.host, b.port]);
     for (const b of this.opts.bootstrap) candidates.push([`bootstrap:${b.host}:${b.port}`, b.host, b.port]);
@@ -180,11 +180,14 @@ export class Cluster {
         await conn.connect();
         return conn;
       } catch (err) {
-        errors.push((err as Error).message);
+        if (!(err instanceof ConnectionError)) throw err;
+        errors.push(err);
       }
     }
+    if (errors.length === 1) throw errors[0]!;
     const list = this.opts.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ');
-    throw new ConnectionError(list, errors.length === 1 ? errors[0]! : `cannot reach any broker (${errors.join('; ')})`);
+    const codes = new Set(errors.map((e) => e.code));
+    throw new ConnectionError(list, `cannot reach any broker (${errors.map((e) => e.message).join('; ')})`, { code: codes.size === 1 ? errors[0]!.code : undefined });
   }
 
   /** The controller (admin requests that change topics go there), or any broker if unknown. */

@@ -595,8 +595,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
    * Waits up to `timeoutMs` for records and returns them (at most maxPollRecords). Records returned
    * count as consumed: commit() and auto-commit (which runs inside poll) commit past them.
    */
-  async poll(timeoutMs = 1000): Promise<ConsumerRecord<K, V>[]> {
-    return this.pollInternal(timeoutMs, this.maxPollRecords, true);
+  async poll(timeoutMs = 1000, opts: { maxRecords?: number } = {}): Promise<ConsumerRecord<K, V>[]> {
+    this.checkOpen();
+    return this.pollInternal(timeoutMs, Math.max(1, Math.min(opts.maxRecords ?? this.maxPollRecords, this.maxPollRecords)), true);
   }
 
   private async pollInternal(timeoutMs: number, max: number, markConsumed: boolean): Promise<ConsumerRecord<K, V>[]> {
@@ -613,7 +614,6 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   }
 
   private async pollOnce(timeoutMs: number, max: number, markConsumed: boolean): Promise<ConsumerRecord<K, V>[]> {
-    this.checkOpen();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return [];

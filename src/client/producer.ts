@@ -785,6 +785,11 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     return this.bufferedBytes;
   }
 
+  /** Resolves when the buffer has room again (at once if it has): backpressure for produce() loops. */
+  bufferSpace(): Promise<void> {
+    return this.bufferedBytes < this.bufferMemory ? Promise.resolve() : this.waitForSpace();
+  }
+
   private waitForSpace(): Promise<void> {
     const deadline = Date.now() + this.maxBlockMs;
     return new Promise<void>((resolve, reject) => {
