@@ -423,6 +423,7 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     let b = st.open;
     if (b !== undefined && b.bytes + size > this.batchSize) {
       this.closeBatch(st);
+      this.scheduleDrain();
       b = undefined;
     }
     if (b === undefined) {
