@@ -2,7 +2,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { ZERO_UUID } from '../protocol/messages/support.js';
 import { Cluster, sleep, type BrokerInfo, type ClientOptions, type PartitionInfo, type TopicPartition } from './cluster.js';
 import type { Connection } from './connection.js';
-import { KafkaError, kafkaError } from './errors.js';
+import { KafkaError, isRetriableError, kafkaError } from './errors.js';
 import { decodeAssignment } from './assignors.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, commitOffsets, fetchCommittedOffsets, listOffsets, type CommittedOffset, type ListedOffset } from './offsets.js';
 
@@ -115,6 +115,11 @@ export interface ClusterDescription {
 
 const COORDINATOR_MOVED = new Set<number>([ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE]);
 
+/** For admin requests naming a topic, an unknown topic is an answer, not stale metadata worth retrying. */
+function retriableUnlessUnknownTopic(err: unknown): boolean {
+  return isRetriableError(err) && !(err instanceof KafkaError && err.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+}
+
 /** Kafka administration: topics, configs, consumer groups and cluster description. */
 export class Admin {
   readonly cluster: Cluster;
@@ -218,12 +223,10 @@ export class Admin {
           if (r.errorCode === ErrorCode.NONE) continue;
           if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists) continue;
           if (r.errorCode === ErrorCode.NOT_CONTROLLER) this.cluster.controllerId = -1;
-          // Retrying a delete whose first attempt went through would report the topic as unknown.
-          if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new KafkaError(r.errorCode, `topic "${r.name}" does not exist`);
-          throw kafkaError(r.errorCode, `deleting topic "${r.name}"`, r.errorMessage);
+          throw kafkaError(r.errorCode, `topic "${r.name}"`, r.errorMessage);
         }
       },
-      { timeoutMs },
+      { timeoutMs, retriable: retriableUnlessUnknownTopic },
     );
     for (const n of names) this.cluster.invalidateTopic(n);
   }
@@ -241,9 +244,9 @@ export class Admin {
       for (const r of res.results) {
         if (r.errorCode === ErrorCode.NONE) continue;
         if (r.errorCode === ErrorCode.NOT_CONTROLLER) this.cluster.controllerId = -1;
-        throw kafkaError(r.errorCode, `adding partitions to "${r.name}"`, r.errorMessage);
+        throw kafkaError(r.errorCode, `adding partitions to topic "${r.name}"`, r.errorMessage);
       }
-    });
+    }, { retriable: retriableUnlessUnknownTopic });
     for (const r of requests) this.cluster.invalidateTopic(r.topic);
   }
 
@@ -328,7 +331,7 @@ export class Admin {
           ({ errorCode: code, errorMessage: message } = res.responses[0] ?? { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: 'empty response' });
         }
         if (code !== ErrorCode.NONE) throw kafkaError(code, `altering ${ch.type} "${ch.name}"`, message);
-      });
+      }, { retriable: retriableUnlessUnknownTopic });
     }
   }
 

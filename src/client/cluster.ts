@@ -355,13 +355,14 @@ export class Cluster {
    * Runs `fn`, retrying retriable failures (network errors, timeouts, retriable Kafka errors) with
    * backoff until `timeoutMs`; `onRetry` can drop stale metadata between attempts.
    */
-  async retry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: { timeoutMs?: number; onRetry?: (err: unknown) => void } = {}): Promise<T> {
+  async retry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: { timeoutMs?: number; onRetry?: (err: unknown) => void; retriable?: (err: unknown) => boolean } = {}): Promise<T> {
     const deadline = Date.now() + (opts.timeoutMs ?? this.opts.requestTimeoutMs);
+    const retriable = opts.retriable ?? isRetriableError;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(attempt);
       } catch (err) {
-        if (this.closed || !isRetriableError(err) || Date.now() >= deadline) throw err;
+        if (this.closed || !retriable(err) || Date.now() >= deadline) throw err;
         this.logger.debug({ err, what, attempt }, 'retrying');
         opts.onRetry?.(err);
         await sleep(backoff(attempt, this.opts.retryBackoffMs, this.opts.retryBackoffMaxMs));

@@ -732,15 +732,21 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
    */
   [Symbol.asyncIterator](): AsyncIterator<ConsumerRecord<K, V>> {
     let batch: ConsumerRecord<K, V>[] = [];
+    let epochs = new Map<string, number>();
     let i = 0;
     let last: ConsumerRecord<K, V> | undefined;
+    // Records taken from a partition before a seek (or a revocation) are stale: skip them.
+    const current = (r: ConsumerRecord<K, V>) => this.states.get(tpKey(r.topic, r.partition))?.epoch === epochs.get(tpKey(r.topic, r.partition));
     return {
       next: async () => {
         if (last !== undefined) this.markProcessed(last);
         last = undefined;
-        while (i >= batch.length) {
+        for (;;) {
+          while (i < batch.length && !current(batch[i]!)) i++;
+          if (i < batch.length) break;
           if (this.closed) return { done: true, value: undefined };
           batch = await this.pollInternal(1000, this.maxPollRecords, false);
+          epochs = new Map([...this.states].map(([k, s]) => [k, s.epoch]));
           i = 0;
         }
         last = batch[i++]!;
@@ -750,7 +756,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
         if (last !== undefined) this.markProcessed(last);
         last = undefined;
         // Unread records of the batch go back so the next poll returns them.
-        this.unread(batch.slice(i));
+        this.unread(batch.slice(i).filter(current));
         batch = [];
         i = 0;
         return { done: true, value: undefined };

@@ -35,8 +35,30 @@ const METADATA_ERRORS = new Set<number>([
   ErrorCode.OFFSET_NOT_AVAILABLE,
 ]);
 
-/** ListOffsets for many partitions: one request per leader, retried on leadership changes. */
+/**
+ * ListOffsets for many partitions: one request per leader, retried on leadership changes. A
+ * request names each partition once, so several lookups of one partition go in separate rounds.
+ */
 export async function listOffsets(cluster: Cluster, lookups: OffsetLookup[], isolation: IsolationLevel = 'read_uncommitted'): Promise<ListedOffset[]> {
+  const rounds: { index: number; lookup: OffsetLookup }[][] = [];
+  const seen = new Map<string, number>();
+  lookups.forEach((lookup, index) => {
+    const k = key(lookup.topic, lookup.partition);
+    const round = seen.get(k) ?? 0;
+    seen.set(k, round + 1);
+    (rounds[round] ??= []).push({ index, lookup });
+  });
+  const out: ListedOffset[] = new Array(lookups.length);
+  await Promise.all(
+    rounds.map(async (round) => {
+      const res = await listOffsetsOnce(cluster, round.map((r) => r.lookup), isolation);
+      round.forEach((r, i) => (out[r.index] = res[i]!));
+    }),
+  );
+  return out;
+}
+
+async function listOffsetsOnce(cluster: Cluster, lookups: OffsetLookup[], isolation: IsolationLevel): Promise<ListedOffset[]> {
   const results = new Map<string, ListedOffset>();
   let todo = lookups;
   await cluster.retry('ListOffsets', async () => {
