@@ -31,7 +31,7 @@ function buildLoadGenerator(): string {
   if (existsSync(bin) && statSync(bin).mtimeMs > statSync(src).mtimeMs) return bin;
   mkdirSync(outDir, { recursive: true });
   try {
-    execFileSync('gcc', ['-O2', '-o', bin, src, '-lrdkafka'], { stdio: 'inherit' });
+    execFileSync('gcc', ['-O2', '-o', bin, src, '-lrdkafka', '-lpthread'], { stdio: 'inherit' });
   } catch {
     console.error('bench: could not compile bench/rdkafka-load.c; install gcc and librdkafka-dev (apt-get install gcc librdkafka-dev)');
     process.exit(1);

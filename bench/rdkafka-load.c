@@ -9,6 +9,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +116,42 @@ static int cmp64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Produces RATE records/s for SECONDS, each carrying its send time, while a consumer on the same
- * topic measures the time from send to receipt (both clocks are this process's). */
+/* Produces RATE records/s for SECONDS, each carrying its send time, while a consumer thread on the
+ * same topic measures the time from send to receipt (one process, so one clock). Neither side
+ * spins: the producer sleeps until each record is due and the consumer blocks on its queue, so the
+ * load generator leaves the CPU to the broker. */
+struct lat_state {
+  rd_kafka_queue_t *q;
+  int64_t *lat;
+  long total;
+  volatile long got;
+  volatile int stop;
+};
+
+static void *lat_consumer(void *arg) {
+  struct lat_state *st = arg;
+  while (!st->stop && st->got < st->total) {
+    /* One message at a time: consume_batch would wait for a full batch or the whole timeout. */
+    rd_kafka_message_t *m = rd_kafka_consume_queue(st->q, 100);
+    if (!m) continue;
+    int64_t t = now_us();
+    if (!m->err && m->len >= 8) {
+      int64_t sent_at;
+      memcpy(&sent_at, m->payload, 8);
+      st->lat[st->got++] = t - sent_at;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return NULL;
+}
+
+static void sleep_until(int64_t due) {
+  int64_t d = due - now_us();
+  if (d <= 0) return;
+  struct timespec ts = { d / 1000000, (d % 1000000) * 1000 };
+  nanosleep(&ts, NULL);
+}
+
 static int latency(const char *bootstrap, const char *topic, int rate, int seconds, int size) {
   char err[512];
   rd_kafka_conf_t *pc = rd_kafka_conf_new();
@@ -134,55 +169,46 @@ static int latency(const char *bootstrap, const char *topic, int rate, int secon
   if (!cons) die("consumer", err);
   rd_kafka_topic_t *pt = rd_kafka_topic_new(prod, topic, NULL);
   rd_kafka_topic_t *ct = rd_kafka_topic_new(cons, topic, NULL);
-  rd_kafka_queue_t *q = rd_kafka_queue_new(cons);
-  if (rd_kafka_consume_start_queue(ct, 0, RD_KAFKA_OFFSET_END, q) == -1) die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+  struct lat_state st = { rd_kafka_queue_new(cons), NULL, (long)rate * seconds, 0, 0 };
+  if (rd_kafka_consume_start_queue(ct, 0, RD_KAFKA_OFFSET_END, st.q) == -1) die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
   /* Let the consumer reach the log end before the clock starts. */
-  int64_t warm = now_us() + 1000000;
   rd_kafka_message_t *batch[1000];
+  int64_t warm = now_us() + 1000000;
   while (now_us() < warm) {
-    ssize_t n = rd_kafka_consume_batch_queue(q, 50, batch, 1000);
+    ssize_t n = rd_kafka_consume_batch_queue(st.q, 50, batch, 1000);
     for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(batch[i]);
   }
-  long total = (long)rate * seconds;
-  int64_t *lat = calloc(total, sizeof *lat);
+  st.lat = calloc(st.total, sizeof *st.lat);
+  pthread_t th;
+  pthread_create(&th, NULL, lat_consumer, &st);
   char *payload = calloc(1, size < 8 ? 8 : size);
-  long sent = 0, got = 0;
   int64_t start = now_us();
-  int64_t end = start + (int64_t)seconds * 1000000 + 5000000;
-  while (got < total && now_us() < end) {
-    int64_t due = start + (int64_t)(sent * (1e6 / rate));
-    while (sent < total && now_us() >= due) {
-      int64_t t = now_us();
-      memcpy(payload, &t, 8);
-      if (rd_kafka_produce(pt, 0, RD_KAFKA_MSG_F_COPY, payload, size, NULL, 0, NULL) == -1) break;
-      sent++;
-      due = start + (int64_t)(sent * (1e6 / rate));
-    }
-    rd_kafka_poll(prod, 0);
-    ssize_t n = rd_kafka_consume_batch_queue(q, 0, batch, 1000);
+  for (long sent = 0; sent < st.total; sent++) {
+    sleep_until(start + (int64_t)(sent * (1e6 / rate)));
     int64_t t = now_us();
-    for (ssize_t i = 0; i < n; i++) {
-      if (!batch[i]->err && batch[i]->len >= 8 && got < total) {
-        int64_t sent_at;
-        memcpy(&sent_at, batch[i]->payload, 8);
-        lat[got++] = t - sent_at;
-      }
-      rd_kafka_message_destroy(batch[i]);
-    }
+    memcpy(payload, &t, 8);
+    while (rd_kafka_produce(pt, 0, RD_KAFKA_MSG_F_COPY, payload, size, NULL, 0, NULL) == -1) rd_kafka_poll(prod, 1);
+    rd_kafka_poll(prod, 0);
   }
+  int64_t end = now_us() + 5000000;
+  while (st.got < st.total && now_us() < end) rd_kafka_poll(prod, 10);
+  st.stop = 1;
+  pthread_join(th, NULL);
+  long got = st.got;
+  int64_t *lat = st.lat;
   qsort(lat, got, sizeof *lat, cmp64);
   double secs = (now_us() - start) / 1e6;
   printf("{\"mode\":\"latency\",\"rate\":%d,\"records\":%ld,\"seconds\":%.3f,\"p50Ms\":%.3f,\"p99Ms\":%.3f,\"p999Ms\":%.3f,\"maxMs\":%.3f}\n",
          rate, got, secs, got ? lat[got / 2] / 1e3 : -1, got ? lat[(long)(got * 0.99)] / 1e3 : -1,
          got ? lat[(long)(got * 0.999)] / 1e3 : -1, got ? lat[got - 1] / 1e3 : -1);
   rd_kafka_consume_stop(ct, 0);
-  rd_kafka_queue_destroy(q);
+  rd_kafka_queue_destroy(st.q);
   rd_kafka_flush(prod, 5000);
   rd_kafka_topic_destroy(pt);
   rd_kafka_topic_destroy(ct);
   rd_kafka_destroy(cons);
   rd_kafka_destroy(prod);
-  return got == total ? 0 : 1;
+  return got == st.total ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
