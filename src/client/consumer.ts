@@ -160,6 +160,7 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   private readonly cursor = new RecordCursor();
   private rotation = 0;
   private pollLock: Promise<void> = Promise.resolve();
+  private rebalancing = false;
 
   constructor(opts: ConsumerOptions<K, V> = {}) {
     this.opts = opts;
@@ -192,7 +193,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     const hooks: MembershipHooks = {
       revoke: (tps, lost) => this.onRevoke(tps, lost),
       assign: (tps) => this.onAssign(tps),
-      wake: () => this.wake(),
+      wake: () => {
+        this.wake();
+        this.rebalanceInBackground();
+      },
     };
     const mopts = {
       groupId: this.groupId!,
@@ -601,16 +605,41 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   }
 
   private async pollInternal(timeoutMs: number, max: number, markConsumed: boolean): Promise<ConsumerRecord<K, V>[]> {
-    // One poll at a time: an iterator and a direct poll() must not interleave their rebalances.
+    return this.exclusive(() => this.pollOnce(timeoutMs, max, markConsumed));
+  }
+
+  /** One poll or rebalance at a time: an iterator, a direct poll() and a background rejoin must not interleave. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const prev = this.pollLock;
     let release!: () => void;
     this.pollLock = new Promise((r) => (release = r));
     await prev;
     try {
-      return await this.pollOnce(timeoutMs, max, markConsumed);
+      return await fn();
     } finally {
       release();
     }
+  }
+
+  /**
+   * Rejoins as soon as the group asks, even when the application is not polling right now (it may
+   * be polling another consumer, or processing): the rest of the group waits for every member to
+   * rejoin. A poll in progress is woken and runs the rebalance itself.
+   */
+  private rebalanceInBackground(): void {
+    if (this.rebalancing || this.closed || this.membership === undefined || this.subscription === undefined) return;
+    this.rebalancing = true;
+    setImmediate(() => {
+      void this.exclusive(async () => {
+        if (!this.closed && this.membership!.needsRebalance) await this.membership!.ensureActive(this.subscription!);
+      })
+        .catch((err: Error) => {
+          this.pendingError ??= err;
+        })
+        .finally(() => {
+          this.rebalancing = false;
+        });
+    });
   }
 
   private async pollOnce(timeoutMs: number, max: number, markConsumed: boolean): Promise<ConsumerRecord<K, V>[]> {
