@@ -12,6 +12,11 @@ export interface RequestContext {
   connection: Connection;
   /** When the whole frame was received (ms since epoch); timeouts count from here. */
   receivedAt: number;
+  /**
+   * Runs `fn` once the response has been handed to the socket (or dropped): how pooled buffers
+   * referenced by the response go back to their pool.
+   */
+  afterResponse(fn: () => void): void;
 }
 
 export type HandlerResult<T> = T | NoResponse | Promise<T | NoResponse>;

@@ -13,6 +13,7 @@ import { logConfigFor } from './topic-config.js';
 import { TopicManager } from './topic-manager.js';
 import { FetchPurgatory } from './fetch/purgatory.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
+import { BufferPool } from '../util/buffer-pool.js';
 import type { GroupCoordinator } from '../group/group-coordinator.js';
 import { createGroupCoordinator } from './group-wiring.js';
 import { TransactionSupport } from './txn-wiring.js';
@@ -39,6 +40,8 @@ export class Broker {
   readonly topics: TopicManager;
   readonly purgatory: FetchPurgatory;
   readonly fetchSessions: FetchSessionCache;
+  /** Buffers fetch reads land in, recycled once the response is written (see BufferPool). */
+  readonly readBuffers = new BufferPool();
   readonly groups: GroupCoordinator;
   /** Producer ids, the transaction coordinator and producer-state recovery (see txn-wiring.ts). */
   readonly transactions: TransactionSupport;

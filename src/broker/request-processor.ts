@@ -9,7 +9,6 @@ import { NO_RESPONSE, type ApiHandler, type RequestContext } from './api-handler
 import type { Connection, RequestOutcome, RequestProcessor } from './network/connection.js';
 
 const CLOSE_SHORT: RequestOutcome = { kind: 'close', reason: 'frame shorter than a request header' };
-const NONE: RequestOutcome = { kind: 'none' };
 
 /**
  * Turns request frames into response frames: header, version checks, body decode, handler, encode.
@@ -59,13 +58,22 @@ export class KafkaRequestProcessor implements RequestProcessor {
       return { kind: 'close', reason: `unsupported ${handler.api} version ${apiVersion}` };
     }
     const api = API_BY_KEY[apiKey]!;
+    let cleanups: (() => void)[] | null = null;
     let ctx: RequestContext;
     let request: unknown;
     try {
       const r = new Reader(frame);
       const header = readRequestHeader(r);
       if (conn.clientId === null) conn.clientId = header.clientId;
-      ctx = { header, apiVersion, connection: conn, receivedAt };
+      ctx = {
+        header,
+        apiVersion,
+        connection: conn,
+        receivedAt,
+        afterResponse(fn) {
+          (cleanups ??= []).push(fn);
+        },
+      };
       request = api.readRequest(r, apiVersion);
     } catch (err) {
       if (err instanceof DecodeError) {
@@ -74,11 +82,19 @@ export class KafkaRequestProcessor implements RequestProcessor {
       }
       throw err;
     }
+    const withRelease = (outcome: RequestOutcome): RequestOutcome => {
+      const fns = cleanups;
+      if (fns === null) return outcome;
+      outcome.release = () => {
+        for (const fn of fns) fn();
+      };
+      return outcome;
+    };
     const result = handler.handle(ctx, request as never);
     if (result instanceof Promise) {
-      return result.then((res) => this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res));
+      return result.then((res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)));
     }
-    return this.encode(api.writeResponse, apiKey, apiVersion, correlationId, result);
+    return withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, result));
   }
 
   private encode(
@@ -88,7 +104,7 @@ export class KafkaRequestProcessor implements RequestProcessor {
     correlationId: number,
     body: unknown,
   ): RequestOutcome {
-    if (body === NO_RESPONSE) return NONE;
+    if (body === NO_RESPONSE) return { kind: 'none' };
     const w = new Writer(256);
     w.int32(0);
     writeResponseHeader(w, correlationId, responseHeaderVersion(apiKey, apiVersion));

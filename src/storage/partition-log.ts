@@ -40,6 +40,7 @@ import {
   LOG_SUFFIX,
   LogSegment,
   SWAP_SUFFIX,
+  type ReadBuffers,
   type SegmentSettings,
   offsetFileName,
 } from './segment.js';
@@ -72,6 +73,8 @@ export interface ReadOptions {
   maxOffset?: number;
   /** Return the first batch even if it alone exceeds maxBytes (default true, as Kafka). */
   minOneMessage?: boolean;
+  /** Buffers for the read (default: fresh heap buffers); the caller releases `records` to them. */
+  buffers?: ReadBuffers;
 }
 
 export interface ReadResult {
@@ -596,7 +599,7 @@ export class PartitionLog {
         const seg = this.segments[i]!;
         let r: { records: Buffer; firstOffset: number } | null;
         try {
-          r = await seg.read(from, maxBytes, maxOffset, minOne, seg.size, this.config.indexIntervalBytes + READ_SLACK);
+          r = await seg.read(from, maxBytes, maxOffset, minOne, seg.size, this.config.indexIntervalBytes + READ_SLACK, opts.buffers);
         } catch (err) {
           if (seg.deleted && (err as NodeJS.ErrnoException).code === 'ENOENT') return this.read(Math.max(startOffset, this.lso), maxBytes, opts);
           throw asStorageError(err, `read from ${this.name} failed`);

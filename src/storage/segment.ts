@@ -16,6 +16,17 @@ import type { FilePool, PooledFile } from './file-pool.js';
 import { readAsync, readFully, unlinkQuiet, writeFully } from './fsutil.js';
 import { OffsetIndex, TimeIndex, TxnIndex } from './indexes.js';
 
+/**
+ * Where reads get their buffers: the heap by default, or a pool the caller recycles (the broker's
+ * fetch path) so large reads do not fault in fresh pages every time.
+ */
+export interface ReadBuffers {
+  acquire(size: number): Buffer;
+  release(buf: Buffer): void;
+}
+
+export const HEAP_BUFFERS: ReadBuffers = { acquire: (size) => Buffer.allocUnsafe(size), release: () => {} };
+
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
@@ -418,6 +429,7 @@ export class LogSegment {
     minOneMessage: boolean,
     endPos: number,
     slack: number,
+    buffers: ReadBuffers = HEAP_BUFFERS,
   ): Promise<{ records: Buffer; firstOffset: number } | null> {
     this.ensureIndexes();
     let scanPos = this.offsetIndex.lookup(startOffset);
@@ -426,8 +438,14 @@ export class LogSegment {
       for (;;) {
         const want = Math.min(endPos - scanPos, Math.max(maxBytes, 0) + slack);
         if (want <= 0) return null;
-        const buf = Buffer.allocUnsafe(want);
-        const n = await readAsync(fd, buf, 0, want, scanPos);
+        const buf = buffers.acquire(want);
+        let n: number;
+        try {
+          n = await readAsync(fd, buf, 0, want, scanPos);
+        } catch (err) {
+          buffers.release(buf);
+          throw err;
+        }
         let p = 0;
         while (p + SHALLOW_HEADER <= n) {
           const size = entrySize(buf, p);
@@ -436,6 +454,7 @@ export class LogSegment {
           p += size;
         }
         if (p + SHALLOW_HEADER > n) {
+          buffers.release(buf);
           if (n < want || scanPos + p >= endPos) return null;
           scanPos += p;
           continue;
@@ -451,9 +470,13 @@ export class LogSegment {
           if (q + size > n) {
             if (total === 0) {
               if (scanPos + q + size > endPos) break;
-              const whole = Buffer.allocUnsafe(size);
+              buffers.release(buf);
+              const whole = buffers.acquire(size);
               const got = await readAsync(fd, whole, 0, size, scanPos + q);
-              if (got < size) throw new CorruptRecordError(`short batch at position ${scanPos + q} of ${this.logPath}`);
+              if (got < size) {
+                buffers.release(whole);
+                throw new CorruptRecordError(`short batch at position ${scanPos + q} of ${this.logPath}`);
+              }
               return { records: whole, firstOffset };
             }
             break;

@@ -77,7 +77,14 @@ export function fetchHandler(broker: Broker) {
     return p ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
 
-  async function readPartition(t: FetchTarget, version: number, isolation: number, budget: number, minOne: boolean): Promise<PartitionResult> {
+  async function readPartition(
+    t: FetchTarget,
+    version: number,
+    isolation: number,
+    budget: number,
+    minOne: boolean,
+    pooled: Buffer[],
+  ): Promise<PartitionResult> {
     const p = resolvePartition(t, version);
     if (typeof p === 'number') return { target: t, data: emptyData(t.partition, p), bytes: 0 };
     if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== p.leaderEpoch) {
@@ -98,7 +105,8 @@ export function fetchHandler(broker: Broker) {
     const limit = Math.max(0, Math.min(t.maxBytes, budget));
     let records: Buffer;
     try {
-      records = (await p.log.read(t.fetchOffset, limit, { maxOffset, minOneMessage: minOne })).records;
+      records = (await p.log.read(t.fetchOffset, limit, { maxOffset, minOneMessage: minOne, buffers: broker.readBuffers })).records;
+      pooled.push(records);
     } catch (err) {
       data.errorCode = errorCodeOf(err, broker.log, 'fetch read');
       return { target: t, data, bytes: 0 };
@@ -127,11 +135,12 @@ export function fetchHandler(broker: Broker) {
     return { target: t, data, bytes: records.length };
   }
 
-  async function readAll(targets: FetchTarget[], version: number, isolation: number, maxBytes: number): Promise<PartitionResult[]> {
+  /** Reads every target in order within the response's byte budget; pooled read buffers go to `pooled`. */
+  async function readAll(targets: FetchTarget[], version: number, isolation: number, maxBytes: number, pooled: Buffer[]): Promise<PartitionResult[]> {
     const out: PartitionResult[] = [];
     let total = 0;
     for (const t of targets) {
-      const r = await readPartition(t, version, isolation, maxBytes - total, total === 0);
+      const r = await readPartition(t, version, isolation, maxBytes - total, total === 0, pooled);
       total += r.bytes;
       out.push(r);
     }
@@ -256,7 +265,12 @@ export function fetchHandler(broker: Broker) {
         incremental = true;
       }
 
-      let results = await readAll(targets, v, isolation, maxBytes);
+      // Read buffers come from the broker's pool and go back once the socket has written them.
+      let pooled: Buffer[] = [];
+      const releaseAll = (bufs: Buffer[]) => {
+        for (const b of bufs) broker.readBuffers.release(b);
+      };
+      let results = await readAll(targets, v, isolation, maxBytes, pooled);
       const bytes = (rs: PartitionResult[]) => rs.reduce((n, r) => n + r.bytes, 0);
       const hasError = (rs: PartitionResult[]) => rs.some((r) => r.data.errorCode !== ErrorCode.NONE);
       const minBytes = Math.max(req.minBytes, 1);
@@ -270,9 +284,13 @@ export function fetchHandler(broker: Broker) {
           appended = bytes(results) + parts.reduce((n, p, i) => n + (p.log.size - startSizes[i]!), 0);
           return appended >= minBytes;
         });
-        results = await readAll(targets, v, isolation, maxBytes);
+        releaseAll(pooled);
+        pooled = [];
+        results = await readAll(targets, v, isolation, maxBytes, pooled);
       }
 
+      const final = pooled;
+      ctx.afterResponse(() => releaseAll(final));
       // The initial request (epoch 0) is answered as the session's epoch 0; the next must carry 1.
       if (session && incremental) session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
       return {

@@ -4,9 +4,9 @@ import { FrameDecoder, FrameTooLargeError } from './frame-decoder.js';
 
 /** What the protocol side answers for one request frame. */
 export type RequestOutcome =
-  | { kind: 'response'; buffers: Buffer[] }
-  | { kind: 'none' } // acks=0 produce: Kafka sends nothing back
-  | { kind: 'close'; reason: string };
+  | { kind: 'response'; buffers: Buffer[]; release?: () => void }
+  | { kind: 'none'; release?: () => void } // acks=0 produce: Kafka sends nothing back
+  | { kind: 'close'; reason: string; release?: () => void };
 
 export interface RequestProcessor {
   process(conn: Connection, frame: Buffer): RequestOutcome | Promise<RequestOutcome>;
@@ -116,6 +116,7 @@ export class Connection {
           this.close('internal error');
           return;
         }
+        if (this.closed || outcome.kind !== 'response') outcome.release?.();
         if (this.closed) return;
         if (outcome.kind === 'close') {
           this.log.info({ connection: this.remoteAddress, reason: outcome.reason }, 'closing connection');
@@ -124,7 +125,12 @@ export class Connection {
         }
         if (outcome.kind === 'response') {
           this.socket.cork();
-          for (const b of outcome.buffers) this.socket.write(b);
+          const bufs = outcome.buffers;
+          for (let i = 0; i < bufs.length - 1; i++) this.socket.write(bufs[i]!);
+          // The write callback of the last piece fires once the socket no longer needs any of them.
+          const release = outcome.release;
+          if (release) this.socket.write(bufs[bufs.length - 1]!, () => release());
+          else this.socket.write(bufs[bufs.length - 1]!);
           this.socket.uncork();
           if (this.socket.writableLength > this.limits.maxQueuedResponseBytes) await this.waitForDrain();
         }
