@@ -187,7 +187,8 @@ export class ProducerStateManager {
     const e = this.producers.get(pid);
     const transactional = batchIsTransactional(batch);
     if (e !== undefined) {
-      if (origin === 'client' && epoch === e.producerEpoch && e.batchCount > 0) {
+      // The next batch in sequence (the common case) cannot be a retry: skip the search.
+      if (origin === 'client' && epoch === e.producerEpoch && e.batchCount > 0 && !inSequence(e.lastSeq, firstSeq)) {
         const slot = e.findBatch(firstSeq, lastSequenceOf(firstSeq, batchLastOffsetDelta(batch)));
         if (slot >= 0) {
           this.duplicate.firstOffset = e.firstOffsetAt(slot);

@@ -62,10 +62,14 @@ export class Partition {
     return this.log.highWatermark;
   }
 
-  /** First offset of the oldest open (or not yet replicated) transaction, or the high watermark. */
+  /**
+   * First offset of the oldest open (or not yet replicated) transaction, or the high watermark;
+   * never below the log start offset (retention may delete the start of an open transaction).
+   */
   get lastStableOffset(): number {
     const hw = this.log.highWatermark;
-    return this.producers.ongoingCount === 0 && this.producers.size === 0 ? hw : this.producers.lastStableOffset(hw);
+    if (this.producers.size === 0) return hw;
+    return Math.max(this.producers.lastStableOffset(hw), Math.min(this.log.logStartOffset, hw));
   }
 
   /**
