@@ -80,9 +80,33 @@ export class TransactionSupport {
     const log = this.broker.log;
     await Promise.all(this.broker.topics.allPartitions().map((p) => p.loadProducerState(clean, log)));
     await this.coordinator.startup();
+    await this.endDanglingTransactions();
     const interval = this.broker.config.int('producer.id.expiration.check.interval.ms');
     this.expiryTimer = setInterval(() => this.expireProducers(), interval);
     this.expiryTimer.unref();
+  }
+
+  /**
+   * Transactions open on a partition that the coordinator already finished (its marker was lost
+   * with unflushed data in a machine crash) would hold the last stable offset back forever:
+   * write the marker the coordinator's state calls for.
+   */
+  private async endDanglingTransactions(): Promise<void> {
+    const log = this.broker.log;
+    for (const p of this.broker.topics.allPartitions()) {
+      if (p.producers.ongoingCount === 0) continue;
+      for (const e of [...p.producers.producers.values()]) {
+        if (e.currentTxnFirstOffset < 0) continue;
+        const marker = this.coordinator.danglingTransactionMarker(e.producerId, e.producerEpoch, p.topic, p.index);
+        if (!marker) continue;
+        log.warn({ partition: `${p.topic}-${p.index}`, producerId: e.producerId, firstOffset: e.currentTxnFirstOffset, commit: marker.commit }, 'ending a transaction the coordinator already finished');
+        try {
+          await p.appendTxnMarker(marker);
+        } catch (err) {
+          log.error({ err, partition: `${p.topic}-${p.index}` }, 'could not end a dangling transaction');
+        }
+      }
+    }
   }
 
   /** Forgets producer ids idle for producer.id.expiration.ms on every partition. */

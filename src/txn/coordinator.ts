@@ -555,6 +555,26 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
+  /**
+   * For a transaction found open on a partition at start-up: null while the coordinator still
+   * owns it (open or being completed with this partition), else an ABORT marker to end it. That
+   * happens only when a marker was lost with unflushed data in a machine crash, or for a write
+   * no coordinator knows (verification off); the partition's data cannot tell which transaction
+   * of its epoch it belonged to, and aborting is what Kafka's tooling does with a hanging
+   * transaction. Without it the partition's last stable offset would never move again.
+   */
+  danglingTransactionMarker(producerId: number, producerEpoch: number, topic: string, partition: number): TxnMarkerSpec | null {
+    const m = this.byProducerId.get(producerId);
+    const owned = m !== undefined && m.hasPartition(topic, partition) && (m.state === TxnState.Ongoing || m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort);
+    if (owned) return null;
+    return {
+      producerId,
+      producerEpoch: Math.max(producerEpoch, m?.producerEpoch ?? producerEpoch),
+      coordinatorEpoch: m ? this.deps.stateLog.coordinatorEpoch(this.partitionFor(m.transactionalId)) : 0,
+      commit: false,
+    };
+  }
+
   // ---------------------------------------------------------------- EndTxn
 
   /**

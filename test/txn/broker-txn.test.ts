@@ -417,3 +417,29 @@ test('a transaction left open by a crash is aborted by its timeout after the res
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('at start-up a transaction no coordinator owns is aborted so the last stable offset can move again', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'brook-txn-'));
+  try {
+    await withBroker({ dataDir: dir, config: { 'transaction.partition.verification.enable': 'false' } }, async (_b, c) => {
+      await createTopic(c, 'hang', 2);
+      const p = new RawTxnProducer(c, 'tx-hang');
+      await p.init();
+      await p.addPartitions([['hang', 0]]);
+      await p.send('hang', 0, ['in-txn']);
+      // Without verification a write to a partition never added slips in: no marker will ever reach it.
+      assertCode((await p.send('hang', 1, ['hanging'])).errorCode, ErrorCode.NONE);
+      assertCode(await p.end(true), ErrorCode.NONE);
+      assert.equal((await fetchFrom(c, 'hang', 1, READ_COMMITTED)).lastStableOffset, 0, 'hanging');
+    });
+    await withBroker({ dataDir: dir }, async (_b, c) => {
+      const r = await fetchFrom(c, 'hang', 1, READ_COMMITTED);
+      assert.equal(r.lastStableOffset, r.highWatermark);
+      assert.deepEqual(markersOf(r).map((m) => m[1]), ['ABORT']);
+      assert.deepEqual(deliveredValues(r), []);
+      assert.deepEqual(deliveredValues(await fetchFrom(c, 'hang', 0, READ_COMMITTED)), ['in-txn']);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
