@@ -85,7 +85,7 @@ export class Partition {
       batches++;
       if (batchProducerId(records, pos) >= 0) idempotent = true;
     }
-    if (!idempotent) return this.appendToLog(records).result;
+    if (!idempotent) return this.appendToLog(records);
     if (batches !== 1) {
       return Promise.reject(new KafkaError(ErrorCode.INVALID_RECORD, 'an idempotent or transactional append must be exactly one batch'));
     }
@@ -105,8 +105,9 @@ export class Partition {
       const v = opts.verifyTransaction(batchProducerId(records), batchProducerEpoch(records));
       if (v !== 0) return Promise.reject(new KafkaError(v, `partition ${this.topic}-${this.index} is not part of the producer's ongoing transaction`));
     }
-    const { result, appended } = this.appendToLog(records);
-    if (appended) ps.applyData(records, origin);
+    const leo = this.log.logEndOffset;
+    const result = this.appendToLog(records);
+    if (this.log.logEndOffset !== leo) ps.applyData(records, origin);
     return result;
   }
 
@@ -126,8 +127,9 @@ export class Partition {
       coordinatorEpoch: m.coordinatorEpoch,
       timestamp: now,
     });
-    const { result, appended } = this.appendToLog(batch);
-    if (!appended) return result;
+    const leo = this.log.logEndOffset;
+    const result = this.appendToLog(batch);
+    if (this.log.logEndOffset === leo) return result;
     const txn = ps.applyMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch, batchBaseOffset(batch), !m.commit, now);
     ps.trackUntilReplicated(txn, this.log.highWatermark);
     if (txn.aborted) {
@@ -146,19 +148,18 @@ export class Partition {
 
   /**
    * One log append. Offsets are assigned from the log end offset synchronously, so whether the
-   * bytes went in is known before the promise settles: producer state must be updated in the
-   * same tick, before the next request for this partition is checked. A segment roll snapshots
-   * the producer state as of the new segment's base offset (this append not yet applied), which
-   * bounds how much log a crash recovery has to replay.
+   * bytes went in (the log end offset moved) is known before the promise settles: producer state
+   * must be updated in the same tick, before the next request for this partition is checked.
+   * A segment roll snapshots the producer state as of the new segment's base offset (this append
+   * not yet applied), which bounds how much log a crash recovery has to replay.
    */
-  private appendToLog(records: Buffer): { result: Promise<AppendResult>; appended: boolean } {
+  private appendToLog(records: Buffer): Promise<AppendResult> {
     const log = this.log;
     const leo = log.logEndOffset;
     const active = log.segments[log.segments.length - 1];
     const result = log.append(records, { leaderEpoch: this.leaderEpoch });
-    const appended = log.logEndOffset !== leo;
-    if (appended && log.segments[log.segments.length - 1] !== active) this.snapshotAt(leo);
-    return { result, appended };
+    if (log.logEndOffset !== leo && log.segments[log.segments.length - 1] !== active) this.snapshotAt(leo);
+    return result;
   }
 
   private snapshotAt(offset: number, logger?: Logger): void {
