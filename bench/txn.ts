@@ -7,8 +7,10 @@
  *   npm run build && node dist/bench/txn.js
  *
  * Starts a broker in its own process on a temporary data dir. Needs gcc and librdkafka's headers.
- * Then the broker's own cost, without network or client: appends of small batches (10 records)
- * straight into a partition, with and without a producer id, in this process.
+ * librdkafka batches differently with idempotence on, so the same comparison is repeated with a
+ * protocol-level producer (a child process sending identical 100-record batches, 5 in flight,
+ * with or without a producer id), which isolates what the broker pays. Last, the broker's own
+ * cost without network or client: appends of 10-record batches straight into a partition.
  *
  * Env: BENCH_RECORDS (default 2,000,000), BENCH_RECORD_SIZE (100), BENCH_ROUNDS (5, alternating
  * off/on), BENCH_TXNS (2000), BENCH_TXN_RECORDS (10), BENCH_BATCHES (50,000), BENCH_PORT (random).
@@ -19,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Partition } from '../src/broker/replica/partition.js';
+import { BASE_SEQUENCE_OFFSET, updateCrc } from '../src/protocol/records/batch-header.js';
 import { encodeRecordBatch } from '../src/protocol/records/record-batch.js';
 import { defaultLogConfig, resolveLogConfig } from '../src/storage/config.js';
 import { FilePool } from '../src/storage/file-pool.js';
@@ -71,6 +74,37 @@ function run(bin: string, args: string[]): Record<string, number> {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * Child-process mode: sends `batches` copies of one 100-record batch to partition 0 of `topic`,
+ * 5 requests in flight, acks=all; with a producer id each copy gets the next sequence number
+ * (and a fresh CRC, which the plain run also pays). Prints records/s as JSON.
+ */
+async function rawProducer(topic: string, batches: number, idempotent: boolean): Promise<void> {
+  const c = await WireClient.open(bootstrap);
+  let pid = -1;
+  if (idempotent) pid = (await c.request('InitProducerId', 1, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 })).producerId;
+  const value = Buffer.alloc(recordSize, 120);
+  const template = encodeRecordBatch({ producerId: pid, producerEpoch: idempotent ? 0 : -1, baseSequence: idempotent ? 0 : -1, records: Array.from({ length: 100 }, () => ({ key: null, value, timestamp: Date.now() })) });
+  const inFlight: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < batches; i++) {
+    const b = Buffer.from(template);
+    if (idempotent) b.writeInt32BE(i * 100, BASE_SEQUENCE_OFFSET);
+    updateCrc(b, 0);
+    inFlight.push(
+      c.request('Produce', 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: b }] }] }).then((r) => {
+        const code = r.responses[0]!.partitionResponses[0]!.errorCode;
+        if (code !== 0) throw new Error(`produce error ${code}`);
+      }),
+    );
+    if (inFlight.length >= 5) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const secs = (performance.now() - t0) / 1000;
+  c.close();
+  console.log(JSON.stringify({ recordsPerSec: (batches * 100) / secs }));
+}
 
 /**
  * ns per appended batch through Partition.appendRecordsAsLeader, for batches of 10 records:
@@ -149,6 +183,24 @@ async function main(): Promise<void> {
         `commit p50 ${t.commitP50Ms!.toFixed(2)} ms, p99 ${t.commitP99Ms!.toFixed(2)} ms, max ${t.commitMaxMs!.toFixed(2)} ms; ` +
         `whole transaction p50 ${t.txnP50Ms!.toFixed(2)} ms, p99 ${t.txnP99Ms!.toFixed(2)} ms`,
     );
+    const rawBatches = Math.max(1, Math.floor(records / 100));
+    const rawPlain: number[] = [];
+    const rawIdem: number[] = [];
+    const rawCpu = { plain: 0, idem: 0 };
+    for (let r = 0; r < rounds; r++) {
+      for (const idempotent of [false, true]) {
+        const c0 = cpuSeconds(broker.pid!);
+        const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--raw-producer', `bench-${idempotent ? 'idem' : 'plain'}-${r}`, String(rawBatches), idempotent ? '1' : '0'], {
+          encoding: 'utf8',
+          env: { ...process.env, BENCH_PORT: String(port) },
+        });
+        (idempotent ? rawIdem : rawPlain).push((JSON.parse(out.trim().split('\n').pop()!) as { recordsPerSec: number }).recordsPerSec);
+        rawCpu[idempotent ? 'idem' : 'plain'] += cpuSeconds(broker.pid!) - c0;
+      }
+    }
+    const rawPerMillion = (secs: number) => ((secs / (rounds * rawBatches * 100)) * 1e6).toFixed(2);
+    console.log(`protocol-level producer, 100-record batches, idempotence off: median ${fmt(median(rawPlain))} records/s; broker CPU ${rawPerMillion(rawCpu.plain)} s per million records`);
+    console.log(`protocol-level producer, 100-record batches, idempotence on:  median ${fmt(median(rawIdem))} records/s; broker CPU ${rawPerMillion(rawCpu.idem)} s per million records`);
     const batches = Number(process.env.BENCH_BATCHES ?? 50_000);
     const pp = await partitionPath(batches);
     console.log(
@@ -162,7 +214,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+const rawArgs = process.argv.indexOf('--raw-producer');
+(rawArgs >= 0 ? rawProducer(process.argv[rawArgs + 1]!, Number(process.argv[rawArgs + 2]), process.argv[rawArgs + 3] === '1') : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
