@@ -71,12 +71,6 @@ export class StickyPartitioner {
     return s.partition;
   }
 
-  /** Moves a topic off its sticky partition (its batch was sent). */
-  rotate(topic: string): void {
-    const s = this.current.get(topic);
-    if (s !== undefined) s.bytes = this.switchBytes;
-  }
-
   private pick(available: readonly number[], numPartitions: number, previous: number): number {
     const choices = available.length > 0 ? available : Array.from({ length: numPartitions }, (_, i) => i);
     if (choices.length === 1) return choices[0]!;
