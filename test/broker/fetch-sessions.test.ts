@@ -165,3 +165,40 @@ test('with max.incremental.fetch.session.cache.slots=0 no session is created, an
     assert.deepEqual(valuesOf(res.responses[0]!.partitions[0]!.records), ['v']);
   });
 });
+
+test('a session partition whose topic is deleted comes back with an error in the next incremental fetch', async () => {
+  await withBroker({}, async (_b, c) => {
+    const t = topicName('sessdel');
+    await createTopic(c, t, 1);
+    await produceValues(c, t, 0, ['x']);
+    const full = await c.request('Fetch', 12, fetchRequest([{ topic: t, partition: 0, fetchOffset: 1 }], { sessionId: 0, sessionEpoch: 0 }));
+    const id = full.sessionId;
+    assertCode((await c.request('DeleteTopics', 5, { topics: [], topicNames: [t], timeoutMs: 5000 })).responses[0]!.errorCode, ErrorCode.NONE);
+    const res = await c.request('Fetch', 12, fetchRequest([], { sessionId: id, sessionEpoch: 1 }));
+    assertCode(res.errorCode, ErrorCode.NONE);
+    const p = res.responses.find((x) => x.topic === t)?.partitions[0];
+    assert.ok(p, 'the deleted partition is reported, so the consumer learns about it');
+    assertCode(p.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+});
+
+test('a full session cache does not evict a recently used session for a newcomer of the same size', async () => {
+  // KIP-227 / Kafka's FetchSessionCache.tryEvict: only stale sessions (unused for
+  // min.incremental.fetch.session.eviction.ms, 120 s) or smaller ones may be evicted; otherwise the
+  // newcomer simply gets no session (id 0). Plain LRU eviction makes clients thrash each other.
+  await withBroker({ config: { 'max.incremental.fetch.session.cache.slots': '1' } }, async (_b, c) => {
+    const t = topicName('slots');
+    await createTopic(c, t, 1);
+    const a = await c.request('Fetch', 12, fetchRequest([{ topic: t, partition: 0, fetchOffset: 0 }], { sessionId: 0, sessionEpoch: 0 }));
+    assert.notEqual(a.sessionId, 0);
+    const other = await WireClient.open(_b.bootstrap);
+    try {
+      const bRes = await other.request('Fetch', 12, fetchRequest([{ topic: t, partition: 0, fetchOffset: 0 }], { sessionId: 0, sessionEpoch: 0 }));
+      assertCode(bRes.errorCode, ErrorCode.NONE);
+      assert.equal(bRes.sessionId, 0, 'the newcomer fetches without a session');
+    } finally {
+      other.close();
+    }
+    assertCode((await c.request('Fetch', 12, fetchRequest([], { sessionId: a.sessionId, sessionEpoch: 1 }))).errorCode, ErrorCode.NONE, 'the first session survives');
+  });
+});
