@@ -3,7 +3,7 @@ import { codecFromName, type CompressionCodecName } from '../protocol/compressio
 import { encodeRecordBatch, encodeRecordBatchAsync, type RecordInput } from '../protocol/records/record-batch.js';
 import { BASE_SEQUENCE_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, RECORD_BATCH_OVERHEAD, updateCrc } from '../protocol/records/batch-header.js';
 import type { ProduceResponse } from '../protocol/messages/produce-response.js';
-import { Cluster, backoff, type ClientOptions, type TopicPartition } from './cluster.js';
+import { Cluster, backoff, type ClientOptions, type TopicInfo, type TopicPartition } from './cluster.js';
 import type { Connection } from './connection.js';
 import { ClientClosedError, KafkaError, UnsupportedVersionError, isRetriableError, kafkaError } from './errors.js';
 import { headersSize, toRecordHeaders, type HeadersInit } from './headers.js';
@@ -162,6 +162,7 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
   private readonly readyStates = new Set<PartitionState>();
   private readonly incomplete = new Set<ProducerBatch>();
   private readonly waiting = new Map<string, Waiting[]>();
+  private readonly availableCache = new WeakMap<TopicInfo, number[]>();
   private readonly metadataLoads = new Map<string, Promise<void>>();
   private readonly connecting = new Set<number>();
   private bufferedBytes = 0;
@@ -299,8 +300,9 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
 
   /**
    * Queues a record without a promise; `callback` runs on delivery or failure. The cheapest way to
-   * send many records (what `brook perf produce` uses). Never waits for buffer space: callers that
-   * produce faster than the network drains should watch `bufferedBytes`.
+   * send many records (what `brook perf produce` uses). The record object itself is not kept (its
+   * key, value and header buffers are), so a caller may reuse it. Never waits for buffer space:
+   * callers that produce faster than the network drains should await `bufferSpace()`.
    */
   produce(record: ProducerRecord<K, V>, callback?: DeliveryCallback): void {
     if (this.closed) return callback?.(new ClientClosedError('producer'), undefined);
@@ -316,25 +318,30 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     } catch (err) {
       return callback?.(err as Error, undefined);
     }
-    const headers = toRecordHeaders(record.headers);
+    const headers = record.headers === undefined ? undefined : toRecordHeaders(record.headers);
     const ts = record.timestamp === undefined ? Date.now() : record.timestamp instanceof Date ? record.timestamp.getTime() : record.timestamp;
-    const size = (key === null ? 0 : key.length) + (value === null ? 0 : value.length) + headersSize(headers) + 21;
+    let size = 21;
+    if (key !== null) size += key.length;
+    if (value !== null) size += value.length;
+    if (headers !== undefined) size += headersSize(headers);
     if (size + RECORD_BATCH_OVERHEAD > this.maxRequestSize) {
       return callback?.(kafkaError(ErrorCode.MESSAGE_TOO_LARGE, `record of ${size} bytes exceeds maxRequestSize ${this.maxRequestSize}`), undefined);
     }
-    const entry: Waiting = { record: { key, value, headers, timestamp: ts }, size, partition: record.partition, key, cb: callback };
-    const queued = this.waiting.get(record.topic);
-    const info = this.initialized ? this.cluster.cachedTopic(record.topic) : undefined;
-    if (queued !== undefined || info === undefined) {
-      if (queued === undefined) this.waiting.set(record.topic, [entry]);
-      else queued.push(entry);
-      this.bufferedBytes += size;
-      void this.ensureInit().catch(() => undefined);
-      if (this.initialized) this.loadTopic(record.topic);
+    const rec: Encoded = { key, value, headers, timestamp: ts };
+    this.bufferedBytes += size;
+    const topic = record.topic;
+    const info = this.initialized && !this.waiting.has(topic) ? this.cluster.cachedTopic(topic) : undefined;
+    if (info !== undefined) {
+      // The common case: metadata known, nothing queued ahead for the topic.
+      this.place(topic, info, rec, size, record.partition, key, callback);
       return;
     }
-    this.bufferedBytes += size;
-    this.place(record.topic, entry);
+    const entry: Waiting = { record: rec, size, partition: record.partition, key, cb: callback };
+    const queued = this.waiting.get(topic);
+    if (queued === undefined) this.waiting.set(topic, [entry]);
+    else queued.push(entry);
+    void this.ensureInit().catch(() => undefined);
+    if (this.initialized) this.loadTopic(topic);
   }
 
   private loadTopic(topic: string): void {
@@ -380,35 +387,42 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
 
   private releaseTopic(topic: string): void {
     const list = this.waiting.get(topic);
-    if (list === undefined) return;
+    const info = this.cluster.cachedTopic(topic);
+    if (list === undefined || info === undefined) return;
     this.waiting.delete(topic);
-    for (const w of list) this.place(topic, w);
+    for (const w of list) this.place(topic, info, w.record, w.size, w.partition, w.key, w.cb);
   }
 
   /** Picks the partition and appends to its open batch. */
-  private place(topic: string, w: Waiting): void {
-    const info = this.cluster.cachedTopic(topic)!;
+  private place(topic: string, info: TopicInfo, rec: Encoded, size: number, wanted: number | undefined, key: Buffer | null, cb: DeliveryCallback | undefined): void {
     const n = info.partitions.length;
-    let partition = w.partition ?? -1;
-    if (w.partition !== undefined) {
-      if (!Number.isInteger(partition) || partition < 0 || partition >= n) {
-        this.bufferedBytes -= w.size;
-        w.cb?.(kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has partitions 0-${n - 1}, not ${partition}`), undefined);
+    let partition: number;
+    if (wanted !== undefined) {
+      if (!Number.isInteger(wanted) || wanted < 0 || wanted >= n) {
+        this.bufferedBytes -= size;
+        cb?.(kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has partitions 0-${n - 1}, not ${wanted}`), undefined);
         this.notifySpace();
         return;
       }
+      partition = wanted;
     } else {
-      partition = this.partitioner(topic, w.key, n);
-      if (partition < 0) {
-        const available: number[] = [];
-        for (const p of info.partitions) if (p !== undefined && p.leader >= 0) available.push(p.partition);
-        partition = this.sticky.partition(topic, n, available, w.size);
-      } else if (partition >= n) {
-        partition %= n;
-      }
+      partition = this.partitioner(topic, key, n);
+      if (partition < 0) partition = this.sticky.partition(topic, n, this.available(info), size);
+      else if (partition >= n) partition %= n;
     }
     if (Date.now() - info.fetchedAt > this.cluster.opts.metadataMaxAgeMs) this.refreshTopic(topic);
-    this.append(this.state(topic, partition), w.record, w.size, w.cb);
+    this.append(this.state(topic, partition), rec, size, cb);
+  }
+
+  /** Partitions with a leader, cached per metadata snapshot. */
+  private available(info: TopicInfo): number[] {
+    let a = this.availableCache.get(info);
+    if (a === undefined) {
+      a = [];
+      for (const p of info.partitions) if (p !== undefined && p.leader >= 0) a.push(p.partition);
+      this.availableCache.set(info, a);
+    }
+    return a;
   }
 
   private state(topic: string, partition: number): PartitionState {

@@ -162,7 +162,7 @@ export function registerPerfCommands(program: Command): void {
           lingerMs: parseInteger('--linger-ms', o.lingerMs, 0),
           maxInFlight: parseInteger('--max-in-flight', o.maxInFlight, 1),
           maxRequestSize: 8 * 1024 * 1024,
-          bufferMemory: 64 * 1024 * 1024,
+          bufferMemory: 16 * 1024 * 1024,
           idempotent: acks === 'all' && o.idempotent ? undefined : false,
           allowAutoTopicCreation: false,
         });
@@ -185,10 +185,11 @@ export function registerPerfCommands(program: Command): void {
             else latency[i] = performance.now() - sentAt[i]!;
             if (++acked === total) done();
           };
+          const record: { topic: string; key: Buffer | null; value: Buffer } = { topic, key: null, value };
           for (let i = 0; i < total; i++) {
             if (failed !== undefined) break;
             if ((i & 1023) === 0) {
-              if (producer.bufferedSize >= 48 * 1024 * 1024) await producer.bufferSpace();
+              if (producer.bufferedSize >= 16 * 1024 * 1024) await producer.bufferSpace();
               if (throughput > 0) {
                 const ahead = (i / throughput) * 1000 - (performance.now() - start);
                 if (ahead > 1) await new Promise((r) => setTimeout(r, ahead));
@@ -201,7 +202,9 @@ export function registerPerfCommands(program: Command): void {
               if (ahead > 1) await new Promise((r) => setTimeout(r, ahead));
             }
             sentAt[i] = performance.now();
-            producer.produce({ topic, key: keyCount > 0 ? keys[i % keyCount]! : null, value }, (err) => onDelivery(i, err));
+            // produce() copies what it needs, so one record object serves every send.
+            record.key = keyCount > 0 ? keys[i % keyCount]! : null;
+            producer.produce(record, (err) => onDelivery(i, err));
           }
           if (failed === undefined) {
             await producer.flush();
