@@ -192,7 +192,7 @@ class ResilientClient {
  * partition, as a producer whose acknowledgement was lost in the crash would: the restarted
  * broker must recognise it and answer with the original offset instead of writing it again.
  */
-async function produceInput(c: ResilientClient, topic: string, untilMs: number, restarts: () => number): Promise<{ sent: number; retries: number; duplicatesRecognised: number }> {
+async function produceInput(c: ResilientClient, topic: string, keepGoing: () => boolean, restarts: () => number): Promise<{ sent: number; retries: number; duplicatesRecognised: number }> {
   const init = await c.request('InitProducerId', 1, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 });
   assertCode(init.errorCode, ErrorCode.NONE);
   const seqs = new Array<number>(PARTITIONS).fill(0);
@@ -214,7 +214,7 @@ async function produceInput(c: ResilientClient, topic: string, untilMs: number, 
       }
     }
   };
-  for (let round = 0; Date.now() < untilMs; round++) {
+  for (let round = 0; keepGoing(); round++) {
     if (restarts() !== seenRestarts) {
       seenRestarts = restarts();
       for (let p = 0; p < PARTITIONS; p++) {
@@ -321,7 +321,9 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
         kills++;
       }
     })();
-    const input = await produceInput(client, 'payments', Date.now() + SECONDS * 1000, () => broker.starts);
+    // Input keeps arriving for SECONDS, and until at least two kills have happened.
+    const until = Date.now() + SECONDS * 1000;
+    const input = await produceInput(client, 'payments', () => Date.now() < until || kills < 2, () => broker.starts);
     killing = false;
     await killer;
     // Let the processor catch up without kills: every payment's offset committed.
