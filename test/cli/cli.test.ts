@@ -205,6 +205,12 @@ describe('brook CLI', { concurrency: 4 }, () => {
     r = await brook(['consume', name, '--group', group, '-n', '1', ...b]);
     assert.equal(r.stdout.trim(), 'd', 'the group re-reads from the reset offset');
 
+    r = await brook(['groups', 'reset-offsets', group, '--to-datetime', '1970-01-01T00:00:00Z', '--dry-run', '--json', ...b]);
+    assert.deepEqual(JSON.parse(r.stdout).offsets.map((o: { partition: number; newOffset: number }) => [o.partition, o.newOffset]), [[0, 0], [1, 0]]);
+    r = await brook(['groups', 'reset-offsets', group, '--to-datetime', 'yesterday-ish', ...b]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--to-datetime: "yesterday-ish" is not a date-time/);
+
     r = await brook(['groups', 'reset-offsets', group, ...b]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /exactly one of --to-earliest/);

@@ -222,6 +222,13 @@ test('admin: list, describe with lag, reset offsets and delete a group', async (
   assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset).sort((a, b) => a - b), [4, 10], 'dry run commits nothing');
   await admin.resetGroupOffsets(group, 'earliest');
   assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [0, 0]);
+  await admin.resetGroupOffsets(group, 'latest');
+  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [10, 10]);
+  await admin.resetGroupOffsets(group, { datetime: new Date(0) });
+  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [0, 0], 'every record is later than 1970');
+  await admin.resetGroupOffsets(group, { datetime: Date.now() + 3_600_000 });
+  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [10, 10], 'nothing that late: the end');
+  await admin.resetGroupOffsets(group, 'earliest');
   await admin.resetGroupOffsets(group, { offset: 99 }, { partitions: [{ topic: name, partition: 1 }] });
   assert.deepEqual((await admin.fetchOffsets(group)).map((o) => [o.partition, o.offset]).sort(), [[0, 0], [1, 10]], 'clamped to the log end');
   await admin.deleteGroups([group]);
