@@ -78,7 +78,12 @@ export class TransactionSupport {
   async startup(): Promise<void> {
     const clean = this.broker.logs.hadCleanShutdown;
     const log = this.broker.log;
-    await Promise.all(this.broker.topics.allPartitions().map((p) => p.loadProducerState(clean, log)));
+    // A few partitions at a time: each replay reads its log tail in 1 MiB chunks.
+    const pending = this.broker.topics.allPartitions();
+    const worker = async () => {
+      for (let p = pending.pop(); p; p = pending.pop()) await p.loadProducerState(clean, log);
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
     await this.coordinator.startup();
     await this.endDanglingTransactions();
     const interval = this.broker.config.int('producer.id.expiration.check.interval.ms');
