@@ -505,6 +505,8 @@ export class TransactionCoordinator {
   /** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
   async addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): Promise<number> {
     const partition = this.deps.offsetsPartitionFor(groupId);
+    // Only while the group coordinator is still creating __consumer_offsets: retriable.
+    if (!this.deps.partitionExists(this.deps.offsetsTopic, partition)) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const r = await this.addPartitions(transactionalId, producerId, producerEpoch, [[this.deps.offsetsTopic, partition]]);
     return r.get(this.deps.offsetsTopic)!.get(partition)!;
   }
