@@ -154,9 +154,21 @@ export function reportError(err: unknown): number {
   return code;
 }
 
+let pipeGuard = false;
+
+/** A reader that went away (`brook consume t | head -1`) is not an error: stop writing quietly. */
+function guardStdout(): void {
+  if (pipeGuard) return;
+  pipeGuard = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 /** Runs a command body, turning failures into a message and an exit code. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    guardStdout();
     try {
       const code = await fn(...args);
       if (typeof code === 'number' && code !== 0) process.exitCode = code;

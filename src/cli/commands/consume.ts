@@ -185,7 +185,18 @@ export function registerConsumeCommand(program: Command): void {
                 chunk += format(r) + '\n';
                 printed++;
               }
-              if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+              if (!process.stdout.write(chunk) && !process.stdout.destroyed) {
+                // Backpressure from a slow reader; a reader that left closes the stream instead.
+                await new Promise<void>((r) => {
+                  const done = () => {
+                    process.stdout.off('drain', done);
+                    process.stdout.off('close', done);
+                    r();
+                  };
+                  process.stdout.once('drain', done);
+                  process.stdout.once('close', done);
+                });
+              }
             }
             if (o.end && records.length === 0 && atEnd(consumer)) break;
           }
