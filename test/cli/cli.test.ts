@@ -171,6 +171,18 @@ describe('brook CLI', { concurrency: 4 }, () => {
     } finally {
       follower.child.kill('SIGKILL');
     }
+    // A reader that goes away (as `brook consume t | head -1` does) ends the command quietly.
+    const reader = brookBackground(['consume', name, '--from-beginning', ...b]);
+    try {
+      await eventually(() => reader.output().includes('first'), 15_000, 'the first record');
+      reader.child.stdout.destroy();
+      // More than a pipe holds, so the write has to wait for a reader that is gone.
+      await brook(['produce', name, ...b], { input: `${'x'.repeat(300_000)}\n` });
+      assert.equal(await reader.exited, 0, reader.errors());
+      assert.equal(reader.errors(), '');
+    } finally {
+      reader.child.kill('SIGKILL');
+    }
   });
 
   test('groups: list, describe with lag, reset offsets (dry run and for real), delete', async () => {
