@@ -246,7 +246,7 @@ export function registerPerfCommands(program: Command): void {
           autoOffsetReset: 'earliest',
           maxPollRecords: 20_000,
           fetchMaxWaitMs: 100,
-          maxPartitionFetchBytes: 8 * 1024 * 1024,
+          maxPartitionFetchBytes: 1024 * 1024,
         });
         let count = 0;
         let bytes = 0;
