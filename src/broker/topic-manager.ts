@@ -67,7 +67,11 @@ export class TopicManager {
     const list = this.partitions.get(t.name) ?? [];
     for (let i = list.length; i < t.partitions; i++) {
       const log = this.logs.getLog(t.name, i) ?? this.logs.createLog(t.name, i, config);
-      list.push(new Partition(t.name, i, t.topicId, log));
+      const p = new Partition(t.name, i, t.topicId, log);
+      // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
+      // (epoch, end) even for an empty partition, as a Kafka leader does.
+      log.assignEpochStartOffset(p.leaderEpoch, log.logEndOffset);
+      list.push(p);
     }
     this.partitions.set(t.name, list);
     return list;

@@ -53,14 +53,18 @@ export class LeaderEpochCache {
 
   /**
    * Kafka's OffsetForLeaderEpoch answer: the largest known epoch <= `epoch` and the offset at which
-   * the next epoch began (or the log end offset when it is the latest). Unknown (older than all): -1/-1.
+   * the next epoch began (or the log end offset when it is the latest); -1/-1 above every epoch.
    */
   endOffsetFor(epoch: number, logEndOffset: number): { epoch: number; endOffset: number } {
-    let found = -1;
-    for (let i = 0; i < this.entries.length; i++) if (this.entries[i]!.epoch <= epoch) found = i;
-    if (found < 0) return { epoch: -1, endOffset: -1 };
-    const next = this.entries[found + 1];
-    return { epoch: this.entries[found]!.epoch, endOffset: next ? next.startOffset : logEndOffset };
+    // Kafka's LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the log end; an epoch
+    // above every known one is undefined; otherwise it ends where the next higher epoch starts.
+    if (epoch < 0) return { epoch: -1, endOffset: -1 };
+    if (this.entries.length > 0 && epoch === this.latestEpoch) return { epoch, endOffset: logEndOffset };
+    const higher = this.entries.find((e) => e.epoch > epoch);
+    if (!higher) return { epoch: -1, endOffset: -1 };
+    let floor: EpochEntry | undefined;
+    for (const e of this.entries) if (e.epoch <= epoch) floor = e;
+    return { epoch: floor ? floor.epoch : epoch, endOffset: higher.startOffset };
   }
 
   /** After truncating the log to `offset`: entries that start at or after it are gone. */

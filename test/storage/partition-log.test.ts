@@ -143,7 +143,9 @@ describe('PartitionLog append and read', () => {
     assert.deepEqual(log.endOffsetForEpoch(3), { epoch: 3, endOffset: 2 });
     await log.close();
     const again = openLog(t.dir);
-    assert.deepEqual(again.endOffsetForEpoch(5), { epoch: 3, endOffset: 2 }, 'epochs survive a restart');
+    assert.deepEqual(again.endOffsetForEpoch(3), { epoch: 3, endOffset: 2 }, 'epochs survive a restart');
+    // Above every known epoch the end offset is undefined, as in Kafka's LeaderEpochFileCache.
+    assert.deepEqual(again.endOffsetForEpoch(5), { epoch: -1, endOffset: -1 });
     await again.close();
   });
 
@@ -245,7 +247,8 @@ describe('PartitionLog append and read', () => {
     await log.truncateTo(45);
     assert.equal(log.logEndOffset, 45);
     assert.ok(log.segments.length < segsBefore);
-    assert.deepEqual(log.endOffsetForEpoch(1), { epoch: 0, endOffset: 45 });
+    assert.deepEqual(log.endOffsetForEpoch(0), { epoch: 0, endOffset: 45 }, 'epoch 0 is the latest again after truncation');
+    assert.deepEqual(log.endOffsetForEpoch(1), { epoch: -1, endOffset: -1 }, 'epoch 1 started past the truncation point');
     assert.deepEqual(log.producerSnapshotOffsets(), [40]);
     assert.equal(log.latestProducerSnapshot()?.data.toString(), 'at-40');
     const r = await log.append(kv(999));

@@ -26,7 +26,7 @@ export function clusterHandlers(broker: Broker) {
       };
       if (type !== BROKERS_ENDPOINT) {
         // Brook runs controller and broker in one process; its listener serves broker endpoints only.
-        return { ...base, errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: 'This listener only serves broker endpoints', brokers: [] };
+        return { ...base, errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE, errorMessage: 'The request was sent to a broker listener; controller endpoints are not served here', brokers: [] };
       }
       return {
         ...base,
