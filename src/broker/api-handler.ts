@@ -36,3 +36,11 @@ export interface ApiHandler<K extends ApiName = ApiName> {
 export function defineHandler<K extends ApiName>(h: ApiHandler<K>): ApiHandler<K> {
   return h;
 }
+
+/**
+ * Thrown by a handler when Kafka's answer is to close the connection rather than respond (a
+ * failed acks=0 produce: the client has no other way to learn it must refresh its metadata).
+ */
+export class CloseConnection extends Error {
+  override readonly name = 'CloseConnection';
+}

@@ -5,7 +5,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { readRequestHeader, writeResponseHeader } from '../protocol/headers.js';
 import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
-import { NO_RESPONSE, type ApiHandler, type RequestContext } from './api-handler.js';
+import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } from './api-handler.js';
 import type { Connection, RequestOutcome, RequestProcessor } from './network/connection.js';
 
 const CLOSE_SHORT: RequestOutcome = { kind: 'close', reason: 'frame shorter than a request header' };
@@ -90,9 +90,18 @@ export class KafkaRequestProcessor implements RequestProcessor {
       };
       return outcome;
     };
-    const result = handler.handle(ctx, request as never);
+    const closeOn = (err: unknown): RequestOutcome => {
+      if (err instanceof CloseConnection) return withRelease({ kind: 'close', reason: err.message });
+      throw err;
+    };
+    let result;
+    try {
+      result = handler.handle(ctx, request as never);
+    } catch (err) {
+      return closeOn(err);
+    }
     if (result instanceof Promise) {
-      return result.then((res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)));
+      return result.then((res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)), closeOn);
     }
     return withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, result));
   }

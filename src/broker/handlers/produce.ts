@@ -1,11 +1,12 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/messages/produce-response.js';
-import { MAGIC_OFFSET, baseTimestamp, maxTimestamp as batchMaxTimestamp, entrySize } from '../../protocol/records/batch-header.js';
+import { MAGIC_OFFSET, baseOffset as batchBaseOffset, compressionCodec, baseTimestamp, maxTimestamp as batchMaxTimestamp, entrySize } from '../../protocol/records/batch-header.js';
 import { upConvertMessageSet } from '../../protocol/records/convert.js';
-import { TimestampType } from '../../protocol/records/record-batch.js';
+import { TimestampType, decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/record-batch.js';
+import { CompressionCodec } from '../../protocol/compression/codec.js';
 import { validateProduceRecords } from '../../protocol/records/validate.js';
 import { DecodeError } from '../../protocol/decode-error.js';
-import { NO_RESPONSE, defineHandler } from '../api-handler.js';
+import { CloseConnection, NO_RESPONSE, defineHandler } from '../api-handler.js';
 import type { Broker } from '../broker.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { LeaderAppendOptions, Partition } from '../replica/partition.js';
@@ -14,6 +15,15 @@ import type { TopicRecord } from '../../cluster/metadata-store.js';
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
 const NO_APPEND_OPTIONS: LeaderAppendOptions = {};
+
+/** Codec ids of the topic-level compression.type values; 'producer' (keep as sent) is absent. */
+const TOPIC_CODECS: Record<string, number> = {
+  uncompressed: CompressionCodec.NONE,
+  gzip: CompressionCodec.GZIP,
+  snappy: CompressionCodec.SNAPPY,
+  lz4: CompressionCodec.LZ4,
+  zstd: CompressionCodec.ZSTD,
+};
 
 function partitionError(index: number, errorCode: number, errorMessage: string | null = null, batchIndex = -1): PartitionResponse {
   return {
@@ -56,9 +66,21 @@ export function produceHandler(broker: Broker) {
       if (version < 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} cannot carry record batches (magic 2)`);
       const check = validateProduceRecords(records, { singleBatch: true, allowZstd: version >= 7, maxBatchBytes });
       if (!check.ok) return partitionError(index, check.code, check.reason, check.batchIndex);
+      // Producers write base offset 0; anything else is a client bug Kafka refuses (UnifiedLog).
+      if (batchBaseOffset(records, 0) !== 0) {
+        return partitionError(index, ErrorCode.INVALID_RECORD, `Batch base offset must be 0 from a client, got ${batchBaseOffset(records, 0)}`, 0);
+      }
       transactional = check.transactional;
       const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, topic, now);
       if (tsProblem) return partitionError(index, ErrorCode.INVALID_TIMESTAMP, tsProblem, 0);
+      const target = TOPIC_CODECS[broker.topics.configValue(topic, 'compression.type')];
+      if (target !== undefined && compressionCodec(records, 0) !== target) {
+        try {
+          data = recompress(records, target, topic);
+        } catch (err) {
+          return partitionError(index, err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err, broker.log, 'recompress'), errorMessageOf(err), 0);
+        }
+      }
     } else if (magic === 0 || magic === 1) {
       if (version >= 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} requires record batches (magic 2), got magic ${magic}`);
       if (records.length > maxBatchBytes) {
@@ -69,6 +91,7 @@ export function produceHandler(broker: Broker) {
           appendTime: now,
           timestampType: logAppendTimeTopic ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
           partitionLeaderEpoch: partition.leaderEpoch,
+          compression: TOPIC_CODECS[broker.topics.configValue(topic, 'compression.type')],
         }).records;
       } catch (err) {
         const code = err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err) === ErrorCode.UNKNOWN_SERVER_ERROR ? ErrorCode.INVALID_RECORD : errorCodeOf(err);
@@ -98,6 +121,30 @@ export function produceHandler(broker: Broker) {
     } catch (err) {
       return partitionError(index, errorCodeOf(err, broker.log, 'append'), errorMessageOf(err));
     }
+  }
+
+  /**
+   * A topic whose compression.type is a codec stores every batch with that codec, as Kafka does:
+   * the one case besides legacy conversion where records are decoded on the produce path. Producer
+   * id, epoch, sequence, transactional flag, timestamps and offset deltas are kept.
+   */
+  function recompress(records: Buffer, codec: number, topic: TopicRecord): Buffer {
+    const b = decodeRecordBatch(records, 0);
+    const levelName = codec === CompressionCodec.GZIP ? 'compression.gzip.level' : codec === CompressionCodec.LZ4 ? 'compression.lz4.level' : codec === CompressionCodec.ZSTD ? 'compression.zstd.level' : null;
+    const level = levelName ? Number(broker.topics.configValue(topic, levelName)) : undefined;
+    return encodeRecordBatch({
+      compression: codec,
+      compressionLevel: level !== undefined && level >= 0 ? level : undefined,
+      timestampType: b.timestampType,
+      logAppendTime: b.timestampType === TimestampType.LOG_APPEND_TIME ? b.maxTimestamp : undefined,
+      transactional: b.isTransactional,
+      producerId: b.producerId,
+      producerEpoch: b.producerEpoch,
+      baseSequence: b.baseSequence,
+      baseTimestamp: b.baseTimestamp,
+      lastOffsetDelta: b.lastOffsetDelta,
+      records: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offset - b.baseOffset })),
+    });
   }
 
   /**
@@ -140,7 +187,13 @@ export function produceHandler(broker: Broker) {
       for (let i = 0; i < req.topicData.length; i++) {
         responses.push({ name: req.topicData[i]!.name, partitionResponses: await Promise.all(pending[i]!) });
       }
-      if (req.acks === 0) return NO_RESPONSE;
+      if (req.acks === 0) {
+        // Kafka closes the connection when an acks=0 produce fails, the only signal such a
+        // producer gets to refresh its metadata (KafkaApis.handleProduceRequest).
+        const failed = responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE));
+        if (failed) throw new CloseConnection('acks=0 produce failed');
+        return NO_RESPONSE;
+      }
       return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
     },
   });
