@@ -38,37 +38,57 @@ export class FetchSession {
   }
 }
 
+/** A session unused this long may be evicted by any newcomer (Kafka's 120 s). */
+export const SESSION_EVICTION_MS = 120_000;
+
 /**
- * The bounded set of live fetch sessions. When full, the least recently used session is evicted;
- * its client gets FETCH_SESSION_ID_NOT_FOUND on its next incremental fetch and starts over.
+ * The bounded set of live fetch sessions. When full, a new session may take the slot of a stale
+ * one (unused for two minutes) or of a smaller one (fewer partitions), as Kafka's KIP-227 cache
+ * does; otherwise the client gets no session (id 0) and keeps sending full fetches. So clients
+ * beyond the slot count cannot keep evicting each other.
  */
 export class FetchSessionCache {
   private readonly sessions = new Map<number, FetchSession>();
 
-  constructor(private readonly maxSlots: number) {}
+  constructor(
+    private readonly maxSlots: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.sessions.size;
   }
 
-  /** A new session, or null when sessions are disabled (max slots 0). */
-  create(usesTopicIds: boolean): FetchSession | null {
+  /** A new session for `partitionCount` partitions, or null when there is no slot for it. */
+  create(usesTopicIds: boolean, partitionCount: number): FetchSession | null {
     if (this.maxSlots <= 0) return null;
-    if (this.sessions.size >= this.maxSlots) {
-      let oldest: FetchSession | null = null;
-      for (const s of this.sessions.values()) if (!oldest || s.lastUsed < oldest.lastUsed) oldest = s;
-      if (oldest) this.sessions.delete(oldest.id);
-    }
+    if (this.sessions.size >= this.maxSlots && !this.evictFor(partitionCount)) return null;
     let id = 0;
     while (id === 0 || this.sessions.has(id)) id = randomInt(1, 2 ** 31 - 1);
     const s = new FetchSession(id, usesTopicIds);
+    s.lastUsed = this.now();
     this.sessions.set(id, s);
     return s;
   }
 
+  private evictFor(partitionCount: number): boolean {
+    const now = this.now();
+    let stale: FetchSession | null = null;
+    let smallest: FetchSession | null = null;
+    for (const s of this.sessions.values()) {
+      if (now - s.lastUsed >= SESSION_EVICTION_MS && (!stale || s.lastUsed < stale.lastUsed)) stale = s;
+      const size = s.partitions.size;
+      if (!smallest || size < smallest.partitions.size || (size === smallest.partitions.size && s.lastUsed < smallest.lastUsed)) smallest = s;
+    }
+    const victim = stale ?? (smallest && smallest.partitions.size < partitionCount ? smallest : null);
+    if (!victim) return false;
+    this.sessions.delete(victim.id);
+    return true;
+  }
+
   get(id: number): FetchSession | undefined {
     const s = this.sessions.get(id);
-    if (s) s.lastUsed = Date.now();
+    if (s) s.lastUsed = this.now();
     return s;
   }
 

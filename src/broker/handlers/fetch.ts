@@ -251,7 +251,7 @@ export function fetchHandler(broker: Broker) {
       } else if (req.sessionEpoch === INITIAL_EPOCH) {
         if (req.sessionId !== 0) sessions.remove(req.sessionId);
         targets = targetsFromRequest(req, v);
-        session = sessions.create(v >= 13);
+        session = sessions.create(v >= 13, targets.length);
         if (session) {
           updateSession(session, req, v, targets);
           targets = sessionTargets(session);
