@@ -175,11 +175,11 @@ export class BrokerConfig {
       synonyms.push({ name: syn.name, value: raw, source });
       chosen ??= { value, source };
     }
-    // The broker-level default of the first synonym is what Kafka reports as DEFAULT_CONFIG.
-    const first = def.synonyms[0];
-    if (first) {
-      const brokerDef = BROKER_CONFIG_BY_NAME.get(first.name);
-      if (brokerDef?.default != null) synonyms.push({ name: first.name, value: brokerDef.default, source: ConfigSource.DEFAULT_CONFIG });
+    // Each broker synonym's own default is listed as DEFAULT_CONFIG (e.g. log.retention.hours=168),
+    // as kafka-configs --describe --all shows it.
+    for (const syn of def.synonyms) {
+      const brokerDef = BROKER_CONFIG_BY_NAME.get(syn.name);
+      if (brokerDef?.default != null) synonyms.push({ name: syn.name, value: brokerDef.default, source: ConfigSource.DEFAULT_CONFIG });
     }
     if (chosen) return { name: def.name, value: chosen.value, source: chosen.source, synonyms };
     // An unset synonym with a broker default (log.retention.hours=168) still decides the value.

@@ -23,7 +23,7 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('socket.request.max.bytes', 'INT', '104857600', 'Largest request accepted; bigger frames close the connection', { min: 1 }),
   b('socket.send.buffer.bytes', 'INT', '102400', 'SO_SNDBUF of client sockets (-1: OS default)', ignored),
   b('socket.receive.buffer.bytes', 'INT', '102400', 'SO_RCVBUF of client sockets (-1: OS default)', ignored),
-  b('socket.listen.backlog.size', 'INT', '50', 'Pending connection backlog', { min: 1 }),
+  b('socket.listen.backlog.size', 'INT', '511', 'Pending connection backlog (Brook: 511; Kafka: 50, but it accepts on a thread of its own)', { min: 1 }),
   b('connections.max.idle.ms', 'LONG', '600000', 'Idle connections are closed after this long'),
   b('queued.max.request.bytes', 'LONG', '-1', 'Bytes of requests queued per connection before reading pauses (-1: 100 MiB per connection)'),
   b('num.network.threads', 'INT', '3', 'Network threads (Brook uses one event loop)', { ...ignored, dynamic: true }),

@@ -199,7 +199,7 @@ export function configHandlers(broker: Broker) {
                 break;
               case OpType.APPEND:
               case OpType.SUBTRACT: {
-                if (def?.type !== 'LIST') throw new KafkaError(ErrorCode.INVALID_CONFIG, `Config ${c.name} is not a list; APPEND and SUBTRACT need one`);
+                if (def?.type !== 'LIST') throw new KafkaError(ErrorCode.INVALID_REQUEST, `Config ${c.name} is not a list; APPEND and SUBTRACT need one`);
                 const base = next[c.name] ?? (r.resourceType === ResourceType.TOPIC ? broker.config.topicDefault(c.name).value : broker.config.get(c.name)) ?? '';
                 const items = base === '' ? [] : base.split(',');
                 const given = (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
