@@ -50,6 +50,8 @@ export class Broker {
   private server: SocketServer | null = null;
   private processor: KafkaRequestProcessor | null = null;
   private closing: Promise<void> | null = null;
+  /** The group coordinator's load from __consumer_offsets, awaited by close so nothing writes after it. */
+  private groupsLoading: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: BrokerConfig,
@@ -100,7 +102,9 @@ export class Broker {
       await broker.transactions.startup();
       await broker.listen();
       // Groups load from __consumer_offsets while the broker already serves (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
-      void broker.groups.startup().catch((err) => log.error({ err }, 'group coordinator failed to load'));
+      broker.groupsLoading = broker.groups.startup().catch((err) => {
+        if (!broker.closing) log.error({ err }, 'group coordinator failed to load');
+      });
     } catch (err) {
       await logs.close().catch(() => {});
       throw err;
@@ -146,8 +150,10 @@ export class Broker {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.log.info('shutting down');
-      await this.server?.close();
+      // Waiting fetches are answered first, so they do not hold the connections' grace period.
       this.purgatory.close();
+      await this.server?.close();
+      await this.groupsLoading;
       this.groups.shutdown();
       this.transactions.shutdown(); // producer snapshots at each log end offset, before the logs close
       await this.logs.close();

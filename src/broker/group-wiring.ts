@@ -26,9 +26,10 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
   };
   // Kafka fixes the partition count when the topic is first created; keep it if it already exists.
   const partitionCount = broker.topics.topic(OFFSETS_TOPIC)?.partitions ?? c.int('offsets.topic.num.partitions');
-  const offsetsLog: OffsetsLog = {
-    async ensureCreated() {
-      await broker.topics.autoCreate(OFFSETS_TOPIC, {
+  // Created on first use, as Kafka does, not at start-up: a broker that never sees a group has no
+  // 50 empty partitions to open.
+  const create = () =>
+    broker.topics.autoCreate(OFFSETS_TOPIC, {
         partitions: partitionCount,
         internal: true,
         configs: {
@@ -37,11 +38,16 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
           'compression.type': 'producer',
         },
       });
+  const offsetsLog: OffsetsLog = {
+    async ensureCreated() {
+      // Nothing to load until the topic exists; `append` creates it.
     },
     async append(partition, batch) {
+      if (!broker.topics.topic(OFFSETS_TOPIC)) await create();
       const p = broker.topics.partition(OFFSETS_TOPIC, partition);
       if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} does not exist`);
-      const r = await p.log.append(batch, { leaderEpoch: p.leaderEpoch });
+      // Through the producer state, so transactional offset commits are epoch-checked like any write.
+      const r = await p.appendRecordsAsLeader(batch, { origin: 'coordinator' });
       return { baseOffset: r.baseOffset };
     },
     async read(partition, fromOffset, visitor) {

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerStartCommand } from './start.js';
-import { registerClientCommands } from './commands/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +13,11 @@ program
   .showHelpAfterError('(run with --help for usage)');
 
 registerStartCommand(program);
-registerClientCommands(program);
+// The client commands pull in the whole client; `brook start` does not need them, and loading
+// only what a command uses keeps start-up (and every short command) fast.
+if (process.argv[2] !== 'start') {
+  const { registerClientCommands } = await import('./commands/index.js');
+  registerClientCommands(program);
+}
 
 await program.parseAsync(process.argv);

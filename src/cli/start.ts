@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
-import { Broker } from '../broker/broker.js';
+import type { Broker } from '../broker/broker.js';
 import { createLogger } from '../logger.js';
 import { parseProperties } from '../config/properties.js';
 
@@ -65,9 +65,10 @@ export function registerStartCommand(program: Command): void {
         throw err;
       }
       for (const w of config.warnings) log.warn(w);
+      const { Broker: BrokerClass } = await import('../broker/broker.js');
       let broker: Broker;
       try {
-        broker = await Broker.start(config, log);
+        broker = await BrokerClass.start(config, log);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         const hint = e.code === 'EADDRINUSE' ? ' (is another broker already running? try --port)' : '';
