@@ -8,6 +8,15 @@ import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { startBroker } from '../../src/broker/start.js';
 
+/** Cleanups run last-registered first (clients before the broker they talk to), each one even if another fails. */
+function cleanups(t: { after(fn: () => Promise<void>): void }): (fn: () => unknown) => void {
+  const stack: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await Promise.resolve().then(fn).catch(() => {});
+  });
+  return (fn) => void stack.push(fn);
+}
+
 const { Kafka, logLevel } = kafkajs;
 const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'interop-child.js');
 
@@ -63,19 +72,20 @@ async function until(pred: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 test('a kafkajs member SIGKILLed mid-stream: the survivor takes its partitions within the session timeout; nothing committed comes back', { timeout: 90_000 }, async (t) => {
+  const defer = cleanups(t);
   const broker = await startBroker({ config: { 'group.initial.rebalance.delay.ms': '0' } });
-  t.after(() => broker.close());
+  defer(() => broker.close());
   const kafka = new Kafka({ clientId: 'interop', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
   const topic = 'kill-mid-stream';
   const groupId = 'kill-group';
   const admin = kafka.admin();
   await admin.connect();
-  t.after(() => admin.disconnect());
+  defer(() => admin.disconnect());
   await admin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
   const producer = kafka.producer();
   await producer.connect();
   let producing = true;
-  t.after(async () => {
+  defer(async () => {
     producing = false;
     await producer.disconnect().catch(() => {});
   });
@@ -87,7 +97,7 @@ test('a kafkajs member SIGKILLed mid-stream: the survivor takes its partitions w
   })();
 
   const victim = child(['member', broker.bootstrap, topic, groupId, 'victim']);
-  t.after(() => victim.proc.kill('SIGKILL'));
+  defer(() => victim.proc.kill('SIGKILL'));
   await victim.waitFor((l) => l.filter((x) => x.startsWith('C ')).length >= 40, 30_000, 'the victim to commit 40 records');
 
   const survivorGot: Array<[number, number]> = [];
@@ -97,7 +107,7 @@ test('a kafkajs member SIGKILLed mid-stream: the survivor takes its partitions w
     survivorParts = [...(e.payload.memberAssignment[topic] ?? [])].sort();
   });
   await survivor.connect();
-  t.after(() => survivor.disconnect());
+  defer(() => survivor.disconnect());
   await survivor.subscribe({ topics: [topic], fromBeginning: true });
   await survivor.run({ autoCommitInterval: 500, eachMessage: async ({ partition, message }) => void survivorGot.push([partition, Number(message.offset)]) });
   await until(() => survivorParts.length === 2, 30_000, 'the survivor to get half of the partitions');
@@ -129,17 +139,18 @@ test('a kafkajs member SIGKILLed mid-stream: the survivor takes its partitions w
 });
 
 test('committed offsets and metadata survive a broker SIGKILL and a clean restart; the group resumes from them', { timeout: 90_000 }, async (t) => {
+  const defer = cleanups(t);
   const dataDir = await mkdtemp(join(tmpdir(), 'brook-group-'));
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  defer(() => rm(dataDir, { recursive: true, force: true }));
   let broker = child(['broker', dataDir]);
-  t.after(() => broker.proc.kill('SIGKILL'));
+  defer(() => broker.proc.kill('SIGKILL'));
   await broker.waitFor((l) => l.some((x) => x.startsWith('READY ')), 20_000, 'the broker');
   const bootstrap = broker.lines.find((x) => x.startsWith('READY '))!.slice(6);
   const port = bootstrap.split(':').at(-1)!;
   const client = () => new Kafka({ clientId: 'durability', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 200 } });
   // Whatever is still connected when the test ends (also on failure) is disconnected.
   const open = new Set<{ disconnect(): Promise<void> }>();
-  t.after(() => Promise.all([...open].map((c) => c.disconnect().catch(() => {}))));
+  defer(() => Promise.all([...open].map((c) => c.disconnect().catch(() => {}))));
   const track = <C extends { disconnect(): Promise<void> }>(c: C): C => (open.add(c), c);
   const topic = 'durable-offsets';
   const groupId = 'durable-group';

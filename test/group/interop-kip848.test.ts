@@ -3,6 +3,15 @@ import assert from 'node:assert/strict';
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { startBroker } from '../../src/broker/start.js';
 
+/** Cleanups run last-registered first (clients before the broker they talk to), each one even if another fails. */
+function cleanups(t: { after(fn: () => Promise<void>): void }): (fn: () => unknown) => void {
+  const stack: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await Promise.resolve().then(fn).catch(() => {});
+  });
+  return (fn) => void stack.push(fn);
+}
+
 async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
@@ -12,16 +21,17 @@ async function until(pred: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 test('KIP-848 with @platformatic/kafka (groupProtocol consumer): members split the partitions, one leaves, nothing is lost or repeated', { timeout: 90_000 }, async (t) => {
+  const defer = cleanups(t);
   const broker = await startBroker({ config: { 'group.consumer.heartbeat.interval.ms': '500' } });
-  t.after(() => broker.close());
+  defer(() => broker.close());
   const bootstrapBrokers = [broker.bootstrap];
   const topic = 'kip848-orders';
   const groupId = 'kip848-group';
   const admin = new Admin({ clientId: 'kip848-admin', bootstrapBrokers });
-  t.after(() => admin.close());
+  defer(() => admin.close());
   await admin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
   const producer = new Producer({ clientId: 'kip848-producer', bootstrapBrokers, serializers: stringSerializers });
-  t.after(() => producer.close());
+  defer(() => producer.close());
   let sent = 0;
   const send = async (n: number) => {
     for (let i = 0; i < n; i++, sent++) await producer.send({ messages: [{ topic, key: `k${sent}`, value: `v${sent}`, partition: sent % 4 }] });
@@ -42,7 +52,7 @@ test('KIP-848 with @platformatic/kafka (groupProtocol consumer): members split t
       await consumer.close();
     };
     members.push({ name, consumer, close });
-    t.after(() => close().catch(() => {}));
+    defer(() => close().catch(() => {}));
   };
   const owned = (i: number) => (members[i]!.consumer.assignments ?? []).flatMap((a) => a.partitions);
 
