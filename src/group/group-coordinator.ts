@@ -448,7 +448,7 @@ export class GroupCoordinator {
    */
   completeTransaction(producerId: number, commit: boolean, offsetsPartitions?: readonly number[]): void {
     const rt = this.rt;
-    const groups = offsetsPartitions === undefined ? undefined : [...rt.offsets.groupIds()].filter((g) => offsetsPartitions.includes(rt.partitionFor(g)));
+    const groups = offsetsPartitions === undefined ? undefined : rt.offsets.groupsWithPendingTransaction(producerId).filter((g) => offsetsPartitions.includes(rt.partitionFor(g)));
     rt.offsets.completeTransaction(producerId, commit, groups);
   }
 

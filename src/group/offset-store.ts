@@ -31,6 +31,8 @@ function setIn(t: TopicOffsets, topic: string, partition: number, v: CommittedOf
 /** Committed offsets of every group, by group, topic and partition. */
 export class OffsetStore {
   private readonly groups = new Map<string, GroupOffsets>();
+  /** Producer id → groups holding its pending transactional offsets (a marker touches only those). */
+  private readonly pendingByProducer = new Map<number, Set<string>>();
 
   private entry(group: string): GroupOffsets {
     let g = this.groups.get(group);
@@ -92,6 +94,14 @@ export class OffsetStore {
     let t = g.pendingTxn.get(producerId);
     if (t === undefined) g.pendingTxn.set(producerId, (t = new Map()));
     setIn(t, topic, partition, v);
+    let groups = this.pendingByProducer.get(producerId);
+    if (groups === undefined) this.pendingByProducer.set(producerId, (groups = new Set()));
+    groups.add(group);
+  }
+
+  /** Groups with pending transactional offsets of a producer. */
+  groupsWithPendingTransaction(producerId: number): string[] {
+    return [...(this.pendingByProducer.get(producerId) ?? [])];
   }
 
   /**
@@ -100,15 +110,18 @@ export class OffsetStore {
    */
   completeTransaction(producerId: number, commit: boolean, groups?: Iterable<string>): string[] {
     const touched: string[] = [];
-    for (const group of groups ?? [...this.groups.keys()]) {
+    const index = this.pendingByProducer.get(producerId);
+    for (const group of groups ?? [...(index ?? [])]) {
       const g = this.groups.get(group);
       const t = g?.pendingTxn.get(producerId);
       if (t === undefined) continue;
       g!.pendingTxn.delete(producerId);
+      index?.delete(group);
       touched.push(group);
       if (commit) for (const [topic, parts] of t) for (const [p, v] of parts) setIn(g!.committed, topic, p, v);
       this.dropIfEmpty(group);
     }
+    if (index?.size === 0) this.pendingByProducer.delete(producerId);
     return touched;
   }
 
