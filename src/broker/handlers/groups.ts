@@ -1,4 +1,4 @@
-import { ErrorCode, KafkaError, errorName } from '../../protocol/errors.js';
+import { ErrorCode, errorName } from '../../protocol/errors.js';
 import type { DescribeGroupsResponseDescribedGroup } from '../../protocol/messages/describe-groups-response.js';
 import type { FindCoordinatorResponseCoordinator } from '../../protocol/messages/find-coordinator-response.js';
 import type { JoinGroupResponse } from '../../protocol/messages/join-group-response.js';
@@ -13,12 +13,6 @@ const KEY_TYPE_TRANSACTION = 1;
 
 function clientOf(ctx: RequestContext): { clientId: string; clientHost: string } {
   return { clientId: ctx.header.clientId ?? '', clientHost: clientHostOf(ctx.connection.remoteAddress) };
-}
-
-/** The code a coordinator failure is answered with; anything unexpected propagates (the connection closes). */
-function codeOf(err: unknown): number {
-  if (err instanceof KafkaError) return err.code;
-  throw err;
 }
 
 function joinResponse(version: number, r: JoinGroupResult): JoinGroupResponse {
@@ -94,26 +88,21 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
       async handle(ctx, req) {
         const v = ctx.apiVersion;
         const client = clientOf(ctx);
-        let r: JoinGroupResult;
-        try {
-          r = await coordinator.join({
-            groupId: req.groupId,
-            memberId: req.memberId,
-            groupInstanceId: req.groupInstanceId,
-            protocolType: req.protocolType,
-            protocols: req.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
-            sessionTimeoutMs: req.sessionTimeoutMs,
-            // v0 has no rebalance timeout: Kafka uses the session timeout.
-            rebalanceTimeoutMs: v === 0 || req.rebalanceTimeoutMs < 0 ? req.sessionTimeoutMs : req.rebalanceTimeoutMs,
-            clientId: client.clientId,
-            clientHost: client.clientHost,
-            requireKnownMemberId: v >= 4,
-            supportSkippingAssignment: v >= 9,
-            reason: req.reason,
-          });
-        } catch (err) {
-          r = { errorCode: codeOf(err), generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
-        }
+        const r = await coordinator.join({
+          groupId: req.groupId,
+          memberId: req.memberId,
+          groupInstanceId: req.groupInstanceId,
+          protocolType: req.protocolType,
+          protocols: req.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+          sessionTimeoutMs: req.sessionTimeoutMs,
+          // v0 has no rebalance timeout: Kafka uses the session timeout.
+          rebalanceTimeoutMs: v === 0 || req.rebalanceTimeoutMs < 0 ? req.sessionTimeoutMs : req.rebalanceTimeoutMs,
+          clientId: client.clientId,
+          clientHost: client.clientHost,
+          requireKnownMemberId: v >= 4,
+          supportSkippingAssignment: v >= 9,
+          reason: req.reason,
+        });
         return joinResponse(v, r);
       },
     }),
@@ -122,7 +111,7 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
       api: 'SyncGroup',
       minVersion: 0,
       maxVersion: 5,
-      async handle(ctx, req) {
+      async handle(_ctx, req) {
         const r = await coordinator.sync({
           groupId: req.groupId,
           generationId: req.generationId,
