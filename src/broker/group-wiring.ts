@@ -26,24 +26,13 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
   };
   // Kafka fixes the partition count when the topic is first created; keep it if it already exists.
   const partitionCount = broker.topics.topic(OFFSETS_TOPIC)?.partitions ?? c.int('offsets.topic.num.partitions');
-  // Created on first use, as Kafka does, not at start-up: a broker that never sees a group has no
-  // 50 empty partitions to open.
-  const create = () =>
-    broker.topics.autoCreate(OFFSETS_TOPIC, {
-        partitions: partitionCount,
-        internal: true,
-        configs: {
-          'cleanup.policy': 'compact',
-          'segment.bytes': String(c.int('offsets.topic.segment.bytes')),
-          'compression.type': 'producer',
-        },
-      });
+  const create = () => ensureOffsetsTopic(broker);
   const offsetsLog: OffsetsLog = {
     async ensureCreated() {
       // Nothing to load until the topic exists; `append` creates it.
     },
     async append(partition, batch) {
-      if (!broker.topics.topic(OFFSETS_TOPIC)) await create();
+      await create();
       const p = broker.topics.partition(OFFSETS_TOPIC, partition);
       if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} does not exist`);
       // Through the producer state, so transactional offset commits are epoch-checked like any write.
@@ -69,5 +58,24 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
     offsetsLog,
     topics,
     logger: broker.log.child({ component: 'group-coordinator' }),
+  });
+}
+
+/**
+ * Creates __consumer_offsets on first use, as Kafka does (on the first FindCoordinator for a group,
+ * the first commit, or a transaction's AddOffsetsToTxn), not at start-up: a broker that never sees a
+ * group has no 50 empty partitions to open. The partition count is fixed once it exists.
+ */
+export async function ensureOffsetsTopic(broker: Broker): Promise<void> {
+  if (broker.topics.topic(OFFSETS_TOPIC)) return;
+  const c = broker.config;
+  await broker.topics.autoCreate(OFFSETS_TOPIC, {
+    partitions: c.int('offsets.topic.num.partitions'),
+    internal: true,
+    configs: {
+      'cleanup.policy': 'compact',
+      'segment.bytes': String(c.int('offsets.topic.segment.bytes')),
+      'compression.type': 'producer',
+    },
   });
 }

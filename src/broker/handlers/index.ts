@@ -1,4 +1,5 @@
 import type { ApiHandler } from '../api-handler.js';
+import { ensureOffsetsTopic } from '../group-wiring.js';
 import type { Broker } from '../broker.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { clusterHandlers } from './cluster.js';
@@ -11,9 +12,27 @@ import { produceHandler } from './produce.js';
 import { topicHandlers } from './topics.js';
 import { transactionHandlers } from './transactions.js';
 
+/** Requests that need __consumer_offsets to exist before they can be answered. */
+const NEEDS_OFFSETS_TOPIC = new Set(['AddOffsetsToTxn', 'TxnOffsetCommit']);
+const KEY_TYPE_GROUP = 0;
+
+/** Creates __consumer_offsets first where Kafka would: a group FindCoordinator or a transaction's offsets. */
+function withOffsetsTopic(broker: Broker, h: ApiHandler): ApiHandler {
+  const needs = (req: { keyType?: number }) =>
+    NEEDS_OFFSETS_TOPIC.has(h.api) || (h.api === 'FindCoordinator' && req.keyType === KEY_TYPE_GROUP);
+  if (!NEEDS_OFFSETS_TOPIC.has(h.api) && h.api !== 'FindCoordinator') return h;
+  return {
+    ...h,
+    async handle(ctx, req) {
+      if (needs(req as { keyType?: number })) await ensureOffsetsTopic(broker);
+      return h.handle(ctx, req as never);
+    },
+  };
+}
+
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function createHandlers(broker: Broker): ApiHandler[] {
-  return [
+  return ([
     produceHandler(broker),
     fetchHandler(broker),
     listOffsetsHandler(broker),
@@ -24,5 +43,5 @@ export function createHandlers(broker: Broker): ApiHandler[] {
     ...clusterHandlers(broker),
     ...groupHandlers(broker.groups),
     ...transactionHandlers(broker),
-  ] as ApiHandler[];
+  ] as ApiHandler[]).map((h) => withOffsetsTopic(broker, h));
 }
