@@ -9,7 +9,7 @@
  * BENCH_LATENCY_SECONDS (10), BENCH_PORT (random).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,8 +56,18 @@ async function waitForPort(child: ChildProcess): Promise<void> {
   throw new Error('broker did not start listening');
 }
 
-function run(bin: string, args: string[]): Record<string, number | string> {
-  const out = execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+/** CPU seconds the broker process has used (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function run(bin: string, args: string[], env: Record<string, string> = {}): Record<string, number | string> {
+  const out = execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
 }
 
@@ -81,22 +91,33 @@ async function main(): Promise<void> {
 
     console.log(`Brook broker benchmark: ${fmt(records)} records of ${recordSize} bytes, librdkafka load generator, data in ${dataDir}`);
     const rows: string[][] = [];
+    const pid = broker.pid!;
+    // Broker CPU per million records shows the broker's own cost, whatever the client costs.
+    const measured = (f: () => Record<string, number | string>): [Record<string, number | string>, string] => {
+      const c0 = cpuSeconds(pid);
+      const r = f();
+      const perMillion = ((cpuSeconds(pid) - c0) / Number(r.records)) * 1e6;
+      return [r, Number.isNaN(perMillion) ? '' : `${perMillion.toFixed(2)} s`];
+    };
     for (const [topic, partitions] of [['bench-p1', 1], ['bench-p6', 6]] as const) {
-      const p = run(bin, ['produce', bootstrap, topic, String(records), String(recordSize), '1']);
-      rows.push([`produce acks=1, ${partitions} partition(s)`, fmt(Number(p.recordsPerSec)), Number(p.mbPerSec).toFixed(1), '']);
-      const c = run(bin, ['consume', bootstrap, topic, String(partitions), String(records)]);
-      rows.push([`consume, ${partitions} partition(s)`, fmt(Number(c.recordsPerSec)), Number(c.mbPerSec).toFixed(1), '']);
+      const [p, pc] = measured(() => run(bin, ['produce', bootstrap, topic, String(records), String(recordSize), '1']));
+      rows.push([`produce acks=1, ${partitions} partition(s)`, fmt(Number(p.recordsPerSec)), Number(p.mbPerSec).toFixed(1), pc, '']);
+      // librdkafka allocates a receive buffer per response; ~4 MiB responses suit it best here.
+      const fetchBytes = String(Math.max(256 * 1024, Math.floor((4 * 1024 * 1024) / partitions)));
+      const [c, cc] = measured(() => run(bin, ['consume', bootstrap, topic, String(partitions), String(records)], { FETCH_BYTES: fetchBytes }));
+      rows.push([`consume, ${partitions} partition(s)`, fmt(Number(c.recordsPerSec)), Number(c.mbPerSec).toFixed(1), cc, '']);
     }
     const l = run(bin, ['latency', bootstrap, 'bench-latency', String(latencyRate), String(latencySeconds), String(recordSize)]);
     rows.push([
       `end-to-end at ${fmt(latencyRate)} records/s`,
       '',
       '',
+      '',
       `p50 ${Number(l.p50Ms).toFixed(2)} ms, p99 ${Number(l.p99Ms).toFixed(2)} ms, p99.9 ${Number(l.p999Ms).toFixed(2)} ms, max ${Number(l.maxMs).toFixed(2)} ms`,
     ]);
-    const header = ['workload', 'records/s', 'MB/s', 'latency'];
+    const header = ['workload', 'records/s', 'MB/s', 'broker CPU/M records', 'latency'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
     console.log(line(header));
     for (const r of rows) console.log(line(r));
   } finally {
