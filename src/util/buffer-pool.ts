@@ -5,10 +5,12 @@
  *
  * Sizes are rounded up to a class (powers of two up to 1 MiB, then whole MiB), each buffer owns its
  * ArrayBuffer, and a release finds the class from it, so any view of a pooled buffer can be
- * released. What the pool keeps is bounded by `maxPooledBytes`.
+ * released; a buffer the pool did not make is ignored. What the pool keeps is bounded by `maxPooledBytes`.
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
+  /** Blocks this pool made: only those may come back (a socket chunk of a class size must not). */
+  private readonly own = new WeakSet<ArrayBuffer>();
   private pooledBytes = 0;
 
   constructor(
@@ -34,14 +36,16 @@ export class BufferPool {
       this.pooledBytes -= cls;
       return Buffer.from(ab, 0, size);
     }
-    return Buffer.allocUnsafeSlow(cls).subarray(0, size);
+    const fresh = Buffer.allocUnsafeSlow(cls);
+    this.own.add(fresh.buffer as ArrayBuffer);
+    return fresh.subarray(0, size);
   }
 
   /** Returns a buffer obtained from `acquire` (any view of it). Nothing may use it afterwards. */
   release(buf: Buffer): void {
     const ab = buf.buffer as ArrayBuffer;
     const cls = ab.byteLength;
-    if (cls < this.minSize || cls !== BufferPool.sizeClass(cls)) return;
+    if (!this.own.has(ab)) return;
     if (this.pooledBytes + cls > this.maxPooledBytes) return;
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));

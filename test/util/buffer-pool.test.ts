@@ -27,5 +27,6 @@ test('small buffers bypass the pool and the pool never holds more than its bound
 test('buffers not made by the pool are ignored on release', () => {
   const pool = new BufferPool();
   pool.release(Buffer.alloc(3_000_000));
+  pool.release(Buffer.allocUnsafeSlow(1024 * 1024)); // exactly a size class, but not the pool's
   assert.equal(pool.size, 0);
 });
