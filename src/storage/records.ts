@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Reader } from '../protocol/reader.js';
+import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from '../protocol/records/varint.js';
 import { RECORD_BATCH_OVERHEAD, compressionCodec, recordsCount } from '../protocol/records/batch-header.js';
 
 /**
@@ -93,34 +94,6 @@ export async function forEachRecordInBatch(batch: Buffer, codec: RecordsCodec, v
   return true;
 }
 
-function zigzag64Size(n: number): number {
-  let u = n >= 0 ? n * 2 : -n * 2 - 1;
-  let size = 1;
-  while (u >= 128) {
-    u = Math.floor(u / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeZigzag64(buf: Buffer, at: number, n: number): number {
-  let u = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (u >= 128) {
-    buf[at++] = (u % 128) | 0x80;
-    u = Math.floor(u / 128);
-  }
-  buf[at++] = u;
-  return at;
-}
-
-export function varlongSize(n: number): number {
-  return zigzag64Size(n);
-}
-
-export function writeVarlong(buf: Buffer, at: number, n: number): number {
-  return writeZigzag64(buf, at, n);
-}
-
 /**
  * Copies one record into `out` at `at` with its timestamp delta replaced (when the batch's base
  * timestamp changes to carry a delete horizon); returns the new write position.
@@ -128,8 +101,8 @@ export function writeVarlong(buf: Buffer, at: number, n: number): number {
 export function copyRecordWithTimestampDelta(area: Buffer, r: RecordView, newDelta: number, out: Buffer, at: number): number {
   const head = area.subarray(r.bodyStart, r.timestampDeltaStart); // attributes byte
   const tail = area.subarray(r.timestampDeltaEnd, r.end);
-  const bodyLen = head.length + varlongSize(newDelta) + tail.length;
-  at = writeVarlong(out, at, bodyLen); // the record length is a zigzag varint; same encoding for small values
+  const bodyLen = head.length + sizeOfVarlong(newDelta) + tail.length;
+  at = writeVarint(out, at, bodyLen);
   at += head.copy(out, at);
   at = writeVarlong(out, at, newDelta);
   at += tail.copy(out, at);
@@ -137,6 +110,6 @@ export function copyRecordWithTimestampDelta(area: Buffer, r: RecordView, newDel
 }
 
 export function recordSizeWithTimestampDelta(area: Buffer, r: RecordView, newDelta: number): number {
-  const bodyLen = (r.timestampDeltaStart - r.bodyStart) + varlongSize(newDelta) + (r.end - r.timestampDeltaEnd);
-  return varlongSize(bodyLen) + bodyLen;
+  const bodyLen = (r.timestampDeltaStart - r.bodyStart) + sizeOfVarlong(newDelta) + (r.end - r.timestampDeltaEnd);
+  return sizeOfVarint(bodyLen) + bodyLen;
 }
