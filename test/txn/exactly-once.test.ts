@@ -22,7 +22,9 @@ import { repoRoot } from '../helpers/paths.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { READ_COMMITTED, READ_UNCOMMITTED, assertCode, deliveredValues, markersOf, producerBatch, sleep } from './helpers.js';
 
+import { pythonModuleMissing } from '../helpers/requires.js';
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+const NO_CONFLUENT = pythonModuleMissing(PYTHON, 'confluent_kafka', 'apt-get install python3-confluent-kafka');
 const SECONDS = Number(process.env.BROOK_EOS_SECONDS ?? 8);
 const PARTITIONS = 3;
 /** The processor's simulated payment-provider call per batch, inside the transaction. */
@@ -371,14 +373,14 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
   }
 }
 
-test('exactly once with the processor killed at random points', { timeout: 240_000 }, async (t) => {
+test('exactly once with the processor killed at random points', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
   await runScenario(t, 'processor');
 });
 
-test('exactly once with the broker killed at random points', { timeout: 240_000 }, async (t) => {
+test('exactly once with the broker killed at random points', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
   await runScenario(t, 'broker');
 });
 
-test('exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered)', { timeout: 240_000 }, async (t) => {
+test('exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered)', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
   await runScenario(t, 'both');
 });
