@@ -109,8 +109,52 @@ export function readOffsetCheckpoint(path: string): Map<string, number> {
   return out;
 }
 
-export function writeOffsetCheckpoint(path: string, entries: Array<[topic: string, partition: number, offset: number]>): void {
+function checkpointText(entries: Array<[topic: string, partition: number, offset: number]>): string {
   const lines = ['0', String(entries.length)];
   for (const [t, p, o] of entries) lines.push(`${t} ${p} ${o}`);
-  writeFileAtomic(path, lines.join('\n') + '\n');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * One checkpoint file written both synchronously (where a caller needs it durable before going
+ * on: DeleteRecords, close) and in the background (the periodic checkpoint, whose fsyncs must not
+ * stall the event loop when the disk is busy). Every write takes a generation when its content is
+ * computed; a background write whose content is older than what is already in place is dropped
+ * instead of renamed over it, so the file never goes back in time.
+ */
+export class CheckpointFile {
+  private generation = 0;
+  private written = 0;
+
+  constructor(readonly path: string) {}
+
+  writeSync(entries: Array<[topic: string, partition: number, offset: number]>): void {
+    const g = ++this.generation;
+    writeFileAtomic(this.path, checkpointText(entries));
+    this.written = g;
+  }
+
+  async write(entries: Array<[topic: string, partition: number, offset: number]>): Promise<void> {
+    const g = ++this.generation;
+    const tmp = `${this.path}.${g}.tmp`;
+    const fh = await fs.promises.open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(checkpointText(entries));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (this.written >= g) {
+      await fs.promises.unlink(tmp).catch(() => {});
+      return;
+    }
+    fs.renameSync(tmp, this.path);
+    this.written = g;
+    const dir = await fs.promises.open(dirname(this.path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
 }

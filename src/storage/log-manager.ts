@@ -5,7 +5,7 @@ import { type CleanOptions, type CleanResult, cleanLog } from './cleaner.js';
 import { type LogConfig, defaultLogConfig, isCompacted, resolveLogConfig } from './config.js';
 import { LogClosedError } from './errors.js';
 import { FilePool } from './file-pool.js';
-import { existsSync, fsyncDir, readOffsetCheckpoint, unlinkQuiet, writeOffsetCheckpoint } from './fsutil.js';
+import { CheckpointFile, existsSync, fsyncDir, readOffsetCheckpoint, unlinkQuiet } from './fsutil.js';
 import { PartitionLog } from './partition-log.js';
 import type { RecordsCodec } from './records.js';
 
@@ -71,6 +71,7 @@ export class LogManager {
   private readonly time: () => number;
   private timer: NodeJS.Timeout | null = null;
   private readonly tasks = new Set<Promise<unknown>>();
+  private readonly checkpointFiles = new Map<string, CheckpointFile>();
   private readonly pendingDeletes = new Set<{ timer: NodeJS.Timeout; fn: () => void }>();
   private lastRetention: number;
   private lastCheckpoint: number;
@@ -262,22 +263,36 @@ export class LogManager {
     return this.logs().map((l) => [l.topic, l.partition, pick(l)]);
   }
 
+  private checkpointFile(name: string): CheckpointFile {
+    let f = this.checkpointFiles.get(name);
+    if (!f) this.checkpointFiles.set(name, (f = new CheckpointFile(join(this.dataDir, name))));
+    return f;
+  }
+
   private writeRecoveryPoints(): void {
-    writeOffsetCheckpoint(join(this.dataDir, RECOVERY_POINT_CHECKPOINT), this.entries((l) => l.recoveryPoint));
+    this.checkpointFile(RECOVERY_POINT_CHECKPOINT).writeSync(this.entries((l) => l.recoveryPoint));
   }
 
   private writeLogStartOffsets(): void {
-    writeOffsetCheckpoint(join(this.dataDir, LOG_START_OFFSET_CHECKPOINT), this.entries((l) => l.logStartOffset));
+    this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).writeSync(this.entries((l) => l.logStartOffset));
+  }
+
+  private cleanerEntries(): Array<[string, number, number]> {
+    return this.logs().filter((l) => isCompacted(l.config)).map((l) => [l.topic, l.partition, l.firstDirtyOffset]);
   }
 
   /** Writes the recovery-point, log-start-offset and cleaner-offset checkpoints (atomically each). */
   writeCheckpoints(): void {
     this.writeRecoveryPoints();
     this.writeLogStartOffsets();
-    writeOffsetCheckpoint(
-      join(this.dataDir, CLEANER_OFFSET_CHECKPOINT),
-      this.logs().filter((l) => isCompacted(l.config)).map((l) => [l.topic, l.partition, l.firstDirtyOffset]),
-    );
+    this.checkpointFile(CLEANER_OFFSET_CHECKPOINT).writeSync(this.cleanerEntries());
+  }
+
+  /** The same, with every write and fsync off the event loop (the periodic checkpoint). */
+  async writeCheckpointsAsync(): Promise<void> {
+    await this.checkpointFile(RECOVERY_POINT_CHECKPOINT).write(this.entries((l) => l.recoveryPoint));
+    await this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).write(this.entries((l) => l.logStartOffset));
+    await this.checkpointFile(CLEANER_OFFSET_CHECKPOINT).write(this.cleanerEntries());
   }
 
   // ================================================================ background work
@@ -298,11 +313,7 @@ export class LogManager {
     }
     if (now - this.lastCheckpoint >= (this.opts.checkpointIntervalMs ?? 60_000)) {
       this.lastCheckpoint = now;
-      try {
-        this.writeCheckpoints();
-      } catch (err) {
-        this.report(err, 'checkpoint');
-      }
+      this.track(this.writeCheckpointsAsync()).catch((err) => this.report(err, 'checkpoint'));
     }
     if (this.opts.cleanerEnabled !== false && now - this.lastClean >= (this.opts.cleanerBackoffMs ?? 15_000) && !this.running.cleaner) {
       this.lastClean = now;
