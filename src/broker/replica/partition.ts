@@ -157,7 +157,9 @@ export class Partition {
     const log = this.log;
     const leo = log.logEndOffset;
     const active = log.segments[log.segments.length - 1];
-    const result = log.append(records, { leaderEpoch: this.leaderEpoch });
+    // Every caller hands over batches whose CRC is already checked (produce validation) or that it
+    // built itself (markers, coordinator records): the log need not compute it a second time.
+    const result = log.append(records, { leaderEpoch: this.leaderEpoch, verifyCrc: false });
     if (log.logEndOffset !== leo && log.segments[log.segments.length - 1] !== active) this.snapshotAt(leo);
     return result;
   }
