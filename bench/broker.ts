@@ -33,7 +33,9 @@ function buildLoadGenerator(): string {
   try {
     execFileSync('gcc', ['-O2', '-o', bin, src, '-lrdkafka', '-lpthread'], { stdio: 'inherit' });
   } catch {
-    console.error('bench: could not compile bench/rdkafka-load.c; install gcc and librdkafka-dev (apt-get install gcc librdkafka-dev)');
+    console.error(
+      'bench: could not compile bench/rdkafka-load.c; install gcc and librdkafka-dev (apt-get install gcc librdkafka-dev)',
+    );
     process.exit(1);
   }
   return bin;
@@ -67,7 +69,11 @@ function cpuSeconds(pid: number): number {
 }
 
 function run(bin: string, args: string[], env: Record<string, string> = {}): Record<string, number | string> {
-  const out = execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const out = execFileSync(bin, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | string>;
 }
 
@@ -76,9 +82,13 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 async function main(): Promise<void> {
   const bin = buildLoadGenerator();
   const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-'));
-  const broker = spawn(process.execPath, [join(root, 'dist/src/cli/main.js'), 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const broker = spawn(
+    process.execPath,
+    [join(root, 'dist/src/cli/main.js'), 'start', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   try {
     await waitForPort(broker);
     const admin = new Admin({ bootstrap });
@@ -89,7 +99,9 @@ async function main(): Promise<void> {
     ]);
     await admin.close();
 
-    console.log(`Brook broker benchmark: ${fmt(records)} records of ${recordSize} bytes, librdkafka load generator, data in ${dataDir}`);
+    console.log(
+      `Brook broker benchmark: ${fmt(records)} records of ${recordSize} bytes, librdkafka load generator, data in ${dataDir}`,
+    );
     const rows: string[][] = [];
     const pid = broker.pid!;
     // Broker CPU per million records shows the broker's own cost, whatever the client costs.
@@ -99,15 +111,39 @@ async function main(): Promise<void> {
       const perMillion = ((cpuSeconds(pid) - c0) / Number(r.records)) * 1e6;
       return [r, Number.isNaN(perMillion) ? '' : `${perMillion.toFixed(2)} s`];
     };
-    for (const [topic, partitions] of [['bench-p1', 1], ['bench-p6', 6]] as const) {
+    for (const [topic, partitions] of [
+      ['bench-p1', 1],
+      ['bench-p6', 6],
+    ] as const) {
       const [p, pc] = measured(() => run(bin, ['produce', bootstrap, topic, String(records), String(recordSize), '1']));
-      rows.push([`produce acks=1, ${partitions} partition(s)`, fmt(Number(p.recordsPerSec)), Number(p.mbPerSec).toFixed(1), pc, '']);
+      rows.push([
+        `produce acks=1, ${partitions} partition(s)`,
+        fmt(Number(p.recordsPerSec)),
+        Number(p.mbPerSec).toFixed(1),
+        pc,
+        '',
+      ]);
       // librdkafka allocates a receive buffer per response; ~4 MiB responses suit it best here.
       const fetchBytes = String(Math.max(256 * 1024, Math.floor((4 * 1024 * 1024) / partitions)));
-      const [c, cc] = measured(() => run(bin, ['consume', bootstrap, topic, String(partitions), String(records)], { FETCH_BYTES: fetchBytes }));
-      rows.push([`consume, ${partitions} partition(s)`, fmt(Number(c.recordsPerSec)), Number(c.mbPerSec).toFixed(1), cc, '']);
+      const [c, cc] = measured(() =>
+        run(bin, ['consume', bootstrap, topic, String(partitions), String(records)], { FETCH_BYTES: fetchBytes }),
+      );
+      rows.push([
+        `consume, ${partitions} partition(s)`,
+        fmt(Number(c.recordsPerSec)),
+        Number(c.mbPerSec).toFixed(1),
+        cc,
+        '',
+      ]);
     }
-    const l = run(bin, ['latency', bootstrap, 'bench-latency', String(latencyRate), String(latencySeconds), String(recordSize)]);
+    const l = run(bin, [
+      'latency',
+      bootstrap,
+      'bench-latency',
+      String(latencyRate),
+      String(latencySeconds),
+      String(recordSize),
+    ]);
     rows.push([
       `end-to-end at ${fmt(latencyRate)} records/s`,
       '',
@@ -117,7 +153,8 @@ async function main(): Promise<void> {
     ]);
     const header = ['workload', 'records/s', 'MB/s', 'broker CPU/M records', 'latency'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    const line = (cells: string[]) =>
+      cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
     console.log(line(header));
     for (const r of rows) console.log(line(r));
   } finally {

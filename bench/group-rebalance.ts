@@ -34,10 +34,18 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function kafkajsRound(delayMs: number, heartbeatInterval: number, maxWaitTimeInMs: number): Promise<{ stabilise: number; leave: number }> {
+async function kafkajsRound(
+  delayMs: number,
+  heartbeatInterval: number,
+  maxWaitTimeInMs: number,
+): Promise<{ stabilise: number; leave: number }> {
   const broker = await startBroker({ config: { 'group.initial.rebalance.delay.ms': String(delayMs) } });
   try {
-    const kafka = new kafkajs.Kafka({ clientId: 'bench', brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+    const kafka = new kafkajs.Kafka({
+      clientId: 'bench',
+      brokers: [broker.bootstrap],
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
     const admin = kafka.admin();
     await admin.connect();
     const topic = 'bench-rebalance';
@@ -89,7 +97,14 @@ async function kip848Round(heartbeatMs: number): Promise<{ stabilise: number; le
     await admin.close();
     const consumers = Array.from(
       { length: MEMBERS },
-      (_, i) => new PltConsumer({ clientId: `m${i}`, groupId: 'bench-kip848', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers, groupProtocol: 'consumer' }),
+      (_, i) =>
+        new PltConsumer({
+          clientId: `m${i}`,
+          groupId: 'bench-kip848',
+          bootstrapBrokers: [broker.bootstrap],
+          deserializers: stringDeserializers,
+          groupProtocol: 'consumer',
+        }),
     );
     const owned = (i: number) => (consumers[i]!.assignments ?? []).flatMap((a) => a.partitions);
     const covered = (idx: number[]) => {
@@ -117,23 +132,55 @@ async function kip848Round(heartbeatMs: number): Promise<{ stabilise: number; le
 
 /** The coordinator with an in-memory log: join phase + sync of 10 members, no client or network in the way. */
 async function coordinatorRound(): Promise<number> {
-  const log: OffsetsLog = { ensureCreated: async () => {}, append: async () => ({ baseOffset: 0 }), read: async () => {} };
+  const log: OffsetsLog = {
+    ensureCreated: async () => {},
+    append: async () => ({ baseOffset: 0 }),
+    read: async () => {},
+  };
   const c = new GroupCoordinator({
     node: () => ({ nodeId: 1, host: '127.0.0.1', port: 9092 }),
     config: { ...DEFAULT_GROUP_CONFIG, groupInitialRebalanceDelayMs: 0 },
     offsetsTopicPartitionCount: 50,
     offsetsLog: log,
-    topics: { partitionCount: () => 1, topicIdOf: () => undefined, topicNameOf: () => undefined, logEndOffset: () => 0 },
+    topics: {
+      partitionCount: () => 1,
+      topicIdOf: () => undefined,
+      topicNameOf: () => undefined,
+      logEndOffset: () => 0,
+    },
   });
   await c.startup();
   const t0 = performance.now();
-  const base = { groupId: 'g', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(8) }], sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, clientHost: '/127.0.0.1', requireKnownMemberId: true, supportSkippingAssignment: true };
-  const ids = await Promise.all(Array.from({ length: MEMBERS }, (_, i) => c.join({ ...base, memberId: '', clientId: `m${i}` }).then((r) => r.memberId)));
+  const base = {
+    groupId: 'g',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.alloc(8) }],
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    clientHost: '/127.0.0.1',
+    requireKnownMemberId: true,
+    supportSkippingAssignment: true,
+  };
+  const ids = await Promise.all(
+    Array.from({ length: MEMBERS }, (_, i) =>
+      c.join({ ...base, memberId: '', clientId: `m${i}` }).then((r) => r.memberId),
+    ),
+  );
   const joins = await Promise.all(ids.map((memberId, i) => c.join({ ...base, memberId, clientId: `m${i}` })));
   const leader = joins.find((j) => j.leader === j.memberId)!;
   await Promise.all(
     joins.map((j) =>
-      c.sync({ groupId: 'g', generationId: j.generationId, memberId: j.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: j === leader ? leader.members.map((m) => ({ memberId: m.memberId, assignment: Buffer.alloc(16) })) : [] }),
+      c.sync({
+        groupId: 'g',
+        generationId: j.generationId,
+        memberId: j.memberId,
+        groupInstanceId: null,
+        protocolType: null,
+        protocolName: null,
+        assignments:
+          j === leader ? leader.members.map((m) => ({ memberId: m.memberId, assignment: Buffer.alloc(16) })) : [],
+      }),
     ),
   );
   const ms = performance.now() - t0;
@@ -164,7 +211,9 @@ for (const [delay, hb, wait] of [
     s.push(x.stabilise);
     l.push(x.leave);
   }
-  console.log(`kafkajs 10 members, ${PARTITIONS} partitions, initial delay ${delay} ms, heartbeat ${hb} ms, fetch max wait ${wait} ms: stabilise ${fmt(s)}; one leaves → rebalanced ${fmt(l)}`);
+  console.log(
+    `kafkajs 10 members, ${PARTITIONS} partitions, initial delay ${delay} ms, heartbeat ${hb} ms, fetch max wait ${wait} ms: stabilise ${fmt(s)}; one leaves → rebalanced ${fmt(l)}`,
+  );
 }
 
 for (const hb of [5000, 500]) {
@@ -175,6 +224,8 @@ for (const hb of [5000, 500]) {
     s.push(x.stabilise);
     l.push(x.leave);
   }
-  console.log(`KIP-848 (@platformatic/kafka) 10 members, ${PARTITIONS} partitions, heartbeat interval ${hb} ms: stabilise ${fmt(s)}; one leaves → rebalanced ${fmt(l)}`);
+  console.log(
+    `KIP-848 (@platformatic/kafka) 10 members, ${PARTITIONS} partitions, heartbeat interval ${hb} ms: stabilise ${fmt(s)}; one leaves → rebalanced ${fmt(l)}`,
+  );
 }
 clearInterval(keepAlive);

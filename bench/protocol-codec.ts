@@ -67,10 +67,22 @@ function produceFrame(version: number): Buffer {
     transactionalId: null,
     acks: -1,
     timeoutMs: 30_000,
-    topicData: [{ name: 'bench-topic', partitionData: Array.from({ length: PARTITIONS }, (_, index) => ({ index, records: recordBatch(16 * 1024, 100) })) }],
+    topicData: [
+      {
+        name: 'bench-topic',
+        partitionData: Array.from({ length: PARTITIONS }, (_, index) => ({
+          index,
+          records: recordBatch(16 * 1024, 100),
+        })),
+      },
+    ],
   };
   const w = new Writer();
-  writeRequestHeader(w, { requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 1, clientId: 'bench-producer' }, requestHeaderVersion(ApiKey.Produce, version));
+  writeRequestHeader(
+    w,
+    { requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 1, clientId: 'bench-producer' },
+    requestHeaderVersion(ApiKey.Produce, version),
+  );
   writeProduceRequest(w, version, m);
   return w.toBuffer();
 }
@@ -176,7 +188,10 @@ for (const version of [9, 3]) {
 {
   const version = 12;
   const req: MetadataRequest = {
-    topics: ['orders', 'payments', 'shipments'].map((name) => ({ topicId: '00000000-0000-0000-0000-000000000000', name })),
+    topics: ['orders', 'payments', 'shipments'].map((name) => ({
+      topicId: '00000000-0000-0000-0000-000000000000',
+      name,
+    })),
     allowAutoTopicCreation: true,
     includeClusterAuthorizedOperations: false,
     includeTopicAuthorizedOperations: false,
@@ -227,7 +242,8 @@ for (const version of [9, 3]) {
 const rows = results.map((r) => [r.name, (r.ops / r.seconds).toFixed(0), (r.bytes / r.seconds / 1e6).toFixed(0)]);
 const header = ['case', 'ops/s', 'MB/s'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+const line = (cells: string[]) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 console.log(`node ${process.version}, ${SECONDS} s per case`);
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));

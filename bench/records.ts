@@ -6,7 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { crc32c } from '../src/protocol/records/crc.js';
-import { RecordCursor, decodeRecordBatch, encodeRecordBatch, forEachRecord, type RecordInput } from '../src/protocol/records/index.js';
+import {
+  RecordCursor,
+  decodeRecordBatch,
+  encodeRecordBatch,
+  forEachRecord,
+  type RecordInput,
+} from '../src/protocol/records/index.js';
 import { codecName } from '../src/protocol/compression/index.js';
 
 const SECONDS = Number(process.argv[2] ?? 1);
@@ -41,7 +47,10 @@ function batchRecords(): RecordInput[] {
   const records: RecordInput[] = [];
   const now = Date.now();
   for (let i = 0; ; i++) {
-    const candidate = [...records, { key: Buffer.from(`key-${i % 1000}`), value: value(i), headers: [], timestamp: now + i }];
+    const candidate = [
+      ...records,
+      { key: Buffer.from(`key-${i % 1000}`), value: value(i), headers: [], timestamp: now + i },
+    ];
     if (encodeRecordBatch({ records: candidate }).length > BATCH_BYTES) return records;
     records.push(candidate[candidate.length - 1]!);
   }
@@ -70,13 +79,27 @@ for (const size of [16 * 1024, 1024 * 1024]) {
 }
 
 const records = batchRecords();
-console.log(`\nbatch: ${records.length} records, ${VALUE_BYTES}-byte values, ${encodeRecordBatch({ records }).length} bytes uncompressed\n`);
+console.log(
+  `\nbatch: ${records.length} records, ${VALUE_BYTES}-byte values, ${encodeRecordBatch({ records }).length} bytes uncompressed\n`,
+);
 
 for (const codec of [0, 3, 4]) {
   const batch = encodeRecordBatch({ records, compression: codec });
   const name = codecName(codec);
-  row(`encode (${name}, ${batch.length} bytes/batch)`, `${fmt(measure(() => (encodeRecordBatch({ records, compression: codec }), records.length)), 'records/s')}`);
-  row(`decode objects (${name})`, `${fmt(measure(() => decodeRecordBatch(batch).records.length), 'records/s')}`);
+  row(
+    `encode (${name}, ${batch.length} bytes/batch)`,
+    `${fmt(
+      measure(() => (encodeRecordBatch({ records, compression: codec }), records.length)),
+      'records/s',
+    )}`,
+  );
+  row(
+    `decode objects (${name})`,
+    `${fmt(
+      measure(() => decodeRecordBatch(batch).records.length),
+      'records/s',
+    )}`,
+  );
   const cursor = new RecordCursor();
   let sink = 0;
   row(

@@ -76,7 +76,7 @@ function makeBatch(seed: number): { batch: Buffer; records: number } {
 }
 
 function fmt(bytes: number, ms: number): string {
-  return `${((bytes / MiB) / (ms / 1000)).toFixed(1)} MB/s`;
+  return `${(bytes / MiB / (ms / 1000)).toFixed(1)} MB/s`;
 }
 
 function rawWrite(dir: string, bytes: number): number {
@@ -92,7 +92,12 @@ function rawWrite(dir: string, bytes: number): number {
   return ms;
 }
 
-async function appendLoop(log: PartitionLog, bytes: number, concurrency: number, batches: Buffer[]): Promise<{ ms: number; appended: number; batchCount: number }> {
+async function appendLoop(
+  log: PartitionLog,
+  bytes: number,
+  concurrency: number,
+  batches: Buffer[],
+): Promise<{ ms: number; appended: number; batchCount: number }> {
   let appended = 0;
   let n = 0;
   const t0 = performance.now();
@@ -128,10 +133,12 @@ async function main(): Promise<void> {
     const rawMs = (raw1 + raw2) / 2;
     const rawRate = APPEND_BYTES / MiB / (rawMs / 1000);
     const defRate = def.appended / MiB / (def.ms / 1000);
-    console.log(`raw sequential write (1 MiB writes + fdatasync), ${APPEND_BYTES / MiB} MiB: ${fmt(APPEND_BYTES, raw1)}, ${fmt(APPEND_BYTES, raw2)}`);
+    console.log(
+      `raw sequential write (1 MiB writes + fdatasync), ${APPEND_BYTES / MiB} MiB: ${fmt(APPEND_BYTES, raw1)}, ${fmt(APPEND_BYTES, raw2)}`,
+    );
     console.log(
       `append, default mode (flush.ms=1000), ${(def.appended / MiB).toFixed(0)} MiB incl. final flush: ${fmt(def.appended, def.ms)}, ` +
-        `${Math.round((def.batchCount * recordsPerBatch) / (def.ms / 1000)).toLocaleString('en-US')} records/s, ${(100 * defRate / rawRate).toFixed(0)}% of raw`,
+        `${Math.round((def.batchCount * recordsPerBatch) / (def.ms / 1000)).toLocaleString('en-US')} records/s, ${((100 * defRate) / rawRate).toFixed(0)}% of raw`,
     );
 
     // Read everything back sequentially, 1 MiB per read (page cache warm, as consumers at the head).
@@ -153,7 +160,9 @@ async function main(): Promise<void> {
       offset = last;
     }
     const readMs = performance.now() - tr;
-    console.log(`read, 1 MiB fetches from offset 0: ${fmt(readBytes, readMs)}, ${Math.round((readBytes / batches[0]!.length) * recordsPerBatch / (readMs / 1000)).toLocaleString('en-US')} records/s`);
+    console.log(
+      `read, 1 MiB fetches from offset 0: ${fmt(readBytes, readMs)}, ${Math.round(((readBytes / batches[0]!.length) * recordsPerBatch) / (readMs / 1000)).toLocaleString('en-US')} records/s`,
+    );
     await mgr.deleteLog('bench', 0);
 
     // Strict mode: every append waits for an fdatasync, shared by the appends in flight.
@@ -164,7 +173,9 @@ async function main(): Promise<void> {
         `${Math.round((st.batchCount * recordsPerBatch) / (st.ms / 1000)).toLocaleString('en-US')} records/s, ${slog.flushCount} fdatasyncs for ${st.batchCount} appends`,
     );
     const s1 = await appendLoop(slog, Math.min(STRICT_BYTES, 32 * MiB), 1, batches);
-    console.log(`append, strict mode, 1 in flight, ${(s1.appended / MiB).toFixed(0)} MiB: ${fmt(s1.appended, s1.ms)} (one fdatasync per append)`);
+    console.log(
+      `append, strict mode, 1 in flight, ${(s1.appended / MiB).toFixed(0)} MiB: ${fmt(s1.appended, s1.ms)} (one fdatasync per append)`,
+    );
     await mgr.deleteLog('strict', 0);
     await mgr.close();
 
@@ -178,20 +189,26 @@ async function main(): Promise<void> {
     let t0 = performance.now();
     m = await LogManager.open(dataDir, { scheduler: false });
     const cleanMs = performance.now() - t0;
-    console.log(`reopen after clean shutdown, ${(REOPEN_BYTES / MiB / 1024).toFixed(2)} GiB in ${segs} segments: ${cleanMs.toFixed(0)} ms`);
+    console.log(
+      `reopen after clean shutdown, ${(REOPEN_BYTES / MiB / 1024).toFixed(2)} GiB in ${segs} segments: ${cleanMs.toFixed(0)} ms`,
+    );
     // Crash with a fresh recovery point (the checkpoint written at open): only the active segment is rescanned.
     m.halt();
     t0 = performance.now();
     m = await LogManager.open(dataDir, { scheduler: false });
     const crashMs = performance.now() - t0;
-    console.log(`reopen after crash, recovery point checkpointed: ${crashMs.toFixed(0)} ms (${m.getLog('big', 0)!.recovery.segmentsScanned} segment rescanned)`);
+    console.log(
+      `reopen after crash, recovery point checkpointed: ${crashMs.toFixed(0)} ms (${m.getLog('big', 0)!.recovery.segmentsScanned} segment rescanned)`,
+    );
     // Worst case: no recovery-point checkpoint at all, every segment rescanned with CRC checks.
     m.halt();
     fs.unlinkSync(join(dataDir, 'recovery-point-offset-checkpoint'));
     t0 = performance.now();
     m = await LogManager.open(dataDir, { scheduler: false });
     const fullMs = performance.now() - t0;
-    console.log(`reopen after crash, no checkpoint (full CRC scan, page cache warm): ${fullMs.toFixed(0)} ms (${fmt(REOPEN_BYTES, fullMs)})`);
+    console.log(
+      `reopen after crash, no checkpoint (full CRC scan, page cache warm): ${fullMs.toFixed(0)} ms (${fmt(REOPEN_BYTES, fullMs)})`,
+    );
     await m.close();
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -53,7 +53,9 @@ function startBroker(dataDir: string): Promise<ChildProcess> {
     console.log('READY ' + b.bootstrap);
     process.on('SIGTERM', () => b.close().then(() => process.exit(0)));
   })`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolveStart, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       if (d.toString().includes('READY')) resolveStart(child);
@@ -83,9 +85,22 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 async function rawProducer(topic: string, batches: number, idempotent: boolean): Promise<void> {
   const c = await WireClient.open(bootstrap);
   let pid = -1;
-  if (idempotent) pid = (await c.request('InitProducerId', 1, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 })).producerId;
+  if (idempotent)
+    pid = (
+      await c.request('InitProducerId', 1, {
+        transactionalId: null,
+        transactionTimeoutMs: 0,
+        producerId: -1,
+        producerEpoch: -1,
+      })
+    ).producerId;
   const value = Buffer.alloc(recordSize, 120);
-  const template = encodeRecordBatch({ producerId: pid, producerEpoch: idempotent ? 0 : -1, baseSequence: idempotent ? 0 : -1, records: Array.from({ length: 100 }, () => ({ key: null, value, timestamp: Date.now() })) });
+  const template = encodeRecordBatch({
+    producerId: pid,
+    producerEpoch: idempotent ? 0 : -1,
+    baseSequence: idempotent ? 0 : -1,
+    records: Array.from({ length: 100 }, () => ({ key: null, value, timestamp: Date.now() })),
+  });
   const inFlight: Promise<unknown>[] = [];
   const t0 = performance.now();
   for (let i = 0; i < batches; i++) {
@@ -93,10 +108,17 @@ async function rawProducer(topic: string, batches: number, idempotent: boolean):
     if (idempotent) b.writeInt32BE(i * 100, BASE_SEQUENCE_OFFSET);
     updateCrc(b, 0);
     inFlight.push(
-      c.request('Produce', 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: b }] }] }).then((r) => {
-        const code = r.responses[0]!.partitionResponses[0]!.errorCode;
-        if (code !== 0) throw new Error(`produce error ${code}`);
-      }),
+      c
+        .request('Produce', 7, {
+          transactionalId: null,
+          acks: -1,
+          timeoutMs: 5000,
+          topicData: [{ name: topic, partitionData: [{ index: 0, records: b }] }],
+        })
+        .then((r) => {
+          const code = r.responses[0]!.partitionResponses[0]!.errorCode;
+          if (code !== 0) throw new Error(`produce error ${code}`);
+        }),
     );
     if (inFlight.length >= 5) await inFlight.shift();
   }
@@ -115,16 +137,30 @@ async function partitionPath(batches: number): Promise<{ plain: number; idempote
   const pool = new FilePool(64);
   const value = Buffer.alloc(recordSize, 120);
   const build = (pid: number, seq: number, txn: boolean) =>
-    encodeRecordBatch({ producerId: pid, producerEpoch: pid < 0 ? -1 : 0, baseSequence: pid < 0 ? -1 : seq, transactional: txn, records: Array.from({ length: 10 }, () => ({ key: null, value, timestamp: Date.now() })) });
+    encodeRecordBatch({
+      producerId: pid,
+      producerEpoch: pid < 0 ? -1 : 0,
+      baseSequence: pid < 0 ? -1 : seq,
+      transactional: txn,
+      records: Array.from({ length: 10 }, () => ({ key: null, value, timestamp: Date.now() })),
+    });
   const run = async (name: string, pid: number, txn: boolean): Promise<number> => {
     const all = Array.from({ length: batches }, (_, i) => build(pid, i * 10, txn));
-    const log = PartitionLog.open({ topic: name, partition: 0, dir: join(dir, name), config: resolveLogConfig(defaultLogConfig(), {}), pool, cleanShutdown: true });
+    const log = PartitionLog.open({
+      topic: name,
+      partition: 0,
+      dir: join(dir, name),
+      config: resolveLogConfig(defaultLogConfig(), {}),
+      pool,
+      cleanShutdown: true,
+    });
     const p = new Partition(name, 0, '00000000-0000-0000-0000-000000000001', log);
     const t0 = process.hrtime.bigint();
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < batches; i++) {
       pending.push(p.appendRecordsAsLeader(all[i]!));
-      if (txn && i % 10 === 9) pending.push(p.appendTxnMarker({ producerId: pid, producerEpoch: 0, coordinatorEpoch: 0, commit: true }));
+      if (txn && i % 10 === 9)
+        pending.push(p.appendTxnMarker({ producerId: pid, producerEpoch: 0, coordinatorEpoch: 0, commit: true }));
       if (pending.length >= 1000) await Promise.all(pending.splice(0));
     }
     await Promise.all(pending);
@@ -156,26 +192,42 @@ async function main(): Promise<void> {
     const topics = ['bench-txn'];
     for (let r = 0; r < rounds; r++) topics.push(`bench-plain-${r}`, `bench-idem-${r}`);
     for (const name of topics) {
-      const res = await c.request('CreateTopics', 4, { topics: [{ name, numPartitions: name === 'bench-txn' ? 3 : 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+      const res = await c.request('CreateTopics', 4, {
+        topics: [
+          { name, numPartitions: name === 'bench-txn' ? 3 : 1, replicationFactor: 1, assignments: [], configs: [] },
+        ],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
       if (res.topics[0]!.errorCode !== 0) throw new Error(`create ${name}: ${res.topics[0]!.errorCode}`);
     }
     c.close();
-    console.log(`Exactly-once benchmark: ${fmt(records)} records of ${recordSize} bytes per produce run (acks=all, 1 partition), librdkafka load generator`);
+    console.log(
+      `Exactly-once benchmark: ${fmt(records)} records of ${recordSize} bytes per produce run (acks=all, 1 partition), librdkafka load generator`,
+    );
     const plain: number[] = [];
     const idem: number[] = [];
     const cpu = { plain: 0, idem: 0 };
     for (let r = 0; r < rounds; r++) {
       let c0 = cpuSeconds(broker.pid!);
-      plain.push(run(bin, ['produce', bootstrap, `bench-plain-${r}`, String(records), String(recordSize), '0']).recordsPerSec!);
+      plain.push(
+        run(bin, ['produce', bootstrap, `bench-plain-${r}`, String(records), String(recordSize), '0']).recordsPerSec!,
+      );
       cpu.plain += cpuSeconds(broker.pid!) - c0;
       c0 = cpuSeconds(broker.pid!);
-      idem.push(run(bin, ['produce', bootstrap, `bench-idem-${r}`, String(records), String(recordSize), '1']).recordsPerSec!);
+      idem.push(
+        run(bin, ['produce', bootstrap, `bench-idem-${r}`, String(records), String(recordSize), '1']).recordsPerSec!,
+      );
       cpu.idem += cpuSeconds(broker.pid!) - c0;
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const perMillion = (secs: number) => ((secs / (rounds * records)) * 1e6).toFixed(2);
-    console.log(`produce, idempotence off: ${plain.map(fmt).join(' / ')} records/s (median ${fmt(median(plain))}, ${((median(plain) * recordSize) / 1e6).toFixed(1)} MB/s); broker CPU ${perMillion(cpu.plain)} s per million records`);
-    console.log(`produce, idempotence on:  ${idem.map(fmt).join(' / ')} records/s (median ${fmt(median(idem))}, ${((median(idem) * recordSize) / 1e6).toFixed(1)} MB/s); broker CPU ${perMillion(cpu.idem)} s per million records`);
+    console.log(
+      `produce, idempotence off: ${plain.map(fmt).join(' / ')} records/s (median ${fmt(median(plain))}, ${((median(plain) * recordSize) / 1e6).toFixed(1)} MB/s); broker CPU ${perMillion(cpu.plain)} s per million records`,
+    );
+    console.log(
+      `produce, idempotence on:  ${idem.map(fmt).join(' / ')} records/s (median ${fmt(median(idem))}, ${((median(idem) * recordSize) / 1e6).toFixed(1)} MB/s); broker CPU ${perMillion(cpu.idem)} s per million records`,
+    );
     console.log(`median on/off: ${((median(idem) / median(plain)) * 100).toFixed(1)}%`);
     const t = run(bin, ['txn', bootstrap, 'bench-txn', String(txns), String(txnRecords), String(recordSize)]);
     console.log(
@@ -190,17 +242,33 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const idempotent of [false, true]) {
         const c0 = cpuSeconds(broker.pid!);
-        const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--raw-producer', `bench-${idempotent ? 'idem' : 'plain'}-${r}`, String(rawBatches), idempotent ? '1' : '0'], {
-          encoding: 'utf8',
-          env: { ...process.env, BENCH_PORT: String(port) },
-        });
-        (idempotent ? rawIdem : rawPlain).push((JSON.parse(out.trim().split('\n').pop()!) as { recordsPerSec: number }).recordsPerSec);
+        const out = execFileSync(
+          process.execPath,
+          [
+            fileURLToPath(import.meta.url),
+            '--raw-producer',
+            `bench-${idempotent ? 'idem' : 'plain'}-${r}`,
+            String(rawBatches),
+            idempotent ? '1' : '0',
+          ],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, BENCH_PORT: String(port) },
+          },
+        );
+        (idempotent ? rawIdem : rawPlain).push(
+          (JSON.parse(out.trim().split('\n').pop()!) as { recordsPerSec: number }).recordsPerSec,
+        );
         rawCpu[idempotent ? 'idem' : 'plain'] += cpuSeconds(broker.pid!) - c0;
       }
     }
     const rawPerMillion = (secs: number) => ((secs / (rounds * rawBatches * 100)) * 1e6).toFixed(2);
-    console.log(`protocol-level producer, 100-record batches, idempotence off: median ${fmt(median(rawPlain))} records/s; broker CPU ${rawPerMillion(rawCpu.plain)} s per million records`);
-    console.log(`protocol-level producer, 100-record batches, idempotence on:  median ${fmt(median(rawIdem))} records/s; broker CPU ${rawPerMillion(rawCpu.idem)} s per million records`);
+    console.log(
+      `protocol-level producer, 100-record batches, idempotence off: median ${fmt(median(rawPlain))} records/s; broker CPU ${rawPerMillion(rawCpu.plain)} s per million records`,
+    );
+    console.log(
+      `protocol-level producer, 100-record batches, idempotence on:  median ${fmt(median(rawIdem))} records/s; broker CPU ${rawPerMillion(rawCpu.idem)} s per million records`,
+    );
     const batches = Number(process.env.BENCH_BATCHES ?? 50_000);
     const pp = await partitionPath(batches);
     console.log(
@@ -215,7 +283,10 @@ async function main(): Promise<void> {
 }
 
 const rawArgs = process.argv.indexOf('--raw-producer');
-(rawArgs >= 0 ? rawProducer(process.argv[rawArgs + 1]!, Number(process.argv[rawArgs + 2]), process.argv[rawArgs + 3] === '1') : main()).catch((err) => {
+(rawArgs >= 0
+  ? rawProducer(process.argv[rawArgs + 1]!, Number(process.argv[rawArgs + 2]), process.argv[rawArgs + 3] === '1')
+  : main()
+).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -24,18 +24,34 @@ export interface Cart {
 /** The write side: validates a command and appends it as an event. */
 export class CartCommands {
   private readonly producer: Producer<string, CartEvent>;
-  constructor(bootstrap: string, private readonly topic: string) {
-    this.producer = new Producer<string, CartEvent>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer, lingerMs: 1 });
+  constructor(
+    bootstrap: string,
+    private readonly topic: string,
+  ) {
+    this.producer = new Producer<string, CartEvent>({
+      bootstrap,
+      keySerializer: stringSerializer as never,
+      valueSerializer: jsonSerializer,
+      lingerMs: 1,
+    });
   }
   async addItem(userId: string, sku: string, quantity: number, price: number): Promise<number> {
     if (quantity <= 0) throw new RangeError('quantity must be positive');
-    return (await this.producer.send({ topic: this.topic, key: userId, value: { type: 'item_added', userId, sku, quantity, price } })).offset;
+    return (
+      await this.producer.send({
+        topic: this.topic,
+        key: userId,
+        value: { type: 'item_added', userId, sku, quantity, price },
+      })
+    ).offset;
   }
   async removeItem(userId: string, sku: string): Promise<number> {
-    return (await this.producer.send({ topic: this.topic, key: userId, value: { type: 'item_removed', userId, sku } })).offset;
+    return (await this.producer.send({ topic: this.topic, key: userId, value: { type: 'item_removed', userId, sku } }))
+      .offset;
   }
   async checkout(userId: string): Promise<number> {
-    return (await this.producer.send({ topic: this.topic, key: userId, value: { type: 'checked_out', userId } })).offset;
+    return (await this.producer.send({ topic: this.topic, key: userId, value: { type: 'checked_out', userId } }))
+      .offset;
   }
   close(): Promise<void> {
     return this.producer.close();
@@ -43,7 +59,8 @@ export class CartCommands {
 }
 
 function applyEvent(cart: Cart | undefined, e: CartEvent, offset: number): Cart | null {
-  const c: Cart = cart === undefined ? { userId: e.userId, items: {}, total: 0, version: -1 } : { ...cart, items: { ...cart.items } };
+  const c: Cart =
+    cart === undefined ? { userId: e.userId, items: {}, total: 0, version: -1 } : { ...cart, items: { ...cart.items } };
   switch (e.type) {
     case 'item_added': {
       const prev = c.items[e.sku];
@@ -75,8 +92,20 @@ export class CartView {
     private readonly viewTopic: string,
     groupId: string,
   ) {
-    this.consumer = new Consumer<Buffer | null, CartEvent>({ bootstrap, groupId, autoOffsetReset: 'earliest', valueDeserializer: jsonDeserializer as never, heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 });
-    this.changelog = new Producer<string, Cart | null>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer as never, lingerMs: 5 });
+    this.consumer = new Consumer<Buffer | null, CartEvent>({
+      bootstrap,
+      groupId,
+      autoOffsetReset: 'earliest',
+      valueDeserializer: jsonDeserializer as never,
+      heartbeatIntervalMs: 500,
+      sessionTimeoutMs: 10_000,
+    });
+    this.changelog = new Producer<string, Cart | null>({
+      bootstrap,
+      keySerializer: stringSerializer as never,
+      valueSerializer: jsonSerializer as never,
+      lingerMs: 5,
+    });
   }
 
   /** Starts projecting in the background. */
@@ -113,7 +142,11 @@ export class CartView {
 
 /** Loads the latest state of every cart from the compacted user_carts topic. */
 export async function loadViewFromChangelog(bootstrap: string, viewTopic: string): Promise<Map<string, Cart>> {
-  const consumer = new Consumer<string | null, Cart | null>({ bootstrap, keyDeserializer: (b) => (b === null ? null : b.toString()), valueDeserializer: jsonDeserializer as never });
+  const consumer = new Consumer<string | null, Cart | null>({
+    bootstrap,
+    keyDeserializer: (b) => (b === null ? null : b.toString()),
+    valueDeserializer: jsonDeserializer as never,
+  });
   const out = new Map<string, Cart>();
   try {
     const info = await consumer.cluster.topic(viewTopic);
@@ -122,7 +155,8 @@ export async function loadViewFromChangelog(bootstrap: string, viewTopic: string
     consumer.seekToEnd();
     const ends = await Promise.all(tps.map((tp) => consumer.position(tp)));
     consumer.seekToBeginning();
-    const done = async () => (await Promise.all(tps.map((tp, i) => consumer.position(tp).then((p) => p >= ends[i]!)))).every(Boolean);
+    const done = async () =>
+      (await Promise.all(tps.map((tp, i) => consumer.position(tp).then((p) => p >= ends[i]!)))).every(Boolean);
     while (!(await done())) {
       for (const r of await consumer.poll(200)) {
         if (r.value === null) out.delete(r.key!);
@@ -135,13 +169,18 @@ export async function loadViewFromChangelog(bootstrap: string, viewTopic: string
   return out;
 }
 
-export async function main(bootstrap = bootstrapFromEnv()): Promise<{ alice: Cart | undefined; bob: Cart | undefined; rebuilt: string[] }> {
+export async function main(
+  bootstrap = bootstrapFromEnv(),
+): Promise<{ alice: Cart | undefined; bob: Cart | undefined; rebuilt: string[] }> {
   const suffix = Date.now();
   const eventsTopic = `cart_events-${suffix}`;
   const viewTopic = `user_carts-${suffix}`;
   const admin = new Admin({ bootstrap });
   try {
-    await admin.createTopics([{ name: eventsTopic, partitions: 3 }, { name: viewTopic, partitions: 3, configs: { 'cleanup.policy': 'compact' } }]);
+    await admin.createTopics([
+      { name: eventsTopic, partitions: 3 },
+      { name: viewTopic, partitions: 3, configs: { 'cleanup.policy': 'compact' } },
+    ]);
   } finally {
     await admin.close();
   }

@@ -4,7 +4,15 @@
 //
 //   node dist/examples/event-sourcing.js
 
-import { Admin, Consumer, Producer, jsonDeserializer, jsonSerializer, partitionForKey, stringSerializer } from '../src/client/index.js';
+import {
+  Admin,
+  Consumer,
+  Producer,
+  jsonDeserializer,
+  jsonSerializer,
+  partitionForKey,
+  stringSerializer,
+} from '../src/client/index.js';
 import { bootstrapFromEnv, isMain, runMain } from './run.js';
 
 export type CustomerEvent =
@@ -38,7 +46,11 @@ export function apply(state: CustomerState | null, e: CustomerEvent): CustomerSt
 
 /** Appends events; the key (customer id) keeps each customer's history in order. */
 export async function appendEvents(bootstrap: string, topic: string, events: CustomerEvent[]): Promise<void> {
-  const producer = new Producer<string, CustomerEvent>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer });
+  const producer = new Producer<string, CustomerEvent>({
+    bootstrap,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+  });
   try {
     // One at a time, so the order in the log is the order given here even across retries.
     for (const e of events) await producer.send({ topic, key: String(e.customerId), value: e });
@@ -51,8 +63,15 @@ export async function appendEvents(bootstrap: string, topic: string, events: Cus
  * Rebuilds one customer by replaying their partition from the beginning up to its current end.
  * No consumer group: this is a read of history, not a subscription.
  */
-export async function getCustomerState(bootstrap: string, topic: string, customerId: number): Promise<CustomerState | null> {
-  const consumer = new Consumer<Buffer | null, CustomerEvent>({ bootstrap, valueDeserializer: jsonDeserializer as never });
+export async function getCustomerState(
+  bootstrap: string,
+  topic: string,
+  customerId: number,
+): Promise<CustomerState | null> {
+  const consumer = new Consumer<Buffer | null, CustomerEvent>({
+    bootstrap,
+    valueDeserializer: jsonDeserializer as never,
+  });
   try {
     const info = await consumer.cluster.topic(topic);
     const tp = { topic, partition: partitionForKey(Buffer.from(String(customerId)), info.partitions.length) };

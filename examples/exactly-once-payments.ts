@@ -29,12 +29,21 @@ export interface Topics {
 }
 
 export function sampleRequests(n: number): PaymentRequest[] {
-  return Array.from({ length: n }, (_, i) => ({ paymentId: `p-${i + 1}`, account: `acct-${(i % 4) + 1}`, amount: 10 + ((i * 53) % 400) }));
+  return Array.from({ length: n }, (_, i) => ({
+    paymentId: `p-${i + 1}`,
+    account: `acct-${(i % 4) + 1}`,
+    amount: 10 + ((i * 53) % 400),
+  }));
 }
 
 /** The business rule: payments above the account limit are declined. */
 export function decide(r: PaymentRequest): PaymentResult {
-  return { paymentId: r.paymentId, account: r.account, amount: r.amount, status: r.amount > 300 ? 'declined' : 'approved' };
+  return {
+    paymentId: r.paymentId,
+    account: r.account,
+    amount: r.amount,
+    status: r.amount > 300 ? 'declined' : 'approved',
+  };
 }
 
 export interface ProcessorOptions {
@@ -61,7 +70,13 @@ export async function runProcessor(o: ProcessorOptions): Promise<number> {
     heartbeatIntervalMs: 500,
     sessionTimeoutMs: 10_000,
   });
-  const producer = new Producer<string, unknown>({ bootstrap: o.bootstrap, transactionalId: o.transactionalId, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer, lingerMs: 1 });
+  const producer = new Producer<string, unknown>({
+    bootstrap: o.bootstrap,
+    transactionalId: o.transactionalId,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+    lingerMs: 1,
+  });
   let committed = 0;
   let crashed = false;
   // Like initTransactions(): get the producer id first, which fences a crashed predecessor and
@@ -76,10 +91,16 @@ export async function runProcessor(o: ProcessorOptions): Promise<number> {
       for (const r of batch) {
         const result = decide(r.value);
         await producer.send({ topic: o.topics.results, key: result.paymentId, value: result });
-        if (result.status === 'approved') await producer.send({ topic: o.topics.ledger, key: result.account, value: { account: result.account, debit: result.amount, paymentId: result.paymentId } });
+        if (result.status === 'approved')
+          await producer.send({
+            topic: o.topics.ledger,
+            key: result.account,
+            value: { account: result.account, debit: result.amount, paymentId: result.paymentId },
+          });
       }
       const offsets = new Map<string, { topic: string; partition: number; offset: number }>();
-      for (const r of batch) offsets.set(`${r.topic}-${r.partition}`, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
+      for (const r of batch)
+        offsets.set(`${r.topic}-${r.partition}`, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
       await producer.sendOffsetsToTransaction([...offsets.values()], consumer.groupMetadata());
       if (o.crashAt !== undefined && committed + batch.length >= o.crashAt) {
         // The process dies here: records are in the log, the transaction is neither committed nor aborted.
@@ -98,8 +119,18 @@ export async function runProcessor(o: ProcessorOptions): Promise<number> {
 }
 
 /** Reads a whole topic with the given isolation level. */
-export async function readAll<T>(bootstrap: string, topic: string, isolationLevel: 'read_committed' | 'read_uncommitted', expected: number, waitMs = 3000): Promise<T[]> {
-  const consumer = new Consumer<Buffer | null, T>({ bootstrap, isolationLevel, valueDeserializer: jsonDeserializer as never });
+export async function readAll<T>(
+  bootstrap: string,
+  topic: string,
+  isolationLevel: 'read_committed' | 'read_uncommitted',
+  expected: number,
+  waitMs = 3000,
+): Promise<T[]> {
+  const consumer = new Consumer<Buffer | null, T>({
+    bootstrap,
+    isolationLevel,
+    valueDeserializer: jsonDeserializer as never,
+  });
   const out: T[] = [];
   try {
     const info = await consumer.cluster.topic(topic);
@@ -117,7 +148,11 @@ export async function readAll<T>(bootstrap: string, topic: string, isolationLeve
 }
 
 export async function createTopics(bootstrap: string, suffix: string): Promise<Topics> {
-  const topics = { requests: `payment_requests-${suffix}`, results: `payment_results-${suffix}`, ledger: `ledger-${suffix}` };
+  const topics = {
+    requests: `payment_requests-${suffix}`,
+    results: `payment_results-${suffix}`,
+    ledger: `ledger-${suffix}`,
+  };
   const admin = new Admin({ bootstrap });
   try {
     await admin.createTopics(Object.values(topics).map((name) => ({ name, partitions: 2 })));
@@ -128,7 +163,11 @@ export async function createTopics(bootstrap: string, suffix: string): Promise<T
 }
 
 export async function publishRequests(bootstrap: string, topic: string, requests: PaymentRequest[]): Promise<void> {
-  const producer = new Producer<string, PaymentRequest>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer });
+  const producer = new Producer<string, PaymentRequest>({
+    bootstrap,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+  });
   try {
     await producer.sendBatch(requests.map((r) => ({ topic, key: r.paymentId, value: r })));
   } finally {
@@ -136,19 +175,30 @@ export async function publishRequests(bootstrap: string, topic: string, requests
   }
 }
 
-export async function main(bootstrap = bootstrapFromEnv()): Promise<{ committedResults: number; uniquePayments: number; resultsInLogIncludingAborted: number }> {
+export async function main(
+  bootstrap = bootstrapFromEnv(),
+): Promise<{ committedResults: number; uniquePayments: number; resultsInLogIncludingAborted: number }> {
   const suffix = String(Date.now());
   const topics = await createTopics(bootstrap, suffix);
   const requests = sampleRequests(20);
   await publishRequests(bootstrap, topics.requests, requests);
-  const common = { bootstrap, topics, groupId: `payment-processor-${suffix}`, transactionalId: `payment-processor-${suffix}` };
+  const common = {
+    bootstrap,
+    topics,
+    groupId: `payment-processor-${suffix}`,
+    transactionalId: `payment-processor-${suffix}`,
+  };
   // The first instance crashes in the middle of its second transaction...
   const done = await runProcessor({ ...common, stopAfter: requests.length, crashAt: 8 });
   // ...and its replacement fences it, aborting the open transaction, and finishes the work.
   await runProcessor({ ...common, stopAfter: requests.length - done });
   const committed = await readAll<PaymentResult>(bootstrap, topics.results, 'read_committed', requests.length);
   const everything = await readAll<PaymentResult>(bootstrap, topics.results, 'read_uncommitted', requests.length);
-  return { committedResults: committed.length, uniquePayments: new Set(committed.map((r) => r.paymentId)).size, resultsInLogIncludingAborted: everything.length };
+  return {
+    committedResults: committed.length,
+    uniquePayments: new Set(committed.map((r) => r.paymentId)).size,
+    resultsInLogIncludingAborted: everything.length,
+  };
 }
 
 if (isMain(import.meta.url)) runMain(() => main());

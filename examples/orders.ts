@@ -5,7 +5,15 @@
 //   brook start &                      # a broker on localhost:9092
 //   node dist/examples/orders.js
 
-import { Admin, Consumer, Producer, jsonDeserializer, jsonSerializer, stringSerializer, type RecordMetadata } from '../src/client/index.js';
+import {
+  Admin,
+  Consumer,
+  Producer,
+  jsonDeserializer,
+  jsonSerializer,
+  stringSerializer,
+  type RecordMetadata,
+} from '../src/client/index.js';
 import { bootstrapFromEnv, isMain, runMain } from './run.js';
 
 export interface Order {
@@ -43,9 +51,16 @@ export function sampleOrders(count: number, customers = 8): Order[] {
 
 /** Publishes orders; resolves with where each landed. */
 export async function publishOrders(bootstrap: string, topic: string, orders: Order[]): Promise<RecordMetadata[]> {
-  const producer = new Producer<string, Order>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer, lingerMs: 10 });
+  const producer = new Producer<string, Order>({
+    bootstrap,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+    lingerMs: 10,
+  });
   try {
-    return await producer.sendBatch(orders.map((o) => ({ topic, key: o.customerId, value: o, headers: { 'event-type': 'order_created' } })));
+    return await producer.sendBatch(
+      orders.map((o) => ({ topic, key: o.customerId, value: o, headers: { 'event-type': 'order_created' } })),
+    );
   } finally {
     await producer.close();
   }
@@ -59,8 +74,20 @@ export interface Analytics {
 }
 
 /** The analytics service: reads `expected` orders as group `groupId` and aggregates them. */
-export async function runAnalytics(bootstrap: string, topic: string, groupId: string, expected: number): Promise<Analytics> {
-  const consumer = new Consumer<Buffer | null, Order>({ bootstrap, groupId, autoOffsetReset: 'earliest', valueDeserializer: jsonDeserializer as never, heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 });
+export async function runAnalytics(
+  bootstrap: string,
+  topic: string,
+  groupId: string,
+  expected: number,
+): Promise<Analytics> {
+  const consumer = new Consumer<Buffer | null, Order>({
+    bootstrap,
+    groupId,
+    autoOffsetReset: 'earliest',
+    valueDeserializer: jsonDeserializer as never,
+    heartbeatIntervalMs: 500,
+    sessionTimeoutMs: 10_000,
+  });
   const byProduct: Record<string, number> = {};
   const byCustomer = new Map<string, number>();
   let orders = 0;

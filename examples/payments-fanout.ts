@@ -38,7 +38,8 @@ export const services = {
   /** Flags large payments and payments from unexpected countries. */
   fraudDetection(p: Payment, state: { flagged: { paymentId: string; reason: string }[] }) {
     if (p.amount > 1_000) state.flagged.push({ paymentId: p.paymentId, reason: 'amount over 1000' });
-    else if (p.country !== 'ES') state.flagged.push({ paymentId: p.paymentId, reason: `unexpected country ${p.country}` });
+    else if (p.country !== 'ES')
+      state.flagged.push({ paymentId: p.paymentId, reason: `unexpected country ${p.country}` });
   },
   /** Totals successful revenue and counts failures. */
   analytics(p: Payment, state: { revenue: number; failed: number }) {
@@ -53,8 +54,22 @@ export interface FanoutResult {
   analytics: { received: number; revenue: number; failed: number };
 }
 
-async function runGroup<S>(bootstrap: string, topic: string, groupId: string, expected: number, state: S, handle: (p: Payment, s: S) => void): Promise<S & { received: number }> {
-  const consumer = new Consumer<Buffer | null, Payment>({ bootstrap, groupId, autoOffsetReset: 'earliest', valueDeserializer: jsonDeserializer as never, heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000 });
+async function runGroup<S>(
+  bootstrap: string,
+  topic: string,
+  groupId: string,
+  expected: number,
+  state: S,
+  handle: (p: Payment, s: S) => void,
+): Promise<S & { received: number }> {
+  const consumer = new Consumer<Buffer | null, Payment>({
+    bootstrap,
+    groupId,
+    autoOffsetReset: 'earliest',
+    valueDeserializer: jsonDeserializer as never,
+    heartbeatIntervalMs: 500,
+    sessionTimeoutMs: 10_000,
+  });
   let received = 0;
   consumer.subscribe(topic);
   try {
@@ -69,8 +84,17 @@ async function runGroup<S>(bootstrap: string, topic: string, groupId: string, ex
 }
 
 /** Publishes the payments, then runs the three groups side by side. */
-export async function runFanout(bootstrap: string, topic: string, payments: Payment[], groupSuffix = ''): Promise<FanoutResult> {
-  const producer = new Producer<string, Payment>({ bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer });
+export async function runFanout(
+  bootstrap: string,
+  topic: string,
+  payments: Payment[],
+  groupSuffix = '',
+): Promise<FanoutResult> {
+  const producer = new Producer<string, Payment>({
+    bootstrap,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+  });
   try {
     await producer.sendBatch(payments.map((p) => ({ topic, key: p.orderId, value: p })));
   } finally {
@@ -79,7 +103,14 @@ export async function runFanout(bootstrap: string, topic: string, payments: Paym
   const n = payments.length;
   const [fulfilment, fraudDetection, analytics] = await Promise.all([
     runGroup(bootstrap, topic, `fulfilment${groupSuffix}`, n, { shipped: [] as string[] }, services.fulfilment),
-    runGroup(bootstrap, topic, `fraud-detection${groupSuffix}`, n, { flagged: [] as { paymentId: string; reason: string }[] }, services.fraudDetection),
+    runGroup(
+      bootstrap,
+      topic,
+      `fraud-detection${groupSuffix}`,
+      n,
+      { flagged: [] as { paymentId: string; reason: string }[] },
+      services.fraudDetection,
+    ),
     runGroup(bootstrap, topic, `analytics${groupSuffix}`, n, { revenue: 0, failed: 0 }, services.analytics),
   ]);
   return { fulfilment, fraudDetection, analytics };

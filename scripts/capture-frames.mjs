@@ -41,31 +41,39 @@ function framer(onFrame) {
 createServer((client) => {
   const upstream = connect({ host, port });
   const pending = new Map(); // correlation id -> file stem
-  client.on('data', framer((frame) => {
-    const apiKey = frame.readInt16BE(4);
-    const version = frame.readInt16BE(6);
-    const correlationId = frame.readInt32BE(8);
-    const key = `${apiKey}-v${version}`;
-    const n = seen.get(key) ?? 0;
-    if (n < perApi) {
-      seen.set(key, n + 1);
-      const stem = join(dir, `${String(++counter).padStart(3, '0')}-${key}`);
-      writeFileSync(`${stem}.req`, frame);
-      pending.set(correlationId, stem);
-    }
-  }));
-  upstream.on('data', framer((frame) => {
-    const correlationId = frame.readInt32BE(4);
-    const stem = pending.get(correlationId);
-    if (stem) {
-      writeFileSync(`${stem}.res`, frame);
-      pending.delete(correlationId);
-    }
-  }));
+  client.on(
+    'data',
+    framer((frame) => {
+      const apiKey = frame.readInt16BE(4);
+      const version = frame.readInt16BE(6);
+      const correlationId = frame.readInt32BE(8);
+      const key = `${apiKey}-v${version}`;
+      const n = seen.get(key) ?? 0;
+      if (n < perApi) {
+        seen.set(key, n + 1);
+        const stem = join(dir, `${String(++counter).padStart(3, '0')}-${key}`);
+        writeFileSync(`${stem}.req`, frame);
+        pending.set(correlationId, stem);
+      }
+    }),
+  );
+  upstream.on(
+    'data',
+    framer((frame) => {
+      const correlationId = frame.readInt32BE(4);
+      const stem = pending.get(correlationId);
+      if (stem) {
+        writeFileSync(`${stem}.res`, frame);
+        pending.delete(correlationId);
+      }
+    }),
+  );
   client.pipe(upstream);
   upstream.pipe(client);
   client.on('error', () => upstream.destroy());
   upstream.on('error', () => client.destroy());
   client.on('close', () => upstream.destroy());
   upstream.on('close', () => client.destroy());
-}).listen(Number(listenPort), '127.0.0.1', () => console.log(`capturing ${label} on 127.0.0.1:${listenPort} -> ${target}`));
+}).listen(Number(listenPort), '127.0.0.1', () =>
+  console.log(`capturing ${label} on 127.0.0.1:${listenPort} -> ${target}`),
+);

@@ -19,7 +19,9 @@ import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const defsDir = process.argv[2] ? resolve(process.cwd(), process.argv[2]) : resolve(repoRoot, '../shared/kafka-protocol/messages');
+const defsDir = process.argv[2]
+  ? resolve(process.cwd(), process.argv[2])
+  : resolve(repoRoot, '../shared/kafka-protocol/messages');
 const errorsFile = resolve(defsDir, '../errors.json');
 const protocolDir = resolve(repoRoot, 'src/protocol');
 const outDir = join(protocolDir, 'messages');
@@ -51,7 +53,8 @@ const intersect = (a, b) => {
 };
 const hull = (a, b) => (isEmpty(a) ? b : isEmpty(b) ? a : { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) });
 const sameRange = (a, b) => (isEmpty(a) && isEmpty(b)) || (a.lo === b.lo && a.hi === b.hi);
-const rangeText = (v) => (isEmpty(v) ? 'none' : v.hi === MAXV ? `${v.lo}+` : v.lo === v.hi ? `${v.lo}` : `${v.lo}-${v.hi}`);
+const rangeText = (v) =>
+  isEmpty(v) ? 'none' : v.hi === MAXV ? `${v.lo}+` : v.lo === v.hi ? `${v.lo}` : `${v.lo}-${v.hi}`;
 
 /** A condition that is true for `version` in `range`, knowing `version` lies in `possible`. */
 function cond(range, possible) {
@@ -94,12 +97,29 @@ function stripComments(text) {
   return out;
 }
 
-const PRIMITIVES = new Set(['bool', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float64', 'string', 'bytes', 'uuid', 'records']);
+const PRIMITIVES = new Set([
+  'bool',
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'float64',
+  'string',
+  'bytes',
+  'uuid',
+  'records',
+]);
 const FIXED_SIZE = { bool: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, float64: 8, uuid: 16 };
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 const lowerFirst = (s) => s.charAt(0).toLowerCase() + s.slice(1);
-const kebab = (s) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase();
+const kebab = (s) =>
+  s
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
+    .toLowerCase();
 
 function loadMessage(file) {
   const json = JSON.parse(stripComments(readFileSync(join(defsDir, file), 'utf8')));
@@ -117,7 +137,8 @@ function loadMessage(file) {
     structs: new Map(), // JSON struct name -> struct
     top: null,
   };
-  if (isEmpty(msg.validVersions) || msg.validVersions.hi === MAXV) throw new Error(`${name}: validVersions must be a closed range`);
+  if (isEmpty(msg.validVersions) || msg.validVersions.hi === MAXV)
+    throw new Error(`${name}: validVersions must be a closed range`);
   for (const cs of json.commonStructs ?? []) {
     defineStruct(msg, cs.name, cs.fields, parseVersions(cs.versions ?? '0+', `${name}.${cs.name}.versions`), true);
   }
@@ -168,7 +189,22 @@ function defineStruct(msg, structName, fieldSpecs, versions, isCommon, isTop = f
 
 function parseField(msg, struct, spec) {
   const where = `${msg.name}.${struct.name}.${spec.name}`;
-  const known = new Set(['name', 'type', 'versions', 'nullableVersions', 'taggedVersions', 'tag', 'default', 'ignorable', 'mapKey', 'entityType', 'about', 'fields', 'flexibleVersions', 'zeroCopy']);
+  const known = new Set([
+    'name',
+    'type',
+    'versions',
+    'nullableVersions',
+    'taggedVersions',
+    'tag',
+    'default',
+    'ignorable',
+    'mapKey',
+    'entityType',
+    'about',
+    'fields',
+    'flexibleVersions',
+    'zeroCopy',
+  ]);
   for (const k of Object.keys(spec)) if (!known.has(k)) throw new Error(`${where}: unsupported attribute ${k}`);
   const typeStr = spec.type;
   const isArray = typeStr.startsWith('[]');
@@ -187,23 +223,35 @@ function parseField(msg, struct, spec) {
     taggedVersions: parseVersions(spec.taggedVersions, `${where}.taggedVersions`) ?? EMPTY,
     tag: spec.tag === undefined ? -1 : spec.tag,
     ignorable: spec.ignorable === true,
-    compactVersions: spec.flexibleVersions !== undefined ? parseVersions(spec.flexibleVersions, `${where}.flexibleVersions`) : msg.flexibleVersions,
+    compactVersions:
+      spec.flexibleVersions !== undefined
+        ? parseVersions(spec.flexibleVersions, `${where}.flexibleVersions`)
+        : msg.flexibleVersions,
     rawDefault: spec.default,
     where,
     msg,
   };
   if (!/^[A-Za-z][A-Za-z0-9]*$/.test(f.jsonName)) throw new Error(`${where}: bad field name`);
   if (isArray && base.startsWith('[]')) throw new Error(`${where}: nested arrays are not supported`);
-  if (isArray && (base === 'records')) throw new Error(`${where}: arrays of records are not supported`);
-  if ((f.tag >= 0) !== !isEmpty(f.taggedVersions)) throw new Error(`${where}: tag and taggedVersions must come together`);
+  if (isArray && base === 'records') throw new Error(`${where}: arrays of records are not supported`);
+  if (f.tag >= 0 !== !isEmpty(f.taggedVersions)) throw new Error(`${where}: tag and taggedVersions must come together`);
   if (f.tag >= 0) {
     // Kafka fields are either tagged in every version they exist in, or never tagged.
-    if (!sameRange(f.taggedVersions, f.versions)) throw new Error(`${where}: taggedVersions ${rangeText(f.taggedVersions)} differ from versions ${rangeText(f.versions)}`);
-    if (!sameRange(intersect(f.taggedVersions, msg.flexibleVersions), f.taggedVersions)) throw new Error(`${where}: tagged outside flexible versions`);
+    if (!sameRange(f.taggedVersions, f.versions))
+      throw new Error(
+        `${where}: taggedVersions ${rangeText(f.taggedVersions)} differ from versions ${rangeText(f.versions)}`,
+      );
+    if (!sameRange(intersect(f.taggedVersions, msg.flexibleVersions), f.taggedVersions))
+      throw new Error(`${where}: tagged outside flexible versions`);
     if (f.type === 'records') throw new Error(`${where}: tagged records are not supported`);
-    if (f.type === 'struct' && !isArray && !isEmpty(intersect(f.nullableVersions, f.versions))) throw new Error(`${where}: nullable tagged structs are not supported`);
+    if (f.type === 'struct' && !isArray && !isEmpty(intersect(f.nullableVersions, f.versions)))
+      throw new Error(`${where}: nullable tagged structs are not supported`);
   }
-  if (!isEmpty(intersect(f.nullableVersions, f.versions)) && !isArray && !['string', 'bytes', 'records', 'struct'].includes(f.type)) {
+  if (
+    !isEmpty(intersect(f.nullableVersions, f.versions)) &&
+    !isArray &&
+    !['string', 'bytes', 'records', 'struct'].includes(f.type)
+  ) {
     throw new Error(`${where}: type ${typeStr} cannot be nullable`);
   }
   if (spec.fields !== undefined) {
@@ -241,10 +289,22 @@ function computeDefault(f) {
       if (raw === '' || raw === 'false') return false;
       if (raw === 'true') return true;
       throw new Error(`${f.where}: bad bool default ${raw}`);
-    case 'int8': case 'int16': case 'uint16': case 'int32': case 'uint32': case 'int64': {
+    case 'int8':
+    case 'int16':
+    case 'uint16':
+    case 'int32':
+    case 'uint32':
+    case 'int64': {
       if (raw === '') return 0;
       const v = parseIntDefault(f, raw);
-      const limits = { int8: [-128, 127], int16: [-32768, 32767], uint16: [0, 65535], int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1], int64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] }[f.type];
+      const limits = {
+        int8: [-128, 127],
+        int16: [-32768, 32767],
+        uint16: [0, 65535],
+        int32: [-(2 ** 31), 2 ** 31 - 1],
+        uint32: [0, 2 ** 32 - 1],
+        int64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+      }[f.type];
       if (v < limits[0] || v > limits[1]) throw new Error(`${f.where}: default ${raw} out of range`);
       return v;
     }
@@ -315,11 +375,18 @@ class Code {
 
 function tsBaseType(f) {
   switch (f.type) {
-    case 'bool': return 'boolean';
-    case 'string': case 'uuid': return 'string';
-    case 'bytes': case 'records': return 'Buffer';
-    case 'struct': return f.struct.tsName;
-    default: return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'string':
+    case 'uuid':
+      return 'string';
+    case 'bytes':
+    case 'records':
+      return 'Buffer';
+    case 'struct':
+      return f.struct.tsName;
+    default:
+      return 'number';
   }
 }
 const typeNullable = (f) => !isEmpty(intersect(f.nullableVersions, f.versions));
@@ -365,7 +432,8 @@ function defaultExpr(ctx, f) {
 function nonDefaultExpr(ctx, f, v) {
   const nullable = typeNullable(f);
   if (f.defaultNull) return `${v} !== null`;
-  if (f.isArray || f.type === 'bytes' || f.type === 'records') return nullable ? `(${v} === null || ${v}.length !== 0)` : `${v}.length !== 0`;
+  if (f.isArray || f.type === 'bytes' || f.type === 'records')
+    return nullable ? `(${v} === null || ${v}.length !== 0)` : `${v}.length !== 0`;
   if (f.type === 'struct') {
     ctx.needIsDefault.add(f.struct);
     return nullable ? `(${v} === null || !isDefault${f.struct.tsName}(${v}))` : `!isDefault${f.struct.tsName}(${v})`;
@@ -422,20 +490,37 @@ function flexibleCond(struct) {
 
 function scalarReadExpr(ctx, f, compact, nullable) {
   switch (f.type) {
-    case 'bool': return 'r.bool()';
-    case 'int8': return 'r.int8()';
-    case 'int16': return 'r.int16()';
-    case 'uint16': return 'r.uint16()';
-    case 'int32': return 'r.int32()';
-    case 'uint32': return 'r.uint32()';
-    case 'int64': return 'r.int64()';
-    case 'float64': return 'r.float64()';
-    case 'uuid': return 'r.uuid()';
+    case 'bool':
+      return 'r.bool()';
+    case 'int8':
+      return 'r.int8()';
+    case 'int16':
+      return 'r.int16()';
+    case 'uint16':
+      return 'r.uint16()';
+    case 'int32':
+      return 'r.int32()';
+    case 'uint32':
+      return 'r.uint32()';
+    case 'int64':
+      return 'r.int64()';
+    case 'float64':
+      return 'r.float64()';
+    case 'uuid':
+      return 'r.uuid()';
     case 'string':
-      return ternary(compact, ternary(nullable, 'r.compactNullableString()', 'r.compactString()'), ternary(nullable, 'r.nullableString()', 'r.string()'));
+      return ternary(
+        compact,
+        ternary(nullable, 'r.compactNullableString()', 'r.compactString()'),
+        ternary(nullable, 'r.nullableString()', 'r.string()'),
+      );
     case 'bytes':
     case 'records':
-      return ternary(compact, ternary(nullable, 'r.compactNullableBytes()', 'r.compactBytes()'), ternary(nullable, 'r.nullableBytes()', 'r.bytes()'));
+      return ternary(
+        compact,
+        ternary(nullable, 'r.compactNullableBytes()', 'r.compactBytes()'),
+        ternary(nullable, 'r.nullableBytes()', 'r.bytes()'),
+      );
     case 'struct': {
       const read = `read${f.struct.tsName}(r, version)`;
       return ternary(nullable, `(r.int8() < 0 ? null : ${read})`, read);
@@ -468,7 +553,10 @@ function emitFieldRead(ctx, code, struct, f, present, target, inBlock = false) {
   } else {
     ctx.support.add('nullNotAllowed');
     code.open('if (n < 0) {');
-    if (nullable !== 'false') code.line(`if (!${nullable.startsWith('(') ? nullable : `(${nullable})`}) throw nullNotAllowed('${struct.tsName}.${f.name}', version);`);
+    if (nullable !== 'false')
+      code.line(
+        `if (!${nullable.startsWith('(') ? nullable : `(${nullable})`}) throw nullNotAllowed('${struct.tsName}.${f.name}', version);`,
+      );
     else code.line(`throw nullNotAllowed('${struct.tsName}.${f.name}', version);`);
     if (nullable !== 'false') code.line(`${target} = null;`);
   }
@@ -488,7 +576,9 @@ function emitReadFunction(ctx, code, struct) {
   code.open(`${exported}function read${struct.tsName}(r: Reader, version: number): ${struct.tsName} {`);
   if (struct.isTop) {
     ctx.needDecodeError = true;
-    code.line(`if (version < ${P.lo} || version > ${P.hi}) throw new DecodeError(\`${struct.tsName} version \${version} is not supported (${P.lo}-${P.hi})\`);`);
+    code.line(
+      `if (version < ${P.lo} || version > ${P.hi}) throw new DecodeError(\`${struct.tsName} version \${version} is not supported (${P.lo}-${P.hi})\`);`,
+    );
   }
   const flex = flexibleCond(struct);
   if (flex !== 'true' && flex !== 'false') code.line(`const ${FLEXIBLE_VAR} = ${flex};`);
@@ -503,7 +593,9 @@ function emitReadFunction(ctx, code, struct) {
       continue;
     }
     if (c === 'true' && !f.isArray) {
-      code.line(`const ${v}: ${tsType(f)} = ${scalarReadExpr(ctx, f, compactCond(f, present, struct), cond(f.nullableVersions, present))};`);
+      code.line(
+        `const ${v}: ${tsType(f)} = ${scalarReadExpr(ctx, f, compactCond(f, present, struct), cond(f.nullableVersions, present))};`,
+      );
       continue;
     }
     code.line(`let ${v}: ${tsType(f)};`);
@@ -528,7 +620,9 @@ function emitReadFunction(ctx, code, struct) {
     code.open('for (let t = 0; t < count; t++) {');
     code.line('const tag = r.uvarint();');
     code.line('const size = r.uvarint();');
-    const tagged = struct.fields.filter((f) => f.tag >= 0 && !isEmpty(intersect(f.versions, P))).sort((a, b) => a.tag - b.tag);
+    const tagged = struct.fields
+      .filter((f) => f.tag >= 0 && !isEmpty(intersect(f.versions, P)))
+      .sort((a, b) => a.tag - b.tag);
     tagged.forEach((f, i) => {
       const present = intersect(f.versions, P);
       const c = cond(f.versions, P);
@@ -571,16 +665,26 @@ function emitReadFunction(ctx, code, struct) {
 
 function fixedWriteCall(type, w, v) {
   switch (type) {
-    case 'bool': return `${w}.bool(${v})`;
-    case 'int8': return `${w}.int8(${v})`;
-    case 'int16': return `${w}.int16(${v})`;
-    case 'uint16': return `${w}.uint16(${v})`;
-    case 'int32': return `${w}.int32(${v})`;
-    case 'uint32': return `${w}.uint32(${v})`;
-    case 'int64': return `${w}.int64(${v})`;
-    case 'float64': return `${w}.float64(${v})`;
-    case 'uuid': return `${w}.uuid(${v})`;
-    default: throw new Error(`no fixed writer for ${type}`);
+    case 'bool':
+      return `${w}.bool(${v})`;
+    case 'int8':
+      return `${w}.int8(${v})`;
+    case 'int16':
+      return `${w}.int16(${v})`;
+    case 'uint16':
+      return `${w}.uint16(${v})`;
+    case 'int32':
+      return `${w}.int32(${v})`;
+    case 'uint32':
+      return `${w}.uint32(${v})`;
+    case 'int64':
+      return `${w}.int64(${v})`;
+    case 'float64':
+      return `${w}.float64(${v})`;
+    case 'uuid':
+      return `${w}.uuid(${v})`;
+    default:
+      throw new Error(`no fixed writer for ${type}`);
   }
 }
 
@@ -612,7 +716,8 @@ function emitNonNullWrite(ctx, code, struct, f, compact, w, v) {
 }
 
 function emitNullWrite(code, f, compact, w) {
-  if (f.isArray || f.type === 'bytes' || f.type === 'records') emitIf(code, compact, `${w}.uvarint(0);`, `${w}.int32(-1);`);
+  if (f.isArray || f.type === 'bytes' || f.type === 'records')
+    emitIf(code, compact, `${w}.uvarint(0);`, `${w}.int32(-1);`);
   else if (f.type === 'string') emitIf(code, compact, `${w}.uvarint(0);`, `${w}.int16(-1);`);
   else if (f.type === 'struct') code.line(`${w}.int8(-1);`);
   else throw new Error(`${f.where}: null write for ${f.type}`);
@@ -635,7 +740,10 @@ function emitFieldWrite(ctx, code, struct, f, present, w, src, inBlock = false) 
     if (nullable === 'false' || nullable !== 'true') ctx.support.add('nullNotWritable');
     if (nullable === 'false') code.line(`throw nullNotWritable(${what}, version);`);
     else {
-      if (nullable !== 'true') code.line(`if (!${nullable.startsWith('(') ? nullable : `(${nullable})`}) throw nullNotWritable(${what}, version);`);
+      if (nullable !== 'true')
+        code.line(
+          `if (!${nullable.startsWith('(') ? nullable : `(${nullable})`}) throw nullNotWritable(${what}, version);`,
+        );
       emitNullWrite(code, f, compact, w);
     }
     code.close('} else {');
@@ -647,7 +755,9 @@ function emitFieldWrite(ctx, code, struct, f, present, w, src, inBlock = false) 
     if ((f.type === 'string' || f.type === 'bytes') && compact !== 'true' && compact !== 'false') {
       // The element encoding depends on the version: test it once, outside the loop.
       code.open(`if (${compact}) {`);
-      code.line(`for (let i = 0; i < v.length; i++) ${w}.${f.type === 'string' ? 'compactString' : 'compactBytes'}(v[i]);`);
+      code.line(
+        `for (let i = 0; i < v.length; i++) ${w}.${f.type === 'string' ? 'compactString' : 'compactBytes'}(v[i]);`,
+      );
       code.close('} else {');
       code.depth++;
       code.line(`for (let i = 0; i < v.length; i++) ${w}.${f.type === 'string' ? 'string' : 'bytes'}(v[i]);`);
@@ -678,7 +788,9 @@ function emitWriteFunction(ctx, code, struct) {
   code.open(`${exported}function write${struct.tsName}(w: Writer, version: number, m: ${struct.tsName}): void {`);
   if (struct.isTop) {
     ctx.support.add('EncodeError');
-    code.line(`if (version < ${P.lo} || version > ${P.hi}) throw new EncodeError(\`${struct.tsName} version \${version} is not supported (${P.lo}-${P.hi})\`);`);
+    code.line(
+      `if (version < ${P.lo} || version > ${P.hi}) throw new EncodeError(\`${struct.tsName} version \${version} is not supported (${P.lo}-${P.hi})\`);`,
+    );
   }
   const flex = flexibleCond(struct);
   if (flex !== 'true' && flex !== 'false') code.line(`const ${FLEXIBLE_VAR} = ${flex};`);
@@ -688,7 +800,9 @@ function emitWriteFunction(ctx, code, struct) {
     const c = cond(f.versions, P);
     const absentCheck = () => {
       ctx.support.add('absentField');
-      code.line(`if (${nonDefaultExpr(ctx, f, `m.${f.name}`)}) throw absentField('${struct.tsName}.${f.name}', version);`);
+      code.line(
+        `if (${nonDefaultExpr(ctx, f, `m.${f.name}`)}) throw absentField('${struct.tsName}.${f.name}', version);`,
+      );
     };
     if (f.tag >= 0) {
       if (c !== 'false') tagged.push(f);
@@ -727,7 +841,9 @@ function emitWriteFunction(ctx, code, struct) {
       return;
     }
     ctx.support.add('taggedFieldsNotWritable');
-    code.line(`if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length !== 0) throw taggedFieldsNotWritable('${struct.tsName}', version);`);
+    code.line(
+      `if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length !== 0) throw taggedFieldsNotWritable('${struct.tsName}', version);`,
+    );
   } else {
     if (flex !== 'true') code.open(`if (${FLEXIBLE_VAR}) {`);
     else code.open('{');
@@ -770,7 +886,9 @@ function emitWriteFunction(ctx, code, struct) {
     code.close();
     if (flex !== 'true') {
       ctx.support.add('taggedFieldsNotWritable');
-      code.line(`else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length !== 0) throw taggedFieldsNotWritable('${struct.tsName}', version);`);
+      code.line(
+        `else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length !== 0) throw taggedFieldsNotWritable('${struct.tsName}', version);`,
+      );
     }
   }
   code.close();
@@ -784,7 +902,9 @@ function emitDefaultFactory(ctx, code, struct) {
 }
 
 function emitIsDefault(ctx, code, struct) {
-  const parts = struct.fields.map((f) => `!(${nonDefaultExpr(ctx, f, `s.${f.name}`)})`.replace(/^!\((\S+) !== (\S+)\)$/, '$1 === $2'));
+  const parts = struct.fields.map((f) =>
+    `!(${nonDefaultExpr(ctx, f, `s.${f.name}`)})`.replace(/^!\((\S+) !== (\S+)\)$/, '$1 === $2'),
+  );
   parts.push('(s.unknownTaggedFields === undefined || s.unknownTaggedFields.length === 0)');
   code.open(`function isDefault${struct.tsName}(s: ${struct.tsName}): boolean {`);
   code.line(`return ${parts.join(' && ')};`);
@@ -869,7 +989,9 @@ function generateMessageFile(msg) {
 
   const head = new Code();
   head.line(BANNER);
-  head.line(`// ${msg.kind}${msg.apiKey >= 0 ? ` ${msg.apiKey}` : ''} ${msg.name}: versions ${rangeText(msg.validVersions)}, flexible ${rangeText(msg.flexibleVersions)}`);
+  head.line(
+    `// ${msg.kind}${msg.apiKey >= 0 ? ` ${msg.apiKey}` : ''} ${msg.name}: versions ${rangeText(msg.validVersions)}, flexible ${rangeText(msg.flexibleVersions)}`,
+  );
   head.line();
   head.line("import type { Reader } from '../reader.js';");
   head.line(`import ${ctx.needWriterValue ? '' : 'type '}{ Writer } from '../writer.js';`);
@@ -895,7 +1017,10 @@ function sortFunctionBlocks(lines) {
   }
   if (cur.length > 0) blocks.push(cur.join('\n'));
   blocks.sort();
-  return blocks.map((b) => b + '\n\n').join('').replace(/\n\n$/, '\n');
+  return blocks
+    .map((b) => b + '\n\n')
+    .join('')
+    .replace(/\n\n$/, '\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1008,7 +1133,9 @@ function schemaFile(messages) {
   code.line(BANNER);
   code.line('// Field metadata of every message, for tests and tools. The codecs do not use it.');
   code.line();
-  code.line("export type PrimitiveType = 'bool' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'float64' | 'string' | 'bytes' | 'uuid' | 'records';");
+  code.line(
+    "export type PrimitiveType = 'bool' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'float64' | 'string' | 'bytes' | 'uuid' | 'records';",
+  );
   code.line('/** Inclusive version range; [lo, hi] with hi = 32767 for "lo+". */');
   code.line('export type VersionRange = readonly [number, number];');
   code.open('export interface FieldSchema {');
@@ -1053,7 +1180,9 @@ function schemaFile(messages) {
       for (const f of fields) code.line(`${f},`);
       code.close('] };');
     }
-    all.push(`{ name: '${msg.name}', kind: '${msg.kind}', apiKey: ${msg.apiKey}, validVersions: ${range(msg.validVersions)}, flexibleVersions: ${range(msg.flexibleVersions)}, struct: S_${msg.top.tsName} }`);
+    all.push(
+      `{ name: '${msg.name}', kind: '${msg.kind}', apiKey: ${msg.apiKey}, validVersions: ${range(msg.validVersions)}, flexibleVersions: ${range(msg.flexibleVersions)}, struct: S_${msg.top.tsName} }`,
+    );
   }
   code.line();
   code.open('export const MESSAGE_SCHEMAS: readonly MessageSchema[] = [');
@@ -1072,8 +1201,10 @@ function apisFile(messages) {
     .map((req) => {
       const res = responses.get(req.apiKey);
       if (res === undefined) throw new Error(`${req.name}: no response with api key ${req.apiKey}`);
-      if (!sameRange(req.validVersions, res.validVersions)) throw new Error(`${req.name}: request and response versions differ`);
-      if (!sameRange(req.flexibleVersions, res.flexibleVersions)) throw new Error(`${req.name}: request and response flexible versions differ`);
+      if (!sameRange(req.validVersions, res.validVersions))
+        throw new Error(`${req.name}: request and response versions differ`);
+      if (!sameRange(req.flexibleVersions, res.flexibleVersions))
+        throw new Error(`${req.name}: request and response flexible versions differ`);
       return { key: req.apiKey, name: req.name.replace(/Request$/, ''), req, res };
     })
     .sort((a, b) => a.key - b.key);
@@ -1089,8 +1220,12 @@ function apisFile(messages) {
   code.line("import type { Reader } from './reader.js';");
   code.line("import type { Writer } from './writer.js';");
   for (const a of apis) {
-    code.line(`import { read${a.req.name}, write${a.req.name}, type ${a.req.name} } from './messages/${kebab(a.req.name)}.js';`);
-    code.line(`import { read${a.res.name}, write${a.res.name}, type ${a.res.name} } from './messages/${kebab(a.res.name)}.js';`);
+    code.line(
+      `import { read${a.req.name}, write${a.req.name}, type ${a.req.name} } from './messages/${kebab(a.req.name)}.js';`,
+    );
+    code.line(
+      `import { read${a.res.name}, write${a.res.name}, type ${a.res.name} } from './messages/${kebab(a.res.name)}.js';`,
+    );
   }
   code.line();
   code.open('export const ApiKey = {');
@@ -1120,7 +1255,9 @@ function apisFile(messages) {
   code.close();
   code.line();
   code.line('/** Typed descriptors by API name. */');
-  code.open('export const APIS: { readonly [K in ApiName]: ApiDescriptor<ApiMessages[K][\'request\'], ApiMessages[K][\'response\']> } = {');
+  code.open(
+    "export const APIS: { readonly [K in ApiName]: ApiDescriptor<ApiMessages[K]['request'], ApiMessages[K]['response']> } = {",
+  );
   for (const a of apis) {
     const flex = isEmpty(a.req.flexibleVersions) ? -1 : a.req.flexibleVersions.lo;
     code.open(`${a.name}: {`);
@@ -1153,7 +1290,9 @@ function apisFile(messages) {
   const cs = apis.find((a) => a.name === 'ControlledShutdown');
   const av = apis.find((a) => a.name === 'ApiVersions');
   if (!cs || !av) throw new Error('ControlledShutdown and ApiVersions must exist');
-  code.line('/** Request header version for an API version: 2 when flexible, else 1 (ControlledShutdown v0 uses 0). */');
+  code.line(
+    '/** Request header version for an API version: 2 when flexible, else 1 (ControlledShutdown v0 uses 0). */',
+  );
   code.open('export function requestHeaderVersion(apiKey: number, apiVersion: number): 0 | 1 | 2 {');
   code.line(`if (apiKey === ${cs.key} && apiVersion === 0) return 0;`);
   code.line('const api = apiKey >= 0 ? API_BY_KEY[apiKey] : undefined;');
@@ -1179,7 +1318,12 @@ function errorsFileText() {
   const seenCodes = new Set();
   const seenNames = new Set();
   for (const e of errors) {
-    if (!Number.isInteger(e.code) || typeof e.name !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(e.name) || typeof e.retriable !== 'boolean') {
+    if (
+      !Number.isInteger(e.code) ||
+      typeof e.name !== 'string' ||
+      !/^[A-Z][A-Z0-9_]*$/.test(e.name) ||
+      typeof e.retriable !== 'boolean'
+    ) {
       throw new Error(`errors.json: bad entry ${JSON.stringify(e)}`);
     }
     if (seenCodes.has(e.code) || seenNames.has(e.name)) throw new Error(`errors.json: duplicate ${e.code} ${e.name}`);
@@ -1213,7 +1357,9 @@ function errorsFileText() {
   code.line('return BY_CODE.get(code);');
   code.close();
   code.line();
-  code.line('/** Symbolic name of an error code, e.g. UNKNOWN_TOPIC_OR_PARTITION; UNKNOWN_ERROR_CODE_<n> if unknown. */');
+  code.line(
+    '/** Symbolic name of an error code, e.g. UNKNOWN_TOPIC_OR_PARTITION; UNKNOWN_ERROR_CODE_<n> if unknown. */',
+  );
   code.open('export function errorName(code: number): string {');
   code.line('return BY_CODE.get(code)?.name ?? `UNKNOWN_ERROR_CODE_${code}`;');
   code.close();
@@ -1240,7 +1386,9 @@ function errorsFileText() {
 
 function main() {
   if (!existsSync(defsDir)) throw new Error(`definitions directory not found: ${defsDir}`);
-  const files = readdirSync(defsDir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(defsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const messages = files.map(loadMessage);
   const tsNames = new Map();
   for (const msg of messages) {
@@ -1277,7 +1425,11 @@ function main() {
   const errors = errorsFileText();
   writeFileSync(join(protocolDir, 'errors.ts'), errors.text);
   const counts = messages.reduce((acc, m) => ((acc[m.kind] = (acc[m.kind] ?? 0) + 1), acc), {});
-  console.log(`gen-protocol: ${messages.length} messages (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}), ${apis.count} APIs, ${errors.count} error codes`);
+  console.log(
+    `gen-protocol: ${messages.length} messages (${Object.entries(counts)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}), ${apis.count} APIs, ${errors.count} error codes`,
+  );
 }
 
 main();

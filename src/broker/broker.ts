@@ -94,7 +94,8 @@ export class Broker {
       cleanerEnabled: config.bool('log.cleaner.enable'),
       onError: (err, task) => log.error({ err, task }, 'storage background task failed'),
     });
-    if (!logs.hadCleanShutdown && logs.logs().length > 0) log.warn('previous shutdown was not clean; logs were recovered');
+    if (!logs.hadCleanShutdown && logs.logs().length > 0)
+      log.warn('previous shutdown was not clean; logs were recovered');
     const broker = new Broker(config, log, metadata, logs);
     try {
       await broker.topics.reconcile();
@@ -110,7 +111,12 @@ export class Broker {
       throw err;
     }
     log.info(
-      { nodeId: broker.nodeId, clusterId: broker.clusterId, dataDir, startupMs: Math.round(performance.now() - started) },
+      {
+        nodeId: broker.nodeId,
+        clusterId: broker.clusterId,
+        dataDir,
+        startupMs: Math.round(performance.now() - started),
+      },
       `Brook broker ${broker.nodeId} listening on ${broker.advertised.host}:${broker.advertised.port}`,
     );
     return broker;

@@ -11,18 +11,42 @@ import type { GroupCoordinatorConfig, OffsetsLog, TopicMetadataView } from '../g
 export function createGroupCoordinator(broker: Broker): GroupCoordinator {
   const c = broker.config;
   const config: GroupCoordinatorConfig = {
-    get groupInitialRebalanceDelayMs() { return c.int('group.initial.rebalance.delay.ms'); },
-    get groupMinSessionTimeoutMs() { return c.int('group.min.session.timeout.ms'); },
-    get groupMaxSessionTimeoutMs() { return c.int('group.max.session.timeout.ms'); },
-    get groupMaxSize() { return c.int('group.max.size'); },
-    get offsetsRetentionMinutes() { return c.int('offsets.retention.minutes'); },
-    get offsetsRetentionCheckIntervalMs() { return c.int('offsets.retention.check.interval.ms'); },
-    get offsetMetadataMaxBytes() { return c.int('offset.metadata.max.bytes'); },
-    get rebalanceProtocols() { return c.list('group.coordinator.rebalance.protocols'); },
-    get consumerSessionTimeoutMs() { return c.int('group.consumer.session.timeout.ms'); },
-    get consumerHeartbeatIntervalMs() { return c.int('group.consumer.heartbeat.interval.ms'); },
-    get consumerMaxSize() { return c.int('group.consumer.max.size'); },
-    get consumerAssignors() { return c.list('group.consumer.assignors'); },
+    get groupInitialRebalanceDelayMs() {
+      return c.int('group.initial.rebalance.delay.ms');
+    },
+    get groupMinSessionTimeoutMs() {
+      return c.int('group.min.session.timeout.ms');
+    },
+    get groupMaxSessionTimeoutMs() {
+      return c.int('group.max.session.timeout.ms');
+    },
+    get groupMaxSize() {
+      return c.int('group.max.size');
+    },
+    get offsetsRetentionMinutes() {
+      return c.int('offsets.retention.minutes');
+    },
+    get offsetsRetentionCheckIntervalMs() {
+      return c.int('offsets.retention.check.interval.ms');
+    },
+    get offsetMetadataMaxBytes() {
+      return c.int('offset.metadata.max.bytes');
+    },
+    get rebalanceProtocols() {
+      return c.list('group.coordinator.rebalance.protocols');
+    },
+    get consumerSessionTimeoutMs() {
+      return c.int('group.consumer.session.timeout.ms');
+    },
+    get consumerHeartbeatIntervalMs() {
+      return c.int('group.consumer.heartbeat.interval.ms');
+    },
+    get consumerMaxSize() {
+      return c.int('group.consumer.max.size');
+    },
+    get consumerAssignors() {
+      return c.list('group.consumer.assignors');
+    },
   };
   // Kafka fixes the partition count when the topic is first created; keep it if it already exists.
   const partitionCount = broker.topics.topic(OFFSETS_TOPIC)?.partitions ?? c.int('offsets.topic.num.partitions');

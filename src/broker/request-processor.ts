@@ -26,7 +26,9 @@ export class KafkaRequestProcessor implements RequestProcessor {
     for (const h of handlers) {
       const api = APIS[h.api];
       if (h.minVersion < api.minVersion || h.maxVersion > api.maxVersion) {
-        throw new Error(`${h.api} handler claims versions ${h.minVersion}-${h.maxVersion} beyond the protocol's ${api.minVersion}-${api.maxVersion}`);
+        throw new Error(
+          `${h.api} handler claims versions ${h.minVersion}-${h.maxVersion} beyond the protocol's ${api.minVersion}-${api.maxVersion}`,
+        );
       }
       this.handlers[api.key] = h as ApiHandler;
     }
@@ -77,7 +79,10 @@ export class KafkaRequestProcessor implements RequestProcessor {
       request = api.readRequest(r, apiVersion);
     } catch (err) {
       if (err instanceof DecodeError) {
-        this.log.info({ connection: conn.remoteAddress, api: handler.api, version: apiVersion, reason: err.message }, 'malformed request');
+        this.log.info(
+          { connection: conn.remoteAddress, api: handler.api, version: apiVersion, reason: err.message },
+          'malformed request',
+        );
         return { kind: 'close', reason: `malformed ${handler.api} v${apiVersion} request: ${err.message}` };
       }
       throw err;
@@ -101,7 +106,10 @@ export class KafkaRequestProcessor implements RequestProcessor {
       return closeOn(err);
     }
     if (result instanceof Promise) {
-      return result.then((res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)), closeOn);
+      return result.then(
+        (res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)),
+        closeOn,
+      );
     }
     return withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, result));
   }

@@ -47,7 +47,8 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   props.push(['listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`]);
   props.push(['log.dirs', dataDir]);
   const config = new BrokerConfig(props);
-  const log = opts.logger ?? createLogger({ level: opts.logLevel ?? 'warn', pretty: false, destination: process.stderr });
+  const log =
+    opts.logger ?? createLogger({ level: opts.logLevel ?? 'warn', pretty: false, destination: process.stderr });
   for (const w of config.warnings) log.warn(w);
   let broker: Broker;
   try {

@@ -7,11 +7,18 @@ import { UNLIMITED, type CleanupPolicy, type LogConfig } from '../storage/index.
  * Resolves a topic's configs: its own overrides first, then the broker-supplied defaults (through
  * each config's broker synonyms), as DescribeConfigs reports them.
  */
-export function resolveTopicConfigs(overrides: Readonly<Record<string, string>>, broker: BrokerConfig): ResolvedConfig[] {
+export function resolveTopicConfigs(
+  overrides: Readonly<Record<string, string>>,
+  broker: BrokerConfig,
+): ResolvedConfig[] {
   return TOPIC_CONFIGS.map((def) => resolveTopicConfig(def.name, overrides, broker));
 }
 
-export function resolveTopicConfig(name: string, overrides: Readonly<Record<string, string>>, broker: BrokerConfig): ResolvedConfig {
+export function resolveTopicConfig(
+  name: string,
+  overrides: Readonly<Record<string, string>>,
+  broker: BrokerConfig,
+): ResolvedConfig {
   const inherited = broker.topicDefault(name);
   const own = overrides[name];
   if (own === undefined) return inherited;
@@ -48,7 +55,8 @@ function cleanupPolicy(v: string): CleanupPolicy {
 
 /** The storage layer's view of a topic's effective configs. */
 export function logConfigFor(overrides: Readonly<Record<string, string>>, broker: BrokerConfig): LogConfig {
-  const get = (name: string): string => resolveTopicConfig(name, overrides, broker).value ?? TOPIC_CONFIG_BY_NAME.get(name)!.default!;
+  const get = (name: string): string =>
+    resolveTopicConfig(name, overrides, broker).value ?? TOPIC_CONFIG_BY_NAME.get(name)!.default!;
   const num = (name: string): number => clampLong(Number(get(name)));
   return {
     segmentBytes: num('segment.bytes'),

@@ -117,13 +117,19 @@ export class TopicManager {
     }
     const collision = this.metadata.collidingTopic(name);
     if (collision) {
-      throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${collision.name}`);
+      throw new KafkaError(
+        ErrorCode.INVALID_TOPIC_EXCEPTION,
+        `Topic '${name}' collides with existing topic: ${collision.name}`,
+      );
     }
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
     }
     if (opts.partitions > MAX_PARTITIONS_PER_TOPIC) {
-      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`);
+      throw new KafkaError(
+        ErrorCode.INVALID_PARTITIONS,
+        `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`,
+      );
     }
     if (opts.replicationFactor < 1) {
       throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.');
@@ -145,7 +151,13 @@ export class TopicManager {
   async createTopic(name: string, opts: CreateTopicOptions): Promise<TopicRecord> {
     const configs = this.check(name, opts);
     if (opts.validateOnly) {
-      return { name, topicId: '00000000-0000-0000-0000-000000000000', partitions: opts.partitions, configs, internal: INTERNAL_TOPICS.has(name) };
+      return {
+        name,
+        topicId: '00000000-0000-0000-0000-000000000000',
+        partitions: opts.partitions,
+        configs,
+        internal: INTERNAL_TOPICS.has(name),
+      };
     }
     const creation = (async () => {
       const t = await this.metadata.createTopic(name, opts.partitions, configs);
@@ -202,13 +214,19 @@ export class TopicManager {
     const t = this.metadata.topic(name);
     if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
     if (total < t.partitions) {
-      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${t.partitions} partitions, which is higher than the requested ${total}.`);
+      throw new KafkaError(
+        ErrorCode.INVALID_PARTITIONS,
+        `Topic currently has ${t.partitions} partitions, which is higher than the requested ${total}.`,
+      );
     }
     if (total === t.partitions) {
       throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${t.partitions} partitions.`);
     }
     if (total > MAX_PARTITIONS_PER_TOPIC) {
-      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`);
+      throw new KafkaError(
+        ErrorCode.INVALID_PARTITIONS,
+        `Number of partitions must not exceed ${MAX_PARTITIONS_PER_TOPIC}.`,
+      );
     }
     return t;
   }

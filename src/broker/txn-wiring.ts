@@ -19,13 +19,22 @@ export class TransactionSupport {
     const c = broker.config;
     this.producerIds = new ProducerIdManager(broker.dataDir);
     const config: TxnCoordinatorConfig = {
-      get transactionMaxTimeoutMs() { return c.int('transaction.max.timeout.ms'); },
-      get transactionalIdExpirationMs() { return c.int('transactional.id.expiration.ms'); },
-      get abortTimedOutTransactionsIntervalMs() { return c.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'); },
-      get removeExpiredTransactionalIdsIntervalMs() { return c.int('transaction.remove.expired.transaction.cleanup.interval.ms'); },
+      get transactionMaxTimeoutMs() {
+        return c.int('transaction.max.timeout.ms');
+      },
+      get transactionalIdExpirationMs() {
+        return c.int('transactional.id.expiration.ms');
+      },
+      get abortTimedOutTransactionsIntervalMs() {
+        return c.int('transaction.abort.timed.out.transaction.cleanup.interval.ms');
+      },
+      get removeExpiredTransactionalIdsIntervalMs() {
+        return c.int('transaction.remove.expired.transaction.cleanup.interval.ms');
+      },
     };
     // Kafka fixes the partition count when the topic is first created; keep it if it exists.
-    const partitionCount = broker.topics.topic(TRANSACTION_STATE_TOPIC)?.partitions ?? c.int('transaction.state.log.num.partitions');
+    const partitionCount =
+      broker.topics.topic(TRANSACTION_STATE_TOPIC)?.partitions ?? c.int('transaction.state.log.num.partitions');
     const stateLog: TxnStateLog = {
       partitionCount: () => broker.topics.topic(TRANSACTION_STATE_TOPIC)?.partitions,
       async ensureCreated() {
@@ -42,7 +51,11 @@ export class TransactionSupport {
       },
       async append(partition, batch) {
         const p = broker.topics.partition(TRANSACTION_STATE_TOPIC, partition);
-        if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${TRANSACTION_STATE_TOPIC}-${partition} does not exist`);
+        if (!p)
+          throw new KafkaError(
+            ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            `${TRANSACTION_STATE_TOPIC}-${partition} does not exist`,
+          );
         await p.log.append(batch, { leaderEpoch: p.leaderEpoch });
       },
       async read(partition, visitor) {
@@ -104,7 +117,15 @@ export class TransactionSupport {
         if (e.currentTxnFirstOffset < 0) continue;
         const marker = this.coordinator.danglingTransactionMarker(e.producerId, e.producerEpoch, p.topic, p.index);
         if (!marker) continue;
-        log.warn({ partition: `${p.topic}-${p.index}`, producerId: e.producerId, firstOffset: e.currentTxnFirstOffset, commit: marker.commit }, 'ending a transaction the coordinator already finished');
+        log.warn(
+          {
+            partition: `${p.topic}-${p.index}`,
+            producerId: e.producerId,
+            firstOffset: e.currentTxnFirstOffset,
+            commit: marker.commit,
+          },
+          'ending a transaction the coordinator already finished',
+        );
         try {
           await p.appendTxnMarker(marker);
         } catch (err) {
@@ -118,7 +139,8 @@ export class TransactionSupport {
   expireProducers(now = Date.now()): number {
     const ms = this.broker.config.int('producer.id.expiration.ms');
     let n = 0;
-    for (const p of this.broker.topics.allPartitions()) if (p.producers.size > 0) n += p.producers.removeExpired(now, ms);
+    for (const p of this.broker.topics.allPartitions())
+      if (p.producers.size > 0) n += p.producers.removeExpired(now, ms);
     return n;
   }
 

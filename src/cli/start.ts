@@ -34,7 +34,8 @@ export function brokerConfigFromFlags(o: StartOptions): BrokerConfig {
   if (o.port !== undefined || o.host !== undefined) {
     const base = new BrokerConfig([...props].filter(([k]) => k === 'listeners')).listeners()[0]!;
     const port = o.port !== undefined ? Number(o.port) : base.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('--port', `--port: "${o.port}" is not a port number`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ConfigError('--port', `--port: "${o.port}" is not a port number`);
     const host = o.host ?? base.host;
     props.set('listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${port}`);
   }

@@ -1,10 +1,25 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { ZERO_UUID } from '../protocol/messages/support.js';
-import { Cluster, sleep, type BrokerInfo, type ClientOptions, type PartitionInfo, type TopicPartition } from './cluster.js';
+import {
+  Cluster,
+  sleep,
+  type BrokerInfo,
+  type ClientOptions,
+  type PartitionInfo,
+  type TopicPartition,
+} from './cluster.js';
 import type { Connection } from './connection.js';
 import { KafkaError, isRetriableError, kafkaError } from './errors.js';
 import { decodeAssignment } from './assignors.js';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, commitOffsets, fetchCommittedOffsets, listOffsets, type CommittedOffset, type ListedOffset } from './offsets.js';
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  commitOffsets,
+  fetchCommittedOffsets,
+  listOffsets,
+  type CommittedOffset,
+  type ListedOffset,
+} from './offsets.js';
 
 export interface NewTopic {
   name: string;
@@ -99,7 +114,8 @@ export interface GroupOffsetDescription extends TopicPartition {
   clientId: string | null;
 }
 
-export type OffsetResetTarget = 'earliest' | 'latest' | { datetime: Date | number } | { shiftBy: number } | { offset: number };
+export type OffsetResetTarget =
+  'earliest' | 'latest' | { datetime: Date | number } | { shiftBy: number } | { offset: number };
 
 export interface OffsetReset extends TopicPartition {
   /** -1 when nothing was committed before. */
@@ -139,25 +155,32 @@ export class Admin {
    * Creates topics and (unless waitForLeaders is false) waits until their partitions have leaders.
    * With ifNotExists, an existing topic is not an error. Returns the names actually created.
    */
-  async createTopics(topics: NewTopic[], opts: { validateOnly?: boolean; timeoutMs?: number; ifNotExists?: boolean; waitForLeaders?: boolean } = {}): Promise<string[]> {
+  async createTopics(
+    topics: NewTopic[],
+    opts: { validateOnly?: boolean; timeoutMs?: number; ifNotExists?: boolean; waitForLeaders?: boolean } = {},
+  ): Promise<string[]> {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const created: string[] = [];
     await this.cluster.retry(
       'CreateTopics',
       async () => {
         const conn = await this.cluster.controller();
-        const res = await conn.request('CreateTopics', (v) => ({
-          topics: topics.map((t) => ({
-            name: t.name,
-            // "Use the broker default" (-1) exists from v4 on.
-            numPartitions: t.partitions ?? (v >= 4 ? -1 : 1),
-            replicationFactor: t.replicationFactor ?? (v >= 4 ? -1 : 1),
-            assignments: [],
-            configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-          })),
-          timeoutMs,
-          validateOnly: v >= 1 ? (opts.validateOnly ?? false) : false,
-        }), { timeoutMs: timeoutMs + this.cluster.opts.requestTimeoutMs });
+        const res = await conn.request(
+          'CreateTopics',
+          (v) => ({
+            topics: topics.map((t) => ({
+              name: t.name,
+              // "Use the broker default" (-1) exists from v4 on.
+              numPartitions: t.partitions ?? (v >= 4 ? -1 : 1),
+              replicationFactor: t.replicationFactor ?? (v >= 4 ? -1 : 1),
+              assignments: [],
+              configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+            })),
+            timeoutMs,
+            validateOnly: v >= 1 ? (opts.validateOnly ?? false) : false,
+          }),
+          { timeoutMs: timeoutMs + this.cluster.opts.requestTimeoutMs },
+        );
         created.length = 0;
         for (const t of res.topics) {
           if (t.errorCode === ErrorCode.NONE) created.push(t.name);
@@ -197,12 +220,21 @@ export class Admin {
         topicId: t.topicId,
         isInternal: t.isInternal,
         partitions: t.partitions
-          .map((p) => ({ partition: p.partitionIndex, leader: p.leaderId, leaderEpoch: p.leaderEpoch, replicas: p.replicaNodes, isr: p.isrNodes, offlineReplicas: p.offlineReplicas, errorCode: p.errorCode }))
+          .map((p) => ({
+            partition: p.partitionIndex,
+            leader: p.leaderId,
+            leaderEpoch: p.leaderEpoch,
+            replicas: p.replicaNodes,
+            isr: p.isrNodes,
+            offlineReplicas: p.offlineReplicas,
+            errorCode: p.errorCode,
+          }))
           .sort((a, b) => a.partition - b.partition),
       });
     }
     if (names !== undefined) {
-      for (const n of names) if (!out.some((t) => t.name === n)) throw kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${n}"`);
+      for (const n of names)
+        if (!out.some((t) => t.name === n)) throw kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${n}"`);
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -214,11 +246,15 @@ export class Admin {
       'DeleteTopics',
       async () => {
         const conn = await this.cluster.controller();
-        const res = await conn.request('DeleteTopics', (v) => ({
-          topics: v >= 6 ? names.map((name) => ({ name, topicId: ZERO_UUID })) : [],
-          topicNames: v < 6 ? names : [],
-          timeoutMs,
-        }), { timeoutMs: timeoutMs + this.cluster.opts.requestTimeoutMs });
+        const res = await conn.request(
+          'DeleteTopics',
+          (v) => ({
+            topics: v >= 6 ? names.map((name) => ({ name, topicId: ZERO_UUID })) : [],
+            topicNames: v < 6 ? names : [],
+            timeoutMs,
+          }),
+          { timeoutMs: timeoutMs + this.cluster.opts.requestTimeoutMs },
+        );
         for (const r of res.responses) {
           if (r.errorCode === ErrorCode.NONE) continue;
           if (r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.ifExists) continue;
@@ -232,21 +268,28 @@ export class Admin {
   }
 
   /** Raises topics' partition counts to `count` (partitions can only be added). */
-  async createPartitions(requests: { topic: string; count: number }[], opts: { validateOnly?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  async createPartitions(
+    requests: { topic: string; count: number }[],
+    opts: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? 30_000;
-    await this.cluster.retry('CreatePartitions', async () => {
-      const conn = await this.cluster.controller();
-      const res = await conn.request('CreatePartitions', () => ({
-        topics: requests.map((r) => ({ name: r.topic, count: r.count, assignments: null })),
-        timeoutMs,
-        validateOnly: opts.validateOnly ?? false,
-      }));
-      for (const r of res.results) {
-        if (r.errorCode === ErrorCode.NONE) continue;
-        if (r.errorCode === ErrorCode.NOT_CONTROLLER) this.cluster.controllerId = -1;
-        throw kafkaError(r.errorCode, `adding partitions to topic "${r.name}"`, r.errorMessage);
-      }
-    }, { retriable: retriableUnlessUnknownTopic });
+    await this.cluster.retry(
+      'CreatePartitions',
+      async () => {
+        const conn = await this.cluster.controller();
+        const res = await conn.request('CreatePartitions', () => ({
+          topics: requests.map((r) => ({ name: r.topic, count: r.count, assignments: null })),
+          timeoutMs,
+          validateOnly: opts.validateOnly ?? false,
+        }));
+        for (const r of res.results) {
+          if (r.errorCode === ErrorCode.NONE) continue;
+          if (r.errorCode === ErrorCode.NOT_CONTROLLER) this.cluster.controllerId = -1;
+          throw kafkaError(r.errorCode, `adding partitions to topic "${r.name}"`, r.errorMessage);
+        }
+      },
+      { retriable: retriableUnlessUnknownTopic },
+    );
     for (const r of requests) this.cluster.invalidateTopic(r.topic);
   }
 
@@ -261,20 +304,29 @@ export class Admin {
   }
 
   /** Configuration entries of topics, brokers or groups (only `keys` when given). */
-  async describeConfigs(resources: (ConfigResource & { keys?: string[] })[]): Promise<(ConfigResource & { configs: ConfigEntry[] })[]> {
+  async describeConfigs(
+    resources: (ConfigResource & { keys?: string[] })[],
+  ): Promise<(ConfigResource & { configs: ConfigEntry[] })[]> {
     const out: (ConfigResource & { configs: ConfigEntry[] })[] = [];
     for (const res of resources) {
       const r = await this.cluster.retry('DescribeConfigs', async () => {
         const conn = await this.connectionFor(res);
         return conn.request('DescribeConfigs', (v) => ({
-          resources: [{ resourceType: RESOURCE_TYPES[res.type], resourceName: res.name, configurationKeys: res.keys ?? null }],
+          resources: [
+            { resourceType: RESOURCE_TYPES[res.type], resourceName: res.name, configurationKeys: res.keys ?? null },
+          ],
           includeSynonyms: false,
           includeDocumentation: v >= 3 ? false : false,
         }));
       });
       const result = r.results[0];
-      if (result === undefined) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeConfigs returned nothing for ${res.type} "${res.name}"`);
-      if (result.errorCode !== ErrorCode.NONE) throw kafkaError(result.errorCode, `${res.type} "${res.name}"`, result.errorMessage);
+      if (result === undefined)
+        throw new KafkaError(
+          ErrorCode.UNKNOWN_SERVER_ERROR,
+          `DescribeConfigs returned nothing for ${res.type} "${res.name}"`,
+        );
+      if (result.errorCode !== ErrorCode.NONE)
+        throw kafkaError(result.errorCode, `${res.type} "${res.name}"`, result.errorMessage);
       out.push({
         type: res.type,
         name: res.name,
@@ -300,48 +352,82 @@ export class Admin {
    */
   async alterConfigs(changes: ConfigAlteration[], opts: { validateOnly?: boolean } = {}): Promise<void> {
     for (const ch of changes) {
-      await this.cluster.retry('AlterConfigs', async () => {
-        const conn = await this.connectionFor(ch);
-        const set = Object.entries(ch.set ?? {});
-        const del = ch.delete ?? [];
-        let code: number;
-        let message: string | null;
-        if (conn.versions.supports('IncrementalAlterConfigs')) {
-          const res = await conn.request('IncrementalAlterConfigs', () => ({
-            resources: [
-              {
-                resourceType: RESOURCE_TYPES[ch.type],
-                resourceName: ch.name,
-                configs: [...set.map(([name, value]) => ({ name, configOperation: 0, value })), ...del.map((name) => ({ name, configOperation: 1, value: null }))],
-              },
-            ],
-            validateOnly: opts.validateOnly ?? false,
-          }));
-          ({ errorCode: code, errorMessage: message } = res.responses[0] ?? { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: 'empty response' });
-        } else {
-          const [current] = await this.describeConfigs([ch]);
-          const merged = new Map<string, string | null>();
-          for (const c of current!.configs) if (!c.isDefault && !c.readOnly && c.source.startsWith('DYNAMIC')) merged.set(c.name, c.value);
-          for (const [k, v] of set) merged.set(k, v);
-          for (const k of del) merged.delete(k);
-          const res = await conn.request('AlterConfigs', () => ({
-            resources: [{ resourceType: RESOURCE_TYPES[ch.type], resourceName: ch.name, configs: [...merged].map(([name, value]) => ({ name, value })) }],
-            validateOnly: opts.validateOnly ?? false,
-          }));
-          ({ errorCode: code, errorMessage: message } = res.responses[0] ?? { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: 'empty response' });
-        }
-        if (code !== ErrorCode.NONE) throw kafkaError(code, `altering ${ch.type} "${ch.name}"`, message);
-      }, { retriable: retriableUnlessUnknownTopic });
+      await this.cluster.retry(
+        'AlterConfigs',
+        async () => {
+          const conn = await this.connectionFor(ch);
+          const set = Object.entries(ch.set ?? {});
+          const del = ch.delete ?? [];
+          let code: number;
+          let message: string | null;
+          if (conn.versions.supports('IncrementalAlterConfigs')) {
+            const res = await conn.request('IncrementalAlterConfigs', () => ({
+              resources: [
+                {
+                  resourceType: RESOURCE_TYPES[ch.type],
+                  resourceName: ch.name,
+                  configs: [
+                    ...set.map(([name, value]) => ({ name, configOperation: 0, value })),
+                    ...del.map((name) => ({ name, configOperation: 1, value: null })),
+                  ],
+                },
+              ],
+              validateOnly: opts.validateOnly ?? false,
+            }));
+            ({ errorCode: code, errorMessage: message } = res.responses[0] ?? {
+              errorCode: ErrorCode.UNKNOWN_SERVER_ERROR,
+              errorMessage: 'empty response',
+            });
+          } else {
+            const [current] = await this.describeConfigs([ch]);
+            const merged = new Map<string, string | null>();
+            for (const c of current!.configs)
+              if (!c.isDefault && !c.readOnly && c.source.startsWith('DYNAMIC')) merged.set(c.name, c.value);
+            for (const [k, v] of set) merged.set(k, v);
+            for (const k of del) merged.delete(k);
+            const res = await conn.request('AlterConfigs', () => ({
+              resources: [
+                {
+                  resourceType: RESOURCE_TYPES[ch.type],
+                  resourceName: ch.name,
+                  configs: [...merged].map(([name, value]) => ({ name, value })),
+                },
+              ],
+              validateOnly: opts.validateOnly ?? false,
+            }));
+            ({ errorCode: code, errorMessage: message } = res.responses[0] ?? {
+              errorCode: ErrorCode.UNKNOWN_SERVER_ERROR,
+              errorMessage: 'empty response',
+            });
+          }
+          if (code !== ErrorCode.NONE) throw kafkaError(code, `altering ${ch.type} "${ch.name}"`, message);
+        },
+        { retriable: retriableUnlessUnknownTopic },
+      );
     }
   }
 
   // ---- offsets ----
 
   /** Offsets by time: 'earliest', 'latest', or the first offset with a timestamp at or after a time. */
-  async listOffsets(requests: (TopicPartition & { at: 'earliest' | 'latest' | Date | number })[], opts: { isolationLevel?: 'read_committed' | 'read_uncommitted' } = {}): Promise<ListedOffset[]> {
+  async listOffsets(
+    requests: (TopicPartition & { at: 'earliest' | 'latest' | Date | number })[],
+    opts: { isolationLevel?: 'read_committed' | 'read_uncommitted' } = {},
+  ): Promise<ListedOffset[]> {
     return listOffsets(
       this.cluster,
-      requests.map((r) => ({ topic: r.topic, partition: r.partition, timestamp: r.at === 'earliest' ? EARLIEST_TIMESTAMP : r.at === 'latest' ? LATEST_TIMESTAMP : r.at instanceof Date ? r.at.getTime() : r.at })),
+      requests.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        timestamp:
+          r.at === 'earliest'
+            ? EARLIEST_TIMESTAMP
+            : r.at === 'latest'
+              ? LATEST_TIMESTAMP
+              : r.at instanceof Date
+                ? r.at.getTime()
+                : r.at,
+      })),
       opts.isolationLevel,
     );
   }
@@ -363,7 +449,13 @@ export class Admin {
         const conn = await this.cluster.broker(b.nodeId);
         const res = await conn.request('ListGroups', () => ({ statesFilter: [], typesFilter: [] }));
         if (res.errorCode !== ErrorCode.NONE) throw kafkaError(res.errorCode, `ListGroups on broker ${b.nodeId}`);
-        for (const g of res.groups) all.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState, type: g.groupType });
+        for (const g of res.groups)
+          all.set(g.groupId, {
+            groupId: g.groupId,
+            protocolType: g.protocolType,
+            state: g.groupState,
+            type: g.groupType,
+          });
       }),
     );
     return [...all.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
@@ -377,16 +469,21 @@ export class Admin {
   private async describeGroup(groupId: string): Promise<GroupDescription> {
     return this.cluster.retry('DescribeGroups', async () => {
       const conn = await this.cluster.coordinator('group', groupId);
-      const res = await conn.request('DescribeGroups', () => ({ groups: [groupId], includeAuthorizedOperations: false }));
+      const res = await conn.request('DescribeGroups', () => ({
+        groups: [groupId],
+        includeAuthorizedOperations: false,
+      }));
       const g = res.groups[0];
-      if (g === undefined) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeGroups returned nothing for "${groupId}"`);
+      if (g === undefined)
+        throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `DescribeGroups returned nothing for "${groupId}"`);
       if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND && conn.versions.supports('ConsumerGroupDescribe')) {
         const described = await this.describeConsumerProtocolGroup(conn, groupId);
         if (described !== undefined) return described;
       }
       if (g.errorCode !== ErrorCode.NONE) {
         if (COORDINATOR_MOVED.has(g.errorCode)) this.cluster.invalidateCoordinator('group', groupId);
-        if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { groupId, state: 'Dead', protocolType: '', protocol: '', members: [] };
+        if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND)
+          return { groupId, state: 'Dead', protocolType: '', protocol: '', members: [] };
         throw kafkaError(g.errorCode, `group "${groupId}"`);
       }
       return {
@@ -403,14 +500,26 @@ export class Admin {
               assignment = [];
             }
           }
-          return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost, assignment };
+          return {
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            assignment,
+          };
         }),
       };
     });
   }
 
-  private async describeConsumerProtocolGroup(conn: Connection, groupId: string): Promise<GroupDescription | undefined> {
-    const res = await conn.request('ConsumerGroupDescribe', () => ({ groupIds: [groupId], includeAuthorizedOperations: false }));
+  private async describeConsumerProtocolGroup(
+    conn: Connection,
+    groupId: string,
+  ): Promise<GroupDescription | undefined> {
+    const res = await conn.request('ConsumerGroupDescribe', () => ({
+      groupIds: [groupId],
+      includeAuthorizedOperations: false,
+    }));
     const g = res.groups[0];
     if (g === undefined || g.errorCode !== ErrorCode.NONE) return undefined;
     return {
@@ -423,7 +532,9 @@ export class Admin {
         groupInstanceId: m.instanceId,
         clientId: m.clientId,
         clientHost: m.clientHost,
-        assignment: m.assignment.topicPartitions.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topicName, partition }))),
+        assignment: m.assignment.topicPartitions.flatMap((t) =>
+          t.partitions.map((partition) => ({ topic: t.topicName, partition })),
+        ),
       })),
     };
   }
@@ -438,7 +549,8 @@ export class Admin {
     const owner = new Map<string, GroupMemberDescription>();
     for (const m of group!.members) for (const tp of m.assignment) owner.set(`${tp.topic}\u0000${tp.partition}`, m);
     const rows = new Map<string, { tp: TopicPartition; c: CommittedOffset | undefined }>();
-    for (const c of committed) rows.set(`${c.topic}\u0000${c.partition}`, { tp: { topic: c.topic, partition: c.partition }, c });
+    for (const c of committed)
+      rows.set(`${c.topic}\u0000${c.partition}`, { tp: { topic: c.topic, partition: c.partition }, c });
     for (const [k, m] of owner) {
       if (!rows.has(k)) {
         const tp = m.assignment.find((x) => `${x.topic}\u0000${x.partition}` === k)!;
@@ -455,7 +567,13 @@ export class Admin {
         /* topic gone */
       }
     }
-    const ends = live.length === 0 ? [] : await listOffsets(this.cluster, live.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })));
+    const ends =
+      live.length === 0
+        ? []
+        : await listOffsets(
+            this.cluster,
+            live.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })),
+          );
     const endBy = new Map(ends.map((e) => [`${e.topic}\u0000${e.partition}`, e.offset]));
     const out: GroupOffsetDescription[] = [];
     for (const [k, { tp, c }] of rows) {
@@ -481,10 +599,17 @@ export class Admin {
    * have no active members. `topics` limits the reset (all partitions of each topic); without it,
    * every partition the group has offsets for. With dryRun nothing is committed.
    */
-  async resetGroupOffsets(groupId: string, to: OffsetResetTarget, opts: { topics?: string[]; partitions?: TopicPartition[]; dryRun?: boolean } = {}): Promise<OffsetReset[]> {
+  async resetGroupOffsets(
+    groupId: string,
+    to: OffsetResetTarget,
+    opts: { topics?: string[]; partitions?: TopicPartition[]; dryRun?: boolean } = {},
+  ): Promise<OffsetReset[]> {
     const [group] = await this.describeGroups([groupId]);
     if (group!.state !== 'Empty' && group!.state !== 'Dead') {
-      throw new KafkaError(ErrorCode.NON_EMPTY_GROUP, `offsets of group "${groupId}" can only be reset while it has no active members; it is ${group!.state} with ${group!.members.length} member(s)`);
+      throw new KafkaError(
+        ErrorCode.NON_EMPTY_GROUP,
+        `offsets of group "${groupId}" can only be reset while it has no active members; it is ${group!.state} with ${group!.members.length} member(s)`,
+      );
     }
     const committed = await fetchCommittedOffsets(this.cluster, groupId, null);
     let targets: TopicPartition[];
@@ -499,13 +624,22 @@ export class Admin {
     if (targets.length === 0) return [];
     const prevBy = new Map(committed.map((c) => [`${c.topic}\u0000${c.partition}`, c.offset]));
     const [earliest, latest] = await Promise.all([
-      listOffsets(this.cluster, targets.map((t) => ({ ...t, timestamp: EARLIEST_TIMESTAMP }))),
-      listOffsets(this.cluster, targets.map((t) => ({ ...t, timestamp: LATEST_TIMESTAMP }))),
+      listOffsets(
+        this.cluster,
+        targets.map((t) => ({ ...t, timestamp: EARLIEST_TIMESTAMP })),
+      ),
+      listOffsets(
+        this.cluster,
+        targets.map((t) => ({ ...t, timestamp: LATEST_TIMESTAMP })),
+      ),
     ]);
     let byTime: ListedOffset[] | undefined;
     if (typeof to === 'object' && 'datetime' in to) {
       const ts = to.datetime instanceof Date ? to.datetime.getTime() : to.datetime;
-      byTime = await listOffsets(this.cluster, targets.map((t) => ({ ...t, timestamp: ts })));
+      byTime = await listOffsets(
+        this.cluster,
+        targets.map((t) => ({ ...t, timestamp: ts })),
+      );
     }
     const out: OffsetReset[] = targets.map((tp, i) => {
       const lo = earliest[i]!.offset;
@@ -520,7 +654,12 @@ export class Admin {
       next = Math.min(hi, Math.max(lo, next));
       return { topic: tp.topic, partition: tp.partition, previousOffset: prev, newOffset: next };
     });
-    if (!opts.dryRun) await commitOffsets(this.cluster, groupId, out.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.newOffset })));
+    if (!opts.dryRun)
+      await commitOffsets(
+        this.cluster,
+        groupId,
+        out.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.newOffset })),
+      );
     return out;
   }
 
@@ -545,16 +684,25 @@ export class Admin {
   async describeCluster(): Promise<ClusterDescription> {
     const conn = await this.cluster.any();
     if (conn.versions.supports('DescribeCluster')) {
-      const res = await conn.request('DescribeCluster', () => ({ includeClusterAuthorizedOperations: false, endpointType: 1 }));
+      const res = await conn.request('DescribeCluster', () => ({
+        includeClusterAuthorizedOperations: false,
+        endpointType: 1,
+      }));
       if (res.errorCode !== ErrorCode.NONE) throw kafkaError(res.errorCode, 'DescribeCluster', res.errorMessage);
       return {
         clusterId: res.clusterId,
         controllerId: res.controllerId,
-        brokers: res.brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })).sort((a, b) => a.nodeId - b.nodeId),
+        brokers: res.brokers
+          .map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack }))
+          .sort((a, b) => a.nodeId - b.nodeId),
       };
     }
     await this.cluster.refreshMetadata([]);
-    return { clusterId: this.cluster.clusterId, controllerId: this.cluster.controllerId, brokers: this.cluster.knownBrokers() };
+    return {
+      clusterId: this.cluster.clusterId,
+      controllerId: this.cluster.controllerId,
+      brokers: this.cluster.knownBrokers(),
+    };
   }
 
   /** Waits until metadata no longer lists the topics (deletion is asynchronous in Kafka). */
@@ -563,7 +711,11 @@ export class Admin {
     for (;;) {
       const left = await this.listTopics({ includeInternal: true });
       if (!names.some((n) => left.includes(n))) return;
-      if (Date.now() > deadline) throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `topics still listed after ${timeoutMs} ms: ${names.join(', ')}`);
+      if (Date.now() > deadline)
+        throw new KafkaError(
+          ErrorCode.REQUEST_TIMED_OUT,
+          `topics still listed after ${timeoutMs} ms: ${names.join(', ')}`,
+        );
       await sleep(100);
     }
   }

@@ -1,7 +1,13 @@
 import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
-import { readConsumerProtocolAssignment, writeConsumerProtocolAssignment } from '../protocol/messages/consumer-protocol-assignment.js';
-import { readConsumerProtocolSubscription, writeConsumerProtocolSubscription } from '../protocol/messages/consumer-protocol-subscription.js';
+import {
+  readConsumerProtocolAssignment,
+  writeConsumerProtocolAssignment,
+} from '../protocol/messages/consumer-protocol-assignment.js';
+import {
+  readConsumerProtocolSubscription,
+  writeConsumerProtocolSubscription,
+} from '../protocol/messages/consumer-protocol-subscription.js';
 import type { TopicPartition } from './cluster.js';
 
 /** A member's subscription as the group leader sees it (the "consumer" protocol metadata). */
@@ -97,7 +103,11 @@ const tpKey = (topic: string, partition: number): string => `${topic}\u0000${par
  * owner is left out of this round: its current owner revokes it, rejoins, and the follow-up
  * rebalance hands it over (KIP-429), so no partition is ever owned twice.
  */
-export function stickyAssign(members: MemberSubscription[], partitionsPerTopic: ReadonlyMap<string, number>, cooperative: boolean): Map<string, TopicPartition[]> {
+export function stickyAssign(
+  members: MemberSubscription[],
+  partitionsPerTopic: ReadonlyMap<string, number>,
+  cooperative: boolean,
+): Map<string, TopicPartition[]> {
   const out = emptyAssignment(members);
   const sorted = [...members].sort(memberOrder);
   const all: TopicPartition[] = [];
@@ -115,7 +125,8 @@ export function stickyAssign(members: MemberSubscription[], partitionsPerTopic: 
     for (const tp of m.ownedPartitions) {
       const k = tpKey(tp.topic, tp.partition);
       const prev = owner.get(k);
-      if (prev === undefined || m.generationId > prev.generation) owner.set(k, { memberId: m.memberId, generation: m.generationId });
+      if (prev === undefined || m.generationId > prev.generation)
+        owner.set(k, { memberId: m.memberId, generation: m.generationId });
     }
   }
 
@@ -124,7 +135,12 @@ export function stickyAssign(members: MemberSubscription[], partitionsPerTopic: 
   // 1. Keep owned partitions, up to the member's quota.
   for (const m of sorted) {
     const keep = m.ownedPartitions
-      .filter((tp) => m.topics.includes(tp.topic) && tp.partition < (partitionsPerTopic.get(tp.topic) ?? 0) && owner.get(tpKey(tp.topic, tp.partition))?.memberId === m.memberId)
+      .filter(
+        (tp) =>
+          m.topics.includes(tp.topic) &&
+          tp.partition < (partitionsPerTopic.get(tp.topic) ?? 0) &&
+          owner.get(tpKey(tp.topic, tp.partition))?.memberId === m.memberId,
+      )
       .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
     let quota = minQuota;
     if (keep.length > minQuota && extraSlots > 0) {
@@ -191,10 +207,21 @@ function groupByTopic(tps: readonly TopicPartition[]): { topic: string; partitio
 }
 
 /** JoinGroup metadata for the "consumer" protocol type: int16 version, then the subscription. */
-export function encodeSubscription(topics: string[], owned: readonly TopicPartition[], generationId: number, rackId: string | null = null): Buffer {
+export function encodeSubscription(
+  topics: string[],
+  owned: readonly TopicPartition[],
+  generationId: number,
+  rackId: string | null = null,
+): Buffer {
   const w = new Writer(64);
   w.int16(SUBSCRIPTION_VERSION);
-  writeConsumerProtocolSubscription(w, SUBSCRIPTION_VERSION, { topics: [...topics].sort(), userData: null, ownedPartitions: groupByTopic(owned), generationId, rackId });
+  writeConsumerProtocolSubscription(w, SUBSCRIPTION_VERSION, {
+    topics: [...topics].sort(),
+    userData: null,
+    ownedPartitions: groupByTopic(owned),
+    generationId,
+    rackId,
+  });
   return w.toBuffer();
 }
 

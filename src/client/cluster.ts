@@ -70,7 +70,10 @@ const DEFAULTS = {
   metadataMaxAgeMs: 300_000,
 };
 
-export type ResolvedClientOptions = Required<Omit<ClientOptions, 'bootstrap' | 'logger'>> & { bootstrap: { host: string; port: number }[]; logger: Logger };
+export type ResolvedClientOptions = Required<Omit<ClientOptions, 'bootstrap' | 'logger'>> & {
+  bootstrap: { host: string; port: number }[];
+  logger: Logger;
+};
 
 export function resolveClientOptions(opts: ClientOptions): ResolvedClientOptions {
   return {
@@ -137,7 +140,14 @@ export class Cluster {
   private connectionFor(key: string, host: string, port: number): Connection {
     let conn = this.connections.get(key);
     if (conn !== undefined && !conn.isClosed) return conn;
-    conn = new Connection({ host, port, clientId: this.opts.clientId, connectTimeoutMs: this.opts.connectTimeoutMs, requestTimeoutMs: this.opts.requestTimeoutMs, logger: this.logger });
+    conn = new Connection({
+      host,
+      port,
+      clientId: this.opts.clientId,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      requestTimeoutMs: this.opts.requestTimeoutMs,
+      logger: this.logger,
+    });
     const created = conn;
     conn.onClose(() => {
       if (this.connections.get(key) === created) this.connections.delete(key);
@@ -153,7 +163,8 @@ export class Cluster {
     if (info === undefined) {
       await this.refreshMetadata([]);
       info = this.brokers.get(nodeId);
-      if (info === undefined) throw new ConnectionError(`node ${nodeId}`, `broker ${nodeId} is not in the cluster metadata`);
+      if (info === undefined)
+        throw new ConnectionError(`node ${nodeId}`, `broker ${nodeId} is not in the cluster metadata`);
     }
     const conn = this.connectionFor(`${channel}:${nodeId}`, info.host, info.port);
     await conn.connect();
@@ -187,7 +198,9 @@ export class Cluster {
     if (errors.length === 1) throw errors[0]!;
     const list = this.opts.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ');
     const codes = new Set(errors.map((e) => e.code));
-    throw new ConnectionError(list, `cannot reach any broker (${errors.map((e) => e.message).join('; ')})`, { code: codes.size === 1 ? errors[0]!.code : undefined });
+    throw new ConnectionError(list, `cannot reach any broker (${errors.map((e) => e.message).join('; ')})`, {
+      code: codes.size === 1 ? errors[0]!.code : undefined,
+    });
   }
 
   /** The controller (admin requests that change topics go there), or any broker if unknown. */
@@ -219,7 +232,8 @@ export class Cluster {
     const now = Date.now();
     if (res.brokers.length > 0) {
       this.brokers.clear();
-      for (const b of res.brokers) this.brokers.set(b.nodeId, { nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack });
+      for (const b of res.brokers)
+        this.brokers.set(b.nodeId, { nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack });
     }
     this.clusterId = res.clusterId;
     this.controllerId = res.controllerId;
@@ -245,7 +259,13 @@ export class Cluster {
           errorCode: p.errorCode,
         };
       }
-      this.topics.set(t.name, { name: t.name, topicId: t.topicId, isInternal: t.isInternal, partitions, fetchedAt: now });
+      this.topics.set(t.name, {
+        name: t.name,
+        topicId: t.topicId,
+        isInternal: t.isInternal,
+        partitions,
+        fetchedAt: now,
+      });
       if (t.topicId !== ZERO_UUID) this.topicNamesById.set(t.topicId, t.name);
     }
   }
@@ -282,8 +302,17 @@ export class Cluster {
       const t = res.topics.find((x) => x.name === name);
       const code = t === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : t.errorCode;
       const info = this.topics.get(name);
-      if (code === ErrorCode.NONE && info !== undefined && info.partitions.length > 0 && info.partitions.every((p) => p !== undefined && p.leader >= 0)) return info;
-      const retriable = code === ErrorCode.NONE || code === ErrorCode.LEADER_NOT_AVAILABLE || (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.autoCreate === true);
+      if (
+        code === ErrorCode.NONE &&
+        info !== undefined &&
+        info.partitions.length > 0 &&
+        info.partitions.every((p) => p !== undefined && p.leader >= 0)
+      )
+        return info;
+      const retriable =
+        code === ErrorCode.NONE ||
+        code === ErrorCode.LEADER_NOT_AVAILABLE ||
+        (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && opts.autoCreate === true);
       if (!retriable || Date.now() >= deadline) {
         if (code === ErrorCode.NONE && info !== undefined) return info;
         throw kafkaError(code === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : code, `topic "${name}"`);
@@ -296,7 +325,8 @@ export class Cluster {
   async leader(topic: string, partition: number): Promise<number> {
     const info = await this.topic(topic);
     const p = info.partitions[partition];
-    if (p === undefined) throw kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has no partition ${partition}`);
+    if (p === undefined)
+      throw kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has no partition ${partition}`);
     if (p.leader < 0) {
       this.invalidateTopic(topic);
       throw kafkaError(ErrorCode.LEADER_NOT_AVAILABLE, `${topic}-${partition}`);
@@ -355,7 +385,11 @@ export class Cluster {
    * Runs `fn`, retrying retriable failures (network errors, timeouts, retriable Kafka errors) with
    * backoff until `timeoutMs`; `onRetry` can drop stale metadata between attempts.
    */
-  async retry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: { timeoutMs?: number; onRetry?: (err: unknown) => void; retriable?: (err: unknown) => boolean } = {}): Promise<T> {
+  async retry<T>(
+    what: string,
+    fn: (attempt: number) => Promise<T>,
+    opts: { timeoutMs?: number; onRetry?: (err: unknown) => void; retriable?: (err: unknown) => boolean } = {},
+  ): Promise<T> {
     const deadline = Date.now() + (opts.timeoutMs ?? this.opts.requestTimeoutMs);
     const retriable = opts.retriable ?? isRetriableError;
     for (let attempt = 0; ; attempt++) {

@@ -116,7 +116,12 @@ export class Connection {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ConnectionError(this.address, `cannot connect to broker ${this.address}: no answer within ${connectTimeoutMs} ms`));
+        reject(
+          new ConnectionError(
+            this.address,
+            `cannot connect to broker ${this.address}: no answer within ${connectTimeoutMs} ms`,
+          ),
+        );
       }, connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -124,15 +129,27 @@ export class Connection {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new ConnectionError(this.address, `cannot connect to broker ${this.address}: ${describeSocketError(err)}`, { cause: err, code: err.code }));
+        reject(
+          new ConnectionError(this.address, `cannot connect to broker ${this.address}: ${describeSocketError(err)}`, {
+            cause: err,
+            code: err.code,
+          }),
+        );
       });
     });
     socket.removeAllListeners('error');
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.fail(new ConnectionError(this.address, `connection to ${this.address} failed: ${describeSocketError(err)}`, { cause: err, code: err.code }));
+      this.fail(
+        new ConnectionError(this.address, `connection to ${this.address} failed: ${describeSocketError(err)}`, {
+          cause: err,
+          code: err.code,
+        }),
+      );
     });
-    socket.on('close', () => this.fail(new ConnectionError(this.address, `connection to ${this.address} was closed by the broker`)));
+    socket.on('close', () =>
+      this.fail(new ConnectionError(this.address, `connection to ${this.address} was closed by the broker`)),
+    );
     this.negotiated = await this.negotiate();
     this.opts.logger?.debug({ broker: this.address }, 'connected');
   }
@@ -149,7 +166,11 @@ export class Connection {
         APIS.ApiVersions.key,
         'ApiVersions',
         version,
-        (w, v) => APIS.ApiVersions.writeRequest(w, v, { clientSoftwareName: CLIENT_SOFTWARE_NAME, clientSoftwareVersion: CLIENT_SOFTWARE_VERSION }),
+        (w, v) =>
+          APIS.ApiVersions.writeRequest(w, v, {
+            clientSoftwareName: CLIENT_SOFTWARE_NAME,
+            clientSoftwareVersion: CLIENT_SOFTWARE_VERSION,
+          }),
         (r) => {
           // The error code leads the body in every version; an error reply is always v0-shaped.
           const code = r.buf.readInt16BE(r.pos);
@@ -173,7 +194,11 @@ export class Connection {
   }
 
   /** Sends a request at the negotiated version and resolves with the decoded response. */
-  request<K extends ClientApi>(api: K, build: (version: number) => Request<K>, options?: RequestOptions): Promise<Response<K>> {
+  request<K extends ClientApi>(
+    api: K,
+    build: (version: number) => Request<K>,
+    options?: RequestOptions,
+  ): Promise<Response<K>> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
     let version: number;
     try {
@@ -181,7 +206,11 @@ export class Connection {
     } catch (err) {
       return Promise.reject(err);
     }
-    const desc = APIS[api] as unknown as { key: number; writeRequest(w: Writer, v: number, m: unknown): void; readResponse(r: Reader, v: number): unknown };
+    const desc = APIS[api] as unknown as {
+      key: number;
+      writeRequest(w: Writer, v: number, m: unknown): void;
+      readResponse(r: Reader, v: number): unknown;
+    };
     return this.write<Response<K>>(
       desc.key,
       api,
@@ -208,10 +237,19 @@ export class Connection {
     return this.correlationId;
   }
 
-  private writeFrame(apiKey: number, version: number, correlationId: number, body: (w: Writer, version: number) => void): void {
+  private writeFrame(
+    apiKey: number,
+    version: number,
+    correlationId: number,
+    body: (w: Writer, version: number) => void,
+  ): void {
     const w = new Writer(256);
     w.int32(0);
-    writeRequestHeader(w, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: this.opts.clientId }, requestHeaderVersion(apiKey, version));
+    writeRequestHeader(
+      w,
+      { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: this.opts.clientId },
+      requestHeaderVersion(apiKey, version),
+    );
     body(w, version);
     w.patchInt32(0, w.length - 4);
     const socket = this.socket!;
@@ -225,7 +263,14 @@ export class Connection {
     socket.uncork();
   }
 
-  private write<T>(apiKey: number, api: string, version: number, body: (w: Writer, version: number) => void, decode: (r: Reader) => unknown, timeoutMs: number): Promise<T> {
+  private write<T>(
+    apiKey: number,
+    api: string,
+    version: number,
+    body: (w: Writer, version: number) => void,
+    decode: (r: Reader) => unknown,
+    timeoutMs: number,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const correlationId = this.nextCorrelationId();
       try {
@@ -248,7 +293,9 @@ export class Connection {
           const i = this.queue.indexOf(pending, this.queueHead);
           if (i >= 0) this.queue.splice(i, 1);
           reject(new RequestTimeoutError(this.address, api, timeoutMs));
-          this.fail(new ConnectionError(this.address, `connection to ${this.address} closed after a ${api} request timed out`));
+          this.fail(
+            new ConnectionError(this.address, `connection to ${this.address} closed after a ${api} request timed out`),
+          );
         }, timeoutMs),
       };
       this.queue.push(pending);
@@ -263,7 +310,12 @@ export class Connection {
         if (this.received < 4) return;
         const size = this.take(4).readInt32BE(0);
         if (size < 4 || size > MAX_RESPONSE_BYTES) {
-          this.fail(new ConnectionError(this.address, `broker ${this.address} sent a response frame of ${size} bytes; closing the connection`));
+          this.fail(
+            new ConnectionError(
+              this.address,
+              `broker ${this.address} sent a response frame of ${size} bytes; closing the connection`,
+            ),
+          );
           return;
         }
         this.frameSize = size;
@@ -307,7 +359,12 @@ export class Connection {
     const pending = this.queue[this.queueHead];
     const correlationId = frame.readInt32BE(0);
     if (pending === undefined || pending.correlationId !== correlationId) {
-      this.fail(new ConnectionError(this.address, `broker ${this.address} answered correlation id ${correlationId}, expected ${pending?.correlationId ?? 'none'}`));
+      this.fail(
+        new ConnectionError(
+          this.address,
+          `broker ${this.address} answered correlation id ${correlationId}, expected ${pending?.correlationId ?? 'none'}`,
+        ),
+      );
       return;
     }
     this.queue[this.queueHead++] = undefined as unknown as Pending;

@@ -181,7 +181,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   /** Joins the group and consumes the partitions it assigns from these topics. */
   subscribe(topics: string | string[]): void {
     this.checkOpen();
-    if (this.groupId === undefined) throw new TypeError('subscribe() needs a groupId; use assign() to read without a group');
+    if (this.groupId === undefined)
+      throw new TypeError('subscribe() needs a groupId; use assign() to read without a group');
     const list = Array.isArray(topics) ? topics : [topics];
     if (list.length === 0) throw new TypeError('subscribe() needs at least one topic');
     this.subscription = [...new Set(list)];
@@ -206,7 +207,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs ?? 3_000,
       rackId: this.opts.rackId ?? null,
     };
-    if (this.opts.groupProtocol === 'consumer') return new ConsumerProtocolMembership(this.cluster, mopts, this.opts.groupRemoteAssignor ?? null, hooks);
+    if (this.opts.groupProtocol === 'consumer')
+      return new ConsumerProtocolMembership(this.cluster, mopts, this.opts.groupRemoteAssignor ?? null, hooks);
     const assignors = (this.opts.assignors ?? ['range', 'cooperative-sticky']).map((a) => {
       if (typeof a !== 'string') return a;
       const found = ASSIGNORS[a];
@@ -219,10 +221,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   /** Reads exactly these partitions, without group membership (offsets can still be committed with a groupId). */
   assign(partitions: TopicPartition[]): void {
     this.checkOpen();
-    if (this.subscription !== undefined) throw new TypeError('this consumer subscribed to topics; it cannot also assign partitions');
+    if (this.subscription !== undefined)
+      throw new TypeError('this consumer subscribed to topics; it cannot also assign partitions');
     const keep = new Set(partitions.map((p) => tpKey(p.topic, p.partition)));
     for (const k of [...this.states.keys()]) if (!keep.has(k)) this.states.delete(k);
-    for (const p of partitions) if (!this.states.has(tpKey(p.topic, p.partition))) this.states.set(tpKey(p.topic, p.partition), new PartitionState(p.topic, p.partition));
+    for (const p of partitions)
+      if (!this.states.has(tpKey(p.topic, p.partition)))
+        this.states.set(tpKey(p.topic, p.partition), new PartitionState(p.topic, p.partition));
   }
 
   /** The partitions this consumer reads now. */
@@ -252,7 +257,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   private async onRevoke(tps: TopicPartition[], lost: boolean): Promise<void> {
     if (!lost && this.autoCommit) {
       try {
-        await this.commitStates(tps.map((tp) => this.states.get(tpKey(tp.topic, tp.partition))).filter((s) => s !== undefined));
+        await this.commitStates(
+          tps.map((tp) => this.states.get(tpKey(tp.topic, tp.partition))).filter((s) => s !== undefined),
+        );
       } catch (err) {
         this.cluster.logger.warn({ err }, 'commit before giving up partitions failed');
       }
@@ -266,14 +273,19 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
 
   private state(tp: TopicPartition): PartitionState<K, V> {
     const s = this.states.get(tpKey(tp.topic, tp.partition));
-    if (s === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${tp.topic}-${tp.partition} is not assigned to this consumer`);
+    if (s === undefined)
+      throw new KafkaError(
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        `${tp.topic}-${tp.partition} is not assigned to this consumer`,
+      );
     return s;
   }
 
   /** Continues from `offset` on the next poll. */
   seek(tp: TopicPartition & { offset: number }): void {
     const s = this.state(tp);
-    if (!Number.isInteger(tp.offset) || tp.offset < 0) throw new RangeError(`seek offset must be a non-negative integer, got ${tp.offset}`);
+    if (!Number.isInteger(tp.offset) || tp.offset < 0)
+      throw new RangeError(`seek offset must be a non-negative integer, got ${tp.offset}`);
     s.position = s.fetchOffset = tp.offset;
     s.reset = undefined;
     s.epoch++;
@@ -340,7 +352,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
         this.cluster,
         this.groupId,
         needCommitted.map((s) => ({ topic: s.topic, partition: s.partition })),
-        { member: this.membership === undefined ? undefined : { generationId: this.membership.generationId, memberId: this.membership.memberId, groupInstanceId: this.membership.groupInstanceId } },
+        {
+          member:
+            this.membership === undefined
+              ? undefined
+              : {
+                  generationId: this.membership.generationId,
+                  memberId: this.membership.memberId,
+                  groupInstanceId: this.membership.groupInstanceId,
+                },
+        },
       );
       for (const c of committed) {
         const s = this.states.get(tpKey(c.topic, c.partition));
@@ -356,9 +377,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     for (const s of toReset) {
       const where = s.reset ?? this.autoOffsetReset;
       if (where === 'none') {
-        throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `${s.topic}-${s.partition} has no committed offset and autoOffsetReset is 'none'`);
+        throw new KafkaError(
+          ErrorCode.OFFSET_OUT_OF_RANGE,
+          `${s.topic}-${s.partition} has no committed offset and autoOffsetReset is 'none'`,
+        );
       }
-      lookups.push({ topic: s.topic, partition: s.partition, timestamp: where === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP });
+      lookups.push({
+        topic: s.topic,
+        partition: s.partition,
+        timestamp: where === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
+      });
     }
     const offsets = await listOffsets(this.cluster, lookups, this.isolation);
     for (const o of offsets) {
@@ -408,7 +436,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
       const info = this.cluster.cachedTopic(s.topic);
       const leader = info?.partitions[s.partition]?.leader ?? -1;
       if (leader < 0) {
-        void this.cluster.refreshMetadata([s.topic]).then(() => this.wake(), () => undefined);
+        void this.cluster.refreshMetadata([s.topic]).then(
+          () => this.wake(),
+          () => undefined,
+        );
         s.retryAt = now + this.cluster.opts.retryBackoffMs;
         continue;
       }
@@ -427,11 +458,30 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     const maxWaitMs = this.opts.fetchMaxWaitMs ?? 500;
     try {
       const conn = await this.cluster.broker(leader, 'fetch');
-      const byTopic = new Map<string, { partition: number; currentLeaderEpoch: number; fetchOffset: number; lastFetchedEpoch: number; logStartOffset: number; partitionMaxBytes: number; replicaDirectoryId: string }[]>();
+      const byTopic = new Map<
+        string,
+        {
+          partition: number;
+          currentLeaderEpoch: number;
+          fetchOffset: number;
+          lastFetchedEpoch: number;
+          logStartOffset: number;
+          partitionMaxBytes: number;
+          replicaDirectoryId: string;
+        }[]
+      >();
       list.forEach((s, i) => {
         let l = byTopic.get(s.topic);
         if (l === undefined) byTopic.set(s.topic, (l = []));
-        l.push({ partition: s.partition, currentLeaderEpoch: -1, fetchOffset: offsets[i]!, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: this.opts.maxPartitionFetchBytes ?? 1_048_576, replicaDirectoryId: ZERO_UUID });
+        l.push({
+          partition: s.partition,
+          currentLeaderEpoch: -1,
+          fetchOffset: offsets[i]!,
+          lastFetchedEpoch: -1,
+          logStartOffset: -1,
+          partitionMaxBytes: this.opts.maxPartitionFetchBytes ?? 1_048_576,
+          replicaDirectoryId: ZERO_UUID,
+        });
       });
       const res = await conn.request(
         'Fetch',
@@ -487,7 +537,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     }
   }
 
-  private onPartitionData(s: PartitionState<K, V>, p: FetchResponse['responses'][number]['partitions'][number], fetchOffset: number): void {
+  private onPartitionData(
+    s: PartitionState<K, V>,
+    p: FetchResponse['responses'][number]['partitions'][number],
+    fetchOffset: number,
+  ): void {
     switch (p.errorCode) {
       case ErrorCode.NONE:
         break;
@@ -495,7 +549,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
         if (this.autoOffsetReset === 'none') {
           this.pendingError ??= kafkaError(p.errorCode, `${s.topic}-${s.partition} offset ${fetchOffset}`);
         } else {
-          this.cluster.logger.info({ topic: s.topic, partition: s.partition, offset: fetchOffset }, `offset out of range; resetting to ${this.autoOffsetReset}`);
+          this.cluster.logger.info(
+            { topic: s.topic, partition: s.partition, offset: fetchOffset },
+            `offset out of range; resetting to ${this.autoOffsetReset}`,
+          );
           s.position = s.fetchOffset = -1;
           s.reset = this.autoOffsetReset;
           s.epoch++;
@@ -530,9 +587,17 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
    * and (read_committed) batches of aborted transactions: the aborted list says from which offset a
    * producer's data is aborted, until that producer's ABORT marker.
    */
-  private decode(s: PartitionState<K, V>, buf: Buffer, fetchOffset: number, aborted: { producerId: number; firstOffset: number }[] | null): void {
+  private decode(
+    s: PartitionState<K, V>,
+    buf: Buffer,
+    fetchOffset: number,
+    aborted: { producerId: number; firstOffset: number }[] | null,
+  ): void {
     const readCommitted = this.isolation === 'read_committed';
-    const abortedList = readCommitted && aborted !== null && aborted.length > 0 ? [...aborted].sort((a, b) => a.firstOffset - b.firstOffset) : undefined;
+    const abortedList =
+      readCommitted && aborted !== null && aborted.length > 0
+        ? [...aborted].sort((a, b) => a.firstOffset - b.firstOffset)
+        : undefined;
     let abortedIndex = 0;
     const abortedProducers = new Set<number>();
     const cursor = this.cursor;
@@ -543,7 +608,10 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
       const size = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
       if (pos + size > buf.length) break; // partial trailing batch, cut by the size limit
       if (buf.readInt8(pos + MAGIC_OFFSET) !== 2) {
-        this.pendingError ??= new KafkaError(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `${s.topic}-${s.partition}: message format v${buf.readInt8(pos + MAGIC_OFFSET)} at offset ${batchBaseOffset(buf, pos)} is not supported by this client`);
+        this.pendingError ??= new KafkaError(
+          ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+          `${s.topic}-${s.partition}: message format v${buf.readInt8(pos + MAGIC_OFFSET)} at offset ${batchBaseOffset(buf, pos)} is not supported by this client`,
+        );
         break;
       }
       const base = batchBaseOffset(buf, pos);
@@ -553,14 +621,16 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
         continue;
       }
       if (abortedList !== undefined) {
-        while (abortedIndex < abortedList.length && abortedList[abortedIndex]!.firstOffset <= last) abortedProducers.add(abortedList[abortedIndex++]!.producerId);
+        while (abortedIndex < abortedList.length && abortedList[abortedIndex]!.firstOffset <= last)
+          abortedProducers.add(abortedList[abortedIndex++]!.producerId);
       }
       const control = batchIsControl(buf, pos);
       const pid = batchProducerId(buf, pos);
       if (control) {
         if (abortedProducers.has(pid)) {
           cursor.reset(buf, pos);
-          if (cursor.next() && parseControlRecordKey(cursor.key()).type === ControlRecordType.ABORT) abortedProducers.delete(pid);
+          if (cursor.next() && parseControlRecordKey(cursor.key()).type === ControlRecordType.ABORT)
+            abortedProducers.delete(pid);
         }
       } else if (!(readCommitted && batchIsTransactional(buf, pos) && abortedProducers.has(pid))) {
         const epoch = batchLeaderEpoch(buf, pos);
@@ -601,7 +671,11 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
    */
   async poll(timeoutMs = 1000, opts: { maxRecords?: number } = {}): Promise<ConsumerRecord<K, V>[]> {
     this.checkOpen();
-    return this.pollInternal(timeoutMs, Math.max(1, Math.min(opts.maxRecords ?? this.maxPollRecords, this.maxPollRecords)), true);
+    return this.pollInternal(
+      timeoutMs,
+      Math.max(1, Math.min(opts.maxRecords ?? this.maxPollRecords, this.maxPollRecords)),
+      true,
+    );
   }
 
   private async pollInternal(timeoutMs: number, max: number, markConsumed: boolean): Promise<ConsumerRecord<K, V>[]> {
@@ -646,7 +720,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return [];
-      if (this.membership !== undefined && this.subscription !== undefined) await this.membership.ensureActive(this.subscription);
+      if (this.membership !== undefined && this.subscription !== undefined)
+        await this.membership.ensureActive(this.subscription);
       await this.maybeAutoCommit();
       await this.updatePositions();
       if (this.pendingError !== undefined) {
@@ -696,7 +771,9 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   }
 
   /** Marks a record as processed: commit() and auto-commit will commit past it. */
-  markProcessed(record: Pick<ConsumerRecord<unknown, unknown>, 'topic' | 'partition' | 'offset' | 'leaderEpoch'>): void {
+  markProcessed(
+    record: Pick<ConsumerRecord<unknown, unknown>, 'topic' | 'partition' | 'offset' | 'leaderEpoch'>,
+  ): void {
     const s = this.states.get(tpKey(record.topic, record.partition));
     if (s === undefined) return;
     if (record.offset + 1 > s.committable) {
@@ -735,7 +812,13 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     const committedStates: [PartitionState<K, V>, number][] = [];
     for (const s of states) {
       if (s.committable < 0) continue;
-      list.push({ topic: s.topic, partition: s.partition, offset: s.committable, metadata: s.committableMetadata, leaderEpoch: s.committableEpoch });
+      list.push({
+        topic: s.topic,
+        partition: s.partition,
+        offset: s.committable,
+        metadata: s.committableMetadata,
+        leaderEpoch: s.committableEpoch,
+      });
       committedStates.push([s, s.committable]);
     }
     if (list.length === 0) return;
@@ -746,7 +829,14 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
   private async commitList(list: OffsetToCommit[]): Promise<void> {
     const m = this.membership;
     try {
-      await commitOffsets(this.cluster, this.groupId!, list, m === undefined ? undefined : { generationId: m.generationId, memberId: m.memberId, groupInstanceId: m.groupInstanceId });
+      await commitOffsets(
+        this.cluster,
+        this.groupId!,
+        list,
+        m === undefined
+          ? undefined
+          : { generationId: m.generationId, memberId: m.memberId, groupInstanceId: m.groupInstanceId },
+      );
     } catch (err) {
       if (err instanceof KafkaError && REBALANCE_ERRORS.has(err.code)) m?.requestRejoin();
       throw err;
@@ -765,7 +855,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> implements AsyncIter
     let i = 0;
     let last: ConsumerRecord<K, V> | undefined;
     // Records taken from a partition before a seek (or a revocation) are stale: skip them.
-    const current = (r: ConsumerRecord<K, V>) => this.states.get(tpKey(r.topic, r.partition))?.epoch === epochs.get(tpKey(r.topic, r.partition));
+    const current = (r: ConsumerRecord<K, V>) =>
+      this.states.get(tpKey(r.topic, r.partition))?.epoch === epochs.get(tpKey(r.topic, r.partition));
     return {
       next: async () => {
         if (last !== undefined) this.markProcessed(last);

@@ -4,7 +4,13 @@ import type { Cluster, TopicPartition } from './cluster.js';
 import { backoff, sleep } from './cluster.js';
 import type { Connection } from './connection.js';
 import { KafkaError, isRetriableError, kafkaError } from './errors.js';
-import { decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, type Assignor } from './assignors.js';
+import {
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  type Assignor,
+} from './assignors.js';
 import { CLIENT_SOFTWARE_NAME } from './connection.js';
 
 /** What a membership asks of the consumer around a rebalance. */
@@ -50,7 +56,11 @@ export interface GroupMembership {
   stop(): void;
 }
 
-const COORDINATOR_ERRORS = new Set<number>([ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS]);
+const COORDINATOR_ERRORS = new Set<number>([
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+]);
 
 function tpKey(tp: TopicPartition): string {
   return `${tp.topic}\u0000${tp.partition}`;
@@ -114,7 +124,8 @@ export class ClassicMembership implements GroupMembership {
   }
 
   private coordinatorError(code: number): void {
-    if (code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE) this.cluster.invalidateCoordinator('group', this.opts.groupId);
+    if (code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE)
+      this.cluster.invalidateCoordinator('group', this.opts.groupId);
   }
 
   async ensureActive(topics: string[]): Promise<void> {
@@ -166,7 +177,15 @@ export class ClassicMembership implements GroupMembership {
     this.log.debug({ generationId: this.generationId, assigned: this.owned.length }, 'joined group');
   }
 
-  private async join(): Promise<{ leader: boolean; protocol: string; members: { memberId: string; groupInstanceId: string | null; metadata: Buffer }[]; skipAssignment: boolean } | undefined> {
+  private async join(): Promise<
+    | {
+        leader: boolean;
+        protocol: string;
+        members: { memberId: string; groupInstanceId: string | null; metadata: Buffer }[];
+        skipAssignment: boolean;
+      }
+    | undefined
+  > {
     const conn = await this.coordinator();
     const res = await conn.request(
       'JoinGroup',
@@ -177,7 +196,10 @@ export class ClassicMembership implements GroupMembership {
         memberId: this.memberId,
         groupInstanceId: v >= 5 ? this.opts.groupInstanceId : null,
         protocolType: 'consumer',
-        protocols: this.assignors.map((a) => ({ name: a.name, metadata: encodeSubscription(this.subscribed, this.owned, this.generationId, this.opts.rackId) })),
+        protocols: this.assignors.map((a) => ({
+          name: a.name,
+          metadata: encodeSubscription(this.subscribed, this.owned, this.generationId, this.opts.rackId),
+        })),
         reason: null,
       }),
       // The coordinator holds JoinGroup until every member has joined (up to the rebalance timeout).
@@ -204,14 +226,21 @@ export class ClassicMembership implements GroupMembership {
     return {
       leader: res.leader === res.memberId,
       protocol: res.protocolName ?? '',
-      members: res.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
+      members: res.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        metadata: m.metadata,
+      })),
       skipAssignment: res.skipAssignment,
     };
   }
 
-  private async sync(joined: NonNullable<Awaited<ReturnType<ClassicMembership['join']>>>): Promise<TopicPartition[] | undefined> {
+  private async sync(
+    joined: NonNullable<Awaited<ReturnType<ClassicMembership['join']>>>,
+  ): Promise<TopicPartition[] | undefined> {
     let assignments: { memberId: string; assignment: Buffer }[] = [];
-    if (joined.leader && !joined.skipAssignment) assignments = await this.computeAssignments(joined.protocol, joined.members);
+    if (joined.leader && !joined.skipAssignment)
+      assignments = await this.computeAssignments(joined.protocol, joined.members);
     const conn = await this.coordinator();
     const res = await conn.request('SyncGroup', (v) => ({
       groupId: this.opts.groupId,
@@ -238,15 +267,23 @@ export class ClassicMembership implements GroupMembership {
     }
   }
 
-  private async computeAssignments(protocol: string, members: { memberId: string; groupInstanceId: string | null; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
+  private async computeAssignments(
+    protocol: string,
+    members: { memberId: string; groupInstanceId: string | null; metadata: Buffer }[],
+  ): Promise<{ memberId: string; assignment: Buffer }[]> {
     const assignor = this.assignors.find((a) => a.name === protocol);
-    if (assignor === undefined) throw new KafkaError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `the group chose assignor "${protocol}", which this member does not have`);
+    if (assignor === undefined)
+      throw new KafkaError(
+        ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+        `the group chose assignor "${protocol}", which this member does not have`,
+      );
     const subs = members.map((m) => decodeSubscription(m.memberId, m.groupInstanceId, m.metadata));
     const topics = [...new Set(subs.flatMap((s) => s.topics))];
     const counts = new Map<string, number>();
     if (topics.length > 0) {
       const md = await this.cluster.refreshMetadata(topics);
-      for (const t of md.topics) if (t.name !== null && t.errorCode === ErrorCode.NONE) counts.set(t.name, t.partitions.length);
+      for (const t of md.topics)
+        if (t.name !== null && t.errorCode === ErrorCode.NONE) counts.set(t.name, t.partitions.length);
     }
     const plan = assignor.assign(subs, counts);
     this.log.debug({ protocol, members: subs.length }, 'computed assignment as group leader');
@@ -260,7 +297,12 @@ export class ClassicMembership implements GroupMembership {
       let delay = this.opts.heartbeatIntervalMs;
       try {
         const conn = await this.coordinator();
-        const res = await conn.request('Heartbeat', (v) => ({ groupId: this.opts.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: v >= 3 ? this.opts.groupInstanceId : null }));
+        const res = await conn.request('Heartbeat', (v) => ({
+          groupId: this.opts.groupId,
+          generationId: this.generationId,
+          memberId: this.memberId,
+          groupInstanceId: v >= 3 ? this.opts.groupInstanceId : null,
+        }));
         if (gen !== this.heartbeatGeneration) return;
         switch (res.errorCode) {
           case ErrorCode.NONE:
@@ -295,7 +337,11 @@ export class ClassicMembership implements GroupMembership {
   /** Fenced out of the group: the partitions are gone without a commit. */
   private async lose(code: number): Promise<void> {
     this.stopHeartbeat();
-    if (code === ErrorCode.FENCED_INSTANCE_ID) this.fatalError = kafkaError(code, `group "${this.opts.groupId}": another member uses group.instance.id "${this.opts.groupInstanceId}"`);
+    if (code === ErrorCode.FENCED_INSTANCE_ID)
+      this.fatalError = kafkaError(
+        code,
+        `group "${this.opts.groupId}": another member uses group.instance.id "${this.opts.groupInstanceId}"`,
+      );
     if (code === ErrorCode.UNKNOWN_MEMBER_ID) this.memberId = '';
     this.generationId = -1;
     const lost = this.owned;
@@ -313,7 +359,10 @@ export class ClassicMembership implements GroupMembership {
       await conn.request('LeaveGroup', (v) => ({
         groupId: this.opts.groupId,
         memberId: v < 3 ? this.memberId : '',
-        members: v >= 3 ? [{ memberId: this.memberId, groupInstanceId: this.opts.groupInstanceId, reason: v >= 5 ? reason : null }] : [],
+        members:
+          v >= 3
+            ? [{ memberId: this.memberId, groupInstanceId: this.opts.groupInstanceId, reason: v >= 5 ? reason : null }]
+            : [],
       }));
     } catch (err) {
       this.log.debug({ err }, 'LeaveGroup failed');
@@ -533,11 +582,13 @@ export class ConsumerProtocolMembership implements GroupMembership {
   }
 
   private async namesFor(tps: { topicId: string; partitions: number[] }[]): Promise<TopicPartition[]> {
-    if (tps.some((t) => this.cluster.topicNameById(t.topicId) === undefined)) await this.cluster.refreshMetadata(this.subscribed);
+    if (tps.some((t) => this.cluster.topicNameById(t.topicId) === undefined))
+      await this.cluster.refreshMetadata(this.subscribed);
     const out: TopicPartition[] = [];
     for (const t of tps) {
       const topic = this.cluster.topicNameById(t.topicId);
-      if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, `assigned topic id ${t.topicId} is not in the metadata`);
+      if (topic === undefined)
+        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, `assigned topic id ${t.topicId} is not in the metadata`);
       for (const partition of t.partitions) out.push({ topic, partition });
     }
     return out;
@@ -572,4 +623,3 @@ export class ConsumerProtocolMembership implements GroupMembership {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
   }
 }
-

@@ -9,7 +9,10 @@ export type HeaderValue = string | Buffer | Uint8Array | null;
  * Record headers: an object (one value per key, or a list for repeated keys) or a list of pairs,
  * which keeps order and duplicates exactly.
  */
-export type HeadersInit = Record<string, HeaderValue | HeaderValue[]> | ReadonlyArray<readonly [string, HeaderValue]> | ReadonlyArray<RecordHeader>;
+export type HeadersInit =
+  | Record<string, HeaderValue | HeaderValue[]>
+  | ReadonlyArray<readonly [string, HeaderValue]>
+  | ReadonlyArray<RecordHeader>;
 
 function headerBytes(v: HeaderValue): Buffer | null {
   if (v === null || v === undefined) return null;

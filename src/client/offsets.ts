@@ -39,7 +39,11 @@ const METADATA_ERRORS = new Set<number>([
  * ListOffsets for many partitions: one request per leader, retried on leadership changes. A
  * request names each partition once, so several lookups of one partition go in separate rounds.
  */
-export async function listOffsets(cluster: Cluster, lookups: OffsetLookup[], isolation: IsolationLevel = 'read_uncommitted'): Promise<ListedOffset[]> {
+export async function listOffsets(
+  cluster: Cluster,
+  lookups: OffsetLookup[],
+  isolation: IsolationLevel = 'read_uncommitted',
+): Promise<ListedOffset[]> {
   const rounds: { index: number; lookup: OffsetLookup }[][] = [];
   const seen = new Map<string, number>();
   lookups.forEach((lookup, index) => {
@@ -51,14 +55,22 @@ export async function listOffsets(cluster: Cluster, lookups: OffsetLookup[], iso
   const out: ListedOffset[] = new Array(lookups.length);
   await Promise.all(
     rounds.map(async (round) => {
-      const res = await listOffsetsOnce(cluster, round.map((r) => r.lookup), isolation);
+      const res = await listOffsetsOnce(
+        cluster,
+        round.map((r) => r.lookup),
+        isolation,
+      );
       round.forEach((r, i) => (out[r.index] = res[i]!));
     }),
   );
   return out;
 }
 
-async function listOffsetsOnce(cluster: Cluster, lookups: OffsetLookup[], isolation: IsolationLevel): Promise<ListedOffset[]> {
+async function listOffsetsOnce(
+  cluster: Cluster,
+  lookups: OffsetLookup[],
+  isolation: IsolationLevel,
+): Promise<ListedOffset[]> {
   const results = new Map<string, ListedOffset>();
   let todo = lookups;
   await cluster.retry('ListOffsets', async () => {
@@ -79,7 +91,12 @@ async function listOffsetsOnce(cluster: Cluster, lookups: OffsetLookup[], isolat
           isolationLevel: v >= 2 ? isolationLevelCode(isolation) : 0,
           topics: groupLookups(list).map(([name, parts]) => ({
             name,
-            partitions: parts.map((p) => ({ partitionIndex: p.partition, currentLeaderEpoch: -1, timestamp: p.timestamp, maxNumOffsets: 1 })),
+            partitions: parts.map((p) => ({
+              partitionIndex: p.partition,
+              currentLeaderEpoch: -1,
+              timestamp: p.timestamp,
+              maxNumOffsets: 1,
+            })),
           })),
         }));
         for (const t of res.topics) {
@@ -92,7 +109,12 @@ async function listOffsetsOnce(cluster: Cluster, lookups: OffsetLookup[], isolat
               firstError ??= kafkaError(p.errorCode, `ListOffsets ${t.name}-${p.partitionIndex}`);
               continue;
             }
-            results.set(key(t.name, p.partitionIndex), { topic: t.name, partition: p.partitionIndex, offset: p.offset, timestamp: p.timestamp });
+            results.set(key(t.name, p.partitionIndex), {
+              topic: t.name,
+              partition: p.partitionIndex,
+              offset: p.offset,
+              timestamp: p.timestamp,
+            });
           }
         }
       }),
@@ -135,23 +157,52 @@ const COORDINATOR_MOVED = new Set<number>([ErrorCode.NOT_COORDINATOR, ErrorCode.
  * offsets for). With requireStable, partitions with pending transactional commits are retried
  * (UNSTABLE_OFFSET_COMMIT) rather than answered with a stale offset.
  */
-export async function fetchCommittedOffsets(cluster: Cluster, groupId: string, partitions: TopicPartition[] | null, opts: { requireStable?: boolean; member?: MemberIdentity } = {}): Promise<CommittedOffset[]> {
+export async function fetchCommittedOffsets(
+  cluster: Cluster,
+  groupId: string,
+  partitions: TopicPartition[] | null,
+  opts: { requireStable?: boolean; member?: MemberIdentity } = {},
+): Promise<CommittedOffset[]> {
   const requireStable = opts.requireStable ?? true;
   return cluster.retry('OffsetFetch', async () => {
     const conn = await cluster.coordinator('group', groupId);
-    const topics = partitions === null ? null : groupLookups(partitions).map(([name, tps]) => ({ name, partitionIndexes: tps.map((t) => t.partition) }));
+    const topics =
+      partitions === null
+        ? null
+        : groupLookups(partitions).map(([name, tps]) => ({ name, partitionIndexes: tps.map((t) => t.partition) }));
     const res = await conn.request('OffsetFetch', (v) =>
       v >= 8
         ? {
             groupId: '',
             topics: [],
-            groups: [{ groupId, memberId: opts.member?.memberId || null, memberEpoch: opts.member?.generationId ?? -1, topics: topics?.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })) ?? null }],
+            groups: [
+              {
+                groupId,
+                memberId: opts.member?.memberId || null,
+                memberEpoch: opts.member?.generationId ?? -1,
+                topics: topics?.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })) ?? null,
+              },
+            ],
             requireStable,
           }
-        : { groupId, topics: topics ?? (v >= 2 ? null : []), groups: [], requireStable: v >= 7 ? requireStable : false },
+        : {
+            groupId,
+            topics: topics ?? (v >= 2 ? null : []),
+            groups: [],
+            requireStable: v >= 7 ? requireStable : false,
+          },
     );
     let groupError: number;
-    let resultTopics: { name: string; partitions: { partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; metadata: string | null; errorCode: number }[] }[];
+    let resultTopics: {
+      name: string;
+      partitions: {
+        partitionIndex: number;
+        committedOffset: number;
+        committedLeaderEpoch: number;
+        metadata: string | null;
+        errorCode: number;
+      }[];
+    }[];
     if (res.groups.length > 0) {
       const g = res.groups[0]!;
       groupError = g.errorCode;
@@ -174,7 +225,13 @@ export async function fetchCommittedOffsets(cluster: Cluster, groupId: string, p
           }
           throw kafkaError(p.errorCode, `OffsetFetch ${t.name}-${p.partitionIndex} for group "${groupId}"`);
         }
-        out.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.metadata, leaderEpoch: p.committedLeaderEpoch });
+        out.push({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: p.committedOffset,
+          metadata: p.metadata,
+          leaderEpoch: p.committedLeaderEpoch,
+        });
       }
     }
     return out;
@@ -182,10 +239,22 @@ export async function fetchCommittedOffsets(cluster: Cluster, groupId: string, p
 }
 
 /** Errors that mean this member's generation is over; the commit must not be retried as is. */
-export const REBALANCE_ERRORS = new Set<number>([ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.ILLEGAL_GENERATION, ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_INSTANCE_ID, ErrorCode.STALE_MEMBER_EPOCH, ErrorCode.FENCED_MEMBER_EPOCH]);
+export const REBALANCE_ERRORS = new Set<number>([
+  ErrorCode.REBALANCE_IN_PROGRESS,
+  ErrorCode.ILLEGAL_GENERATION,
+  ErrorCode.UNKNOWN_MEMBER_ID,
+  ErrorCode.FENCED_INSTANCE_ID,
+  ErrorCode.STALE_MEMBER_EPOCH,
+  ErrorCode.FENCED_MEMBER_EPOCH,
+]);
 
 /** OffsetCommit with the member's identity (or none, for groups used without membership). */
-export async function commitOffsets(cluster: Cluster, groupId: string, offsets: OffsetToCommit[], member: MemberIdentity = NO_MEMBER): Promise<void> {
+export async function commitOffsets(
+  cluster: Cluster,
+  groupId: string,
+  offsets: OffsetToCommit[],
+  member: MemberIdentity = NO_MEMBER,
+): Promise<void> {
   if (offsets.length === 0) return;
   await cluster.retry('OffsetCommit', async () => {
     const conn = await cluster.coordinator('group', groupId);

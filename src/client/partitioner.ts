@@ -47,7 +47,8 @@ export function partitionForKey(key: Uint8Array, numPartitions: number): number 
 export type Partitioner = (topic: string, key: Buffer | null, numPartitions: number) => number;
 
 /** Keyed records: murmur2, as the Java client. Unkeyed: -1 (sticky). */
-export const defaultPartitioner: Partitioner = (_topic, key, numPartitions) => (key === null ? -1 : partitionForKey(key, numPartitions));
+export const defaultPartitioner: Partitioner = (_topic, key, numPartitions) =>
+  key === null ? -1 : partitionForKey(key, numPartitions);
 
 /**
  * Sticky partitioning for unkeyed records (KIP-480, with KIP-794's byte-based switching): all

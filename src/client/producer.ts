@@ -1,7 +1,13 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { codecFromName, type CompressionCodecName } from '../protocol/compression/codec.js';
 import { encodeRecordBatch, encodeRecordBatchAsync, type RecordInput } from '../protocol/records/record-batch.js';
-import { BASE_SEQUENCE_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, RECORD_BATCH_OVERHEAD, updateCrc } from '../protocol/records/batch-header.js';
+import {
+  BASE_SEQUENCE_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  updateCrc,
+} from '../protocol/records/batch-header.js';
 import type { ProduceResponse } from '../protocol/messages/produce-response.js';
 import { Cluster, backoff, type ClientOptions, type TopicInfo, type TopicPartition } from './cluster.js';
 import type { Connection } from './connection.js';
@@ -181,7 +187,8 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
   constructor(opts: ProducerOptions<K, V> = {}) {
     this.cluster = new Cluster(opts);
     const acks = opts.acks === undefined || opts.acks === 'all' ? -1 : opts.acks;
-    if (acks !== 0 && acks !== 1 && acks !== -1) throw new TypeError(`acks must be 0, 1 or 'all', got ${String(opts.acks)}`);
+    if (acks !== 0 && acks !== 1 && acks !== -1)
+      throw new TypeError(`acks must be 0, 1 or 'all', got ${String(opts.acks)}`);
     this.acks = acks;
     this.lingerMs = opts.lingerMs ?? 5;
     this.batchSize = opts.batchSize ?? 16384;
@@ -191,7 +198,8 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     this.idempotent = opts.transactionalId !== undefined ? true : (opts.idempotent ?? acks === -1);
     if (this.idempotent && acks !== -1) throw new TypeError("an idempotent or transactional producer needs acks 'all'");
     this.maxInFlight = opts.maxInFlight ?? 5;
-    if (this.idempotent && this.maxInFlight > 5) throw new TypeError('an idempotent producer allows at most 5 requests in flight');
+    if (this.idempotent && this.maxInFlight > 5)
+      throw new TypeError('an idempotent producer allows at most 5 requests in flight');
     if (this.maxInFlight < 1) throw new TypeError('maxInFlight must be at least 1');
     this.retries = opts.retries ?? Infinity;
     this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000;
@@ -205,7 +213,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     this.valueSerializer = opts.valueSerializer ?? (bytesSerializer as Serializer<V>);
     this.transactionTimeoutMs = opts.transactionTimeoutMs ?? 60_000;
     if (opts.transactionalId !== undefined) {
-      this.txn = new TransactionManager(this.cluster, opts.transactionalId, () => ({ producerId: this.producerId, producerEpoch: this.producerEpoch }));
+      this.txn = new TransactionManager(this.cluster, opts.transactionalId, () => ({
+        producerId: this.producerId,
+        producerEpoch: this.producerEpoch,
+      }));
     }
   }
 
@@ -247,7 +258,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     const res = await this.cluster.retry(
       'InitProducerId',
       async () => {
-        const conn = transactionalId === null ? await this.cluster.any() : await this.cluster.coordinator('transaction', transactionalId);
+        const conn =
+          transactionalId === null
+            ? await this.cluster.any()
+            : await this.cluster.coordinator('transaction', transactionalId);
         if (!conn.versions.supports('InitProducerId') && !this.idempotenceExplicit) return undefined;
         const r = await conn.request('InitProducerId', () => ({
           transactionalId,
@@ -256,10 +270,16 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
           producerEpoch: -1,
         }));
         if (r.errorCode !== ErrorCode.NONE) {
-          if (transactionalId !== null && (r.errorCode === ErrorCode.NOT_COORDINATOR || r.errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE)) {
+          if (
+            transactionalId !== null &&
+            (r.errorCode === ErrorCode.NOT_COORDINATOR || r.errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE)
+          ) {
             this.cluster.invalidateCoordinator('transaction', transactionalId);
           }
-          throw kafkaError(r.errorCode, transactionalId === null ? 'InitProducerId' : `InitProducerId for transactional id "${transactionalId}"`);
+          throw kafkaError(
+            r.errorCode,
+            transactionalId === null ? 'InitProducerId' : `InitProducerId for transactional id "${transactionalId}"`,
+          );
         }
         return r;
       },
@@ -308,7 +328,13 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     if (this.closed) return callback?.(new ClientClosedError('producer'), undefined);
     if (this.fatal !== undefined) return callback?.(this.fatal, undefined);
     if (this.txn !== undefined && !this.txn.inTransaction) {
-      return callback?.(new KafkaError(ErrorCode.INVALID_TXN_STATE, 'a transactional producer can only send inside a transaction (call beginTransaction() first)'), undefined);
+      return callback?.(
+        new KafkaError(
+          ErrorCode.INVALID_TXN_STATE,
+          'a transactional producer can only send inside a transaction (call beginTransaction() first)',
+        ),
+        undefined,
+      );
     }
     let key: Buffer | null;
     let value: Buffer | null;
@@ -319,13 +345,24 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       return callback?.(err as Error, undefined);
     }
     const headers = record.headers === undefined ? undefined : toRecordHeaders(record.headers);
-    const ts = record.timestamp === undefined ? Date.now() : record.timestamp instanceof Date ? record.timestamp.getTime() : record.timestamp;
+    const ts =
+      record.timestamp === undefined
+        ? Date.now()
+        : record.timestamp instanceof Date
+          ? record.timestamp.getTime()
+          : record.timestamp;
     let size = 21;
     if (key !== null) size += key.length;
     if (value !== null) size += value.length;
     if (headers !== undefined) size += headersSize(headers);
     if (size + RECORD_BATCH_OVERHEAD > this.maxRequestSize) {
-      return callback?.(kafkaError(ErrorCode.MESSAGE_TOO_LARGE, `record of ${size} bytes exceeds maxRequestSize ${this.maxRequestSize}`), undefined);
+      return callback?.(
+        kafkaError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `record of ${size} bytes exceeds maxRequestSize ${this.maxRequestSize}`,
+        ),
+        undefined,
+      );
     }
     const rec: Encoded = { key, value, headers, timestamp: ts };
     this.bufferedBytes += size;
@@ -346,24 +383,22 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
 
   private loadTopic(topic: string): void {
     if (this.metadataLoads.has(topic)) return;
-    const p = this.cluster
-      .topic(topic, { autoCreate: this.autoCreate, timeoutMs: this.maxBlockMs })
-      .then(
-        () => {
-          this.metadataLoads.delete(topic);
-          this.releaseTopic(topic);
-        },
-        (err: Error) => {
-          this.metadataLoads.delete(topic);
-          const list = this.waiting.get(topic) ?? [];
-          this.waiting.delete(topic);
-          for (const w of list) {
-            this.bufferedBytes -= w.size;
-            w.cb?.(err, undefined);
-          }
-          this.notifySpace();
-        },
-      );
+    const p = this.cluster.topic(topic, { autoCreate: this.autoCreate, timeoutMs: this.maxBlockMs }).then(
+      () => {
+        this.metadataLoads.delete(topic);
+        this.releaseTopic(topic);
+      },
+      (err: Error) => {
+        this.metadataLoads.delete(topic);
+        const list = this.waiting.get(topic) ?? [];
+        this.waiting.delete(topic);
+        for (const w of list) {
+          this.bufferedBytes -= w.size;
+          w.cb?.(err, undefined);
+        }
+        this.notifySpace();
+      },
+    );
     this.metadataLoads.set(topic, p);
   }
 
@@ -394,13 +429,24 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
   }
 
   /** Picks the partition and appends to its open batch. */
-  private place(topic: string, info: TopicInfo, rec: Encoded, size: number, wanted: number | undefined, key: Buffer | null, cb: DeliveryCallback | undefined): void {
+  private place(
+    topic: string,
+    info: TopicInfo,
+    rec: Encoded,
+    size: number,
+    wanted: number | undefined,
+    key: Buffer | null,
+    cb: DeliveryCallback | undefined,
+  ): void {
     const n = info.partitions.length;
     let partition: number;
     if (wanted !== undefined) {
       if (!Number.isInteger(wanted) || wanted < 0 || wanted >= n) {
         this.bufferedBytes -= size;
-        cb?.(kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has partitions 0-${n - 1}, not ${wanted}`), undefined);
+        cb?.(
+          kafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${topic}" has partitions 0-${n - 1}, not ${wanted}`),
+          undefined,
+        );
         this.notifySpace();
         return;
       }
@@ -545,7 +591,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
         // Without idempotence a retried batch must not be overtaken by a later one.
         if (!this.idempotent && st.inFlight > 0 && b.attempts > 0) continue;
         if (this.txn !== undefined && !this.txn.isPartitionAdded(st.topic, st.partition)) {
-          this.txn.addPartition(st.topic, st.partition).then(() => this.scheduleDrain(), (err: Error) => this.failTransactionBatches(err));
+          this.txn.addPartition(st.topic, st.partition).then(
+            () => this.scheduleDrain(),
+            (err: Error) => this.failTransactionBatches(err),
+          );
           continue;
         }
         const leader = this.cluster.cachedTopic(st.topic)?.partitions[st.partition]?.leader ?? -1;
@@ -572,10 +621,13 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       for (const [nodeId, { conn, batches }] of byNode) this.sendBatches(nodeId, conn, batches);
     }
     if (wakeAt !== Infinity && this.retryTimer === undefined) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.drain();
-      }, Math.max(1, wakeAt - Date.now()));
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = undefined;
+          this.drain();
+        },
+        Math.max(1, wakeAt - Date.now()),
+      );
     }
   }
 
@@ -611,7 +663,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     })()
       .then(
         () => {
-          const err = new KafkaError(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, 'batch was retried under a producer id that had to be replaced');
+          const err = new KafkaError(
+            ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            'batch was retried under a producer id that had to be replaced',
+          );
           for (const parts of this.states.values()) {
             for (const st of parts) {
               if (st === undefined) continue;
@@ -658,7 +713,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       .catch((err: Error) => this.cluster.logger.debug({ err, topic }, 'metadata refresh failed'))
       .then(() => {
         this.metadataLoads.delete(topic);
-        setTimeout(() => this.scheduleDrain(), this.cluster.cachedTopic(topic) === undefined ? this.cluster.opts.retryBackoffMs : 0);
+        setTimeout(
+          () => this.scheduleDrain(),
+          this.cluster.cachedTopic(topic) === undefined ? this.cluster.opts.retryBackoffMs : 0,
+        );
       });
     this.metadataLoads.set(topic, p);
   }
@@ -724,7 +782,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       const st = b.state;
       const r = results.get(`${st.topic}\u0000${st.partition}`);
       if (r === undefined) {
-        this.onBatchError(b, new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `produce response lacks ${st.topic}-${st.partition}`));
+        this.onBatchError(
+          b,
+          new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `produce response lacks ${st.topic}-${st.partition}`),
+        );
         continue;
       }
       if (r.errorCode === ErrorCode.NONE || r.errorCode === ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
@@ -745,7 +806,12 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
     if (code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && this.idempotent) {
       retriable = st.ready.some((x) => x.baseSequence >= 0 && x.baseSequence < b.baseSequence) || st.inFlight > 0;
     }
-    if (code === ErrorCode.NOT_LEADER_OR_FOLLOWER || code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || code === ErrorCode.LEADER_NOT_AVAILABLE || code === undefined) {
+    if (
+      code === ErrorCode.NOT_LEADER_OR_FOLLOWER ||
+      code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ||
+      code === ErrorCode.LEADER_NOT_AVAILABLE ||
+      code === undefined
+    ) {
       this.cluster.invalidateTopic(st.topic);
     }
     const now = Date.now();
@@ -753,13 +819,22 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       b.retryAt = now + backoff(b.attempts - 1, this.cluster.opts.retryBackoffMs, this.cluster.opts.retryBackoffMaxMs);
       // Back into the queue at its sequence position, ahead of later batches.
       let i = 0;
-      while (i < st.ready.length && (this.idempotent ? st.ready[i]!.baseSequence < b.baseSequence && st.ready[i]!.baseSequence >= 0 : false)) i++;
+      while (
+        i < st.ready.length &&
+        (this.idempotent ? st.ready[i]!.baseSequence < b.baseSequence && st.ready[i]!.baseSequence >= 0 : false)
+      )
+        i++;
       st.ready.splice(i, 0, b);
       this.readyStates.add(st);
       return;
     }
     if (this.txn !== undefined) {
-      if (code === ErrorCode.INVALID_PRODUCER_EPOCH || code === ErrorCode.PRODUCER_FENCED || code === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) this.fatal ??= err;
+      if (
+        code === ErrorCode.INVALID_PRODUCER_EPOCH ||
+        code === ErrorCode.PRODUCER_FENCED ||
+        code === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+      )
+        this.fatal ??= err;
       else this.txn.recordFailure(err);
     } else if (this.idempotent && b.baseSequence >= 0) {
       this.resetProducerId(err);
@@ -787,7 +862,13 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
       const cb = callbacks[i];
       if (cb === undefined) continue;
       if (err !== null) cb(err, undefined);
-      else cb(null, { topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, timestamp: logAppendTime >= 0 ? logAppendTime : records[i]!.timestamp });
+      else
+        cb(null, {
+          topic,
+          partition,
+          offset: baseOffset < 0 ? -1 : baseOffset + i,
+          timestamp: logAppendTime >= 0 ? logAppendTime : records[i]!.timestamp,
+        });
     }
     this.bufferedBytes -= b.bytes - RECORD_BATCH_OVERHEAD;
     this.incomplete.delete(b);
@@ -808,11 +889,14 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
   private waitForSpace(): Promise<void> {
     const deadline = Date.now() + this.maxBlockMs;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this.spaceWaiters.indexOf(check);
-        if (i >= 0) this.spaceWaiters.splice(i, 1);
-        reject(new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `producer buffer stayed full for ${this.maxBlockMs} ms`));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const i = this.spaceWaiters.indexOf(check);
+          if (i >= 0) this.spaceWaiters.splice(i, 1);
+          reject(new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `producer buffer stayed full for ${this.maxBlockMs} ms`));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       const check = () => {
         clearTimeout(timer);
         resolve();
@@ -858,7 +942,10 @@ export class Producer<K = Bytes | null, V = Bytes | null> {
   /** Commits the consumer offsets with the transaction (consume-transform-produce). */
   async sendOffsetsToTransaction(offsets: OffsetToCommit[], group: ConsumerGroupMetadata | string): Promise<void> {
     const txn = this.requireTxn();
-    await txn.sendOffsets(offsets, typeof group === 'string' ? { groupId: group, generationId: -1, memberId: '', groupInstanceId: null } : group);
+    await txn.sendOffsets(
+      offsets,
+      typeof group === 'string' ? { groupId: group, generationId: -1, memberId: '', groupInstanceId: null } : group,
+    );
   }
 
   /** Flushes, then commits: the transaction's records become visible to read_committed consumers. */

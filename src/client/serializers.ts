@@ -14,12 +14,15 @@ function toBuffer(v: Bytes): Buffer {
 }
 
 /** Buffers pass through; strings become UTF-8. The producer's default. */
-export const bytesSerializer: Serializer<Bytes | null | undefined> = (v) => (v === null || v === undefined ? null : toBuffer(v));
+export const bytesSerializer: Serializer<Bytes | null | undefined> = (v) =>
+  v === null || v === undefined ? null : toBuffer(v);
 
-export const stringSerializer: Serializer<string | null | undefined> = (v) => (v === null || v === undefined ? null : Buffer.from(v, 'utf8'));
+export const stringSerializer: Serializer<string | null | undefined> = (v) =>
+  v === null || v === undefined ? null : Buffer.from(v, 'utf8');
 
 /** JSON.stringify as UTF-8; null and undefined become a null value (a tombstone). */
-export const jsonSerializer: Serializer<unknown> = (v) => (v === null || v === undefined ? null : Buffer.from(JSON.stringify(v), 'utf8'));
+export const jsonSerializer: Serializer<unknown> = (v) =>
+  v === null || v === undefined ? null : Buffer.from(JSON.stringify(v), 'utf8');
 
 /** The record's bytes as they are (views into the fetched data; copy them to keep them long). */
 export const bytesDeserializer: Deserializer<Buffer | null> = (b) => b;
@@ -27,7 +30,8 @@ export const bytesDeserializer: Deserializer<Buffer | null> = (b) => b;
 export const stringDeserializer: Deserializer<string | null> = (b) => (b === null ? null : b.toString('utf8'));
 
 /** JSON.parse of the UTF-8 text; a null value stays null. */
-export const jsonDeserializer: Deserializer<unknown> = (b) => (b === null ? null : (JSON.parse(b.toString('utf8')) as unknown));
+export const jsonDeserializer: Deserializer<unknown> = (b) =>
+  b === null ? null : (JSON.parse(b.toString('utf8')) as unknown);
 
 /** Serializers and deserializers by name, for configuration from strings (the CLI). */
 export const serdes = {

@@ -31,7 +31,10 @@ interface Deferred {
 }
 
 /** Groups offsets by topic in request shape. */
-export function offsetsByTopic<T>(offsets: OffsetToCommit[], map: (o: OffsetToCommit) => T): { name: string; partitions: T[] }[] {
+export function offsetsByTopic<T>(
+  offsets: OffsetToCommit[],
+  map: (o: OffsetToCommit) => T,
+): { name: string; partitions: T[] }[] {
   const byTopic = new Map<string, T[]>();
   for (const o of offsets) {
     let list = byTopic.get(o.topic);
@@ -67,7 +70,11 @@ export class TransactionManager {
   }
 
   begin(): void {
-    if (this.state !== 'ready') throw new KafkaError(ErrorCode.INVALID_TXN_STATE, `cannot begin a transaction: one is already ${this.state === 'ending' ? 'ending' : 'open'}`);
+    if (this.state !== 'ready')
+      throw new KafkaError(
+        ErrorCode.INVALID_TXN_STATE,
+        `cannot begin a transaction: one is already ${this.state === 'ending' ? 'ending' : 'open'}`,
+      );
     this.state = 'in_transaction';
     this.started = false;
     this.failure = undefined;
@@ -117,7 +124,12 @@ export class TransactionManager {
         let first: number = ErrorCode.NONE;
         for (const t of res.resultsByTopicV3AndBelow) {
           for (const p of t.resultsByPartition) {
-            if (p.partitionErrorCode !== ErrorCode.NONE && p.partitionErrorCode !== ErrorCode.OPERATION_NOT_ATTEMPTED && first === ErrorCode.NONE) first = p.partitionErrorCode;
+            if (
+              p.partitionErrorCode !== ErrorCode.NONE &&
+              p.partitionErrorCode !== ErrorCode.OPERATION_NOT_ATTEMPTED &&
+              first === ErrorCode.NONE
+            )
+              first = p.partitionErrorCode;
           }
         }
         return first;
@@ -140,7 +152,10 @@ export class TransactionManager {
    * Runs a request against the transaction coordinator, retrying while the coordinator moves, loads
    * or is busy finishing the previous transaction (CONCURRENT_TRANSACTIONS).
    */
-  private async coordinatorCall(what: string, call: (conn: Awaited<ReturnType<Cluster['coordinator']>>) => Promise<number>): Promise<void> {
+  private async coordinatorCall(
+    what: string,
+    call: (conn: Awaited<ReturnType<Cluster['coordinator']>>) => Promise<number>,
+  ): Promise<void> {
     await this.cluster.retry(what, async () => {
       const conn = await this.cluster.coordinator('transaction', this.transactionalId);
       const code = await call(conn);
@@ -152,10 +167,16 @@ export class TransactionManager {
 
   /** AddOffsetsToTxn to the transaction coordinator, then TxnOffsetCommit to the group coordinator. */
   async sendOffsets(offsets: OffsetToCommit[], group: ConsumerGroupMetadata): Promise<void> {
-    if (this.state !== 'in_transaction') throw new KafkaError(ErrorCode.INVALID_TXN_STATE, 'sendOffsetsToTransaction needs an open transaction');
+    if (this.state !== 'in_transaction')
+      throw new KafkaError(ErrorCode.INVALID_TXN_STATE, 'sendOffsetsToTransaction needs an open transaction');
     await this.coordinatorCall('AddOffsetsToTxn', async (conn) => {
       const { producerId, producerEpoch } = this.producer();
-      const res = await conn.request('AddOffsetsToTxn', () => ({ transactionalId: this.transactionalId, producerId, producerEpoch, groupId: group.groupId }));
+      const res = await conn.request('AddOffsetsToTxn', () => ({
+        transactionalId: this.transactionalId,
+        producerId,
+        producerEpoch,
+        groupId: group.groupId,
+      }));
       return res.errorCode;
     });
     this.started = true;
@@ -171,7 +192,12 @@ export class TransactionManager {
         generationId: v >= 3 ? group.generationId : -1,
         memberId: v >= 3 ? group.memberId : '',
         groupInstanceId: v >= 3 ? group.groupInstanceId : null,
-        topics: offsetsByTopic(offsets, (o) => ({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch ?? -1, committedMetadata: o.metadata ?? null })),
+        topics: offsetsByTopic(offsets, (o) => ({
+          partitionIndex: o.partition,
+          committedOffset: o.offset,
+          committedLeaderEpoch: o.leaderEpoch ?? -1,
+          committedMetadata: o.metadata ?? null,
+        })),
       }));
       for (const t of res.topics) {
         for (const p of t.partitions) {
@@ -196,13 +222,19 @@ export class TransactionManager {
 
   /** EndTxn: commit or abort. A transaction that never touched a partition or group ends locally. */
   async end(commit: boolean): Promise<void> {
-    if (this.state !== 'in_transaction') throw new KafkaError(ErrorCode.INVALID_TXN_STATE, `no open transaction to ${commit ? 'commit' : 'abort'}`);
+    if (this.state !== 'in_transaction')
+      throw new KafkaError(ErrorCode.INVALID_TXN_STATE, `no open transaction to ${commit ? 'commit' : 'abort'}`);
     this.state = 'ending';
     try {
       if (this.started) {
         await this.coordinatorCall('EndTxn', async (conn) => {
           const { producerId, producerEpoch } = this.producer();
-          const res = await conn.request('EndTxn', () => ({ transactionalId: this.transactionalId, producerId, producerEpoch, committed: commit }));
+          const res = await conn.request('EndTxn', () => ({
+            transactionalId: this.transactionalId,
+            producerId,
+            producerEpoch,
+            committed: commit,
+          }));
           return res.errorCode;
         });
       }

@@ -84,7 +84,10 @@ export class NegotiatedVersions {
     if (v >= 0) return v;
     const [cmin, cmax] = CLIENT_VERSIONS[api];
     const range = this.ranges.get(APIS[api].key);
-    const offered = range === undefined ? 'does not offer it' : `offers versions ${range.minVersion}-${range.maxVersion}`;
-    throw new UnsupportedVersionError(`broker ${this.broker} cannot serve ${api}: this client speaks versions ${cmin}-${cmax}, the broker ${offered}`);
+    const offered =
+      range === undefined ? 'does not offer it' : `offers versions ${range.minVersion}-${range.maxVersion}`;
+    throw new UnsupportedVersionError(
+      `broker ${this.broker} cannot serve ${api}: this client speaks versions ${cmin}-${cmax}, the broker ${offered}`,
+    );
   }
 }

@@ -80,7 +80,13 @@ export class MetadataStore {
 
   async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     if (this.byName.has(name)) throw new Error(`topic ${name} exists`);
-    const t: TopicRecord = { name, topicId: newTopicId(), partitions, configs: { ...configs }, internal: INTERNAL_TOPICS.has(name) };
+    const t: TopicRecord = {
+      name,
+      topicId: newTopicId(),
+      partitions,
+      configs: { ...configs },
+      internal: INTERNAL_TOPICS.has(name),
+    };
     this.index(t);
     await this.persist();
     return t;
@@ -178,6 +184,10 @@ async function loadOrCreateMetaProperties(dataDir: string, nodeId: number): Prom
     if (cid) return cid;
   }
   const clusterId = randomBytes(16).toString('base64url');
-  await writeFileAtomic(dataDir, 'meta.properties', `#\n#${new Date().toISOString()}\nversion=1\ncluster.id=${clusterId}\nnode.id=${nodeId}\n`);
+  await writeFileAtomic(
+    dataDir,
+    'meta.properties',
+    `#\n#${new Date().toISOString()}\nversion=1\ncluster.id=${clusterId}\nnode.id=${nodeId}\n`,
+  );
   return clusterId;
 }

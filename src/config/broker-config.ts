@@ -64,7 +64,12 @@ export class BrokerConfig {
 
   /** The effective value, or null when unset with no default. */
   get(name: string): string | null {
-    return this.dynamicBroker.get(name) ?? this.dynamicDefault.get(name) ?? this.staticValues.get(name) ?? this.def(name).default;
+    return (
+      this.dynamicBroker.get(name) ??
+      this.dynamicDefault.get(name) ??
+      this.staticValues.get(name) ??
+      this.def(name).default
+    );
   }
 
   /** True when the property was set anywhere (not just defaulted). */
@@ -147,9 +152,16 @@ export class BrokerConfig {
   resolve(name: string): ResolvedConfig {
     const def = this.def(name);
     const synonyms: ResolvedConfig['synonyms'] = [];
-    if (this.dynamicBroker.has(name)) synonyms.push({ name, value: this.dynamicBroker.get(name)!, source: ConfigSource.DYNAMIC_BROKER_CONFIG });
-    if (this.dynamicDefault.has(name)) synonyms.push({ name, value: this.dynamicDefault.get(name)!, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG });
-    if (this.staticValues.has(name)) synonyms.push({ name, value: this.staticValues.get(name)!, source: ConfigSource.STATIC_BROKER_CONFIG });
+    if (this.dynamicBroker.has(name))
+      synonyms.push({ name, value: this.dynamicBroker.get(name)!, source: ConfigSource.DYNAMIC_BROKER_CONFIG });
+    if (this.dynamicDefault.has(name))
+      synonyms.push({
+        name,
+        value: this.dynamicDefault.get(name)!,
+        source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+      });
+    if (this.staticValues.has(name))
+      synonyms.push({ name, value: this.staticValues.get(name)!, source: ConfigSource.STATIC_BROKER_CONFIG });
     if (def.default !== null) synonyms.push({ name, value: def.default, source: ConfigSource.DEFAULT_CONFIG });
     return { name, value: this.get(name), source: this.source(name), synonyms };
   }
@@ -179,7 +191,8 @@ export class BrokerConfig {
     // as kafka-configs --describe --all shows it.
     for (const syn of def.synonyms) {
       const brokerDef = BROKER_CONFIG_BY_NAME.get(syn.name);
-      if (brokerDef?.default != null) synonyms.push({ name: syn.name, value: brokerDef.default, source: ConfigSource.DEFAULT_CONFIG });
+      if (brokerDef?.default != null)
+        synonyms.push({ name: syn.name, value: brokerDef.default, source: ConfigSource.DEFAULT_CONFIG });
     }
     if (chosen) return { name: def.name, value: chosen.value, source: chosen.source, synonyms };
     // An unset synonym with a broker default (log.retention.hours=168) still decides the value.

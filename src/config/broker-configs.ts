@@ -1,8 +1,13 @@
 import { type ConfigDef, INT_MAX, LONG_MAX, defsByName } from './config-def.js';
 
 type Def = Omit<ConfigDef, 'type' | 'default' | 'doc'>;
-const b = (name: string, type: ConfigDef['type'], dflt: string | null, doc: string, more: Def | object = {}): ConfigDef =>
-  ({ name, type, default: dflt, doc, ...more }) as ConfigDef;
+const b = (
+  name: string,
+  type: ConfigDef['type'],
+  dflt: string | null,
+  doc: string,
+  more: Def | object = {},
+): ConfigDef => ({ name, type, default: dflt, doc, ...more }) as ConfigDef;
 const dyn = { dynamic: true };
 const ignored = { noEffect: true };
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
@@ -16,18 +21,44 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   // identity and network
   b('node.id', 'INT', '1', 'Id of this broker (Brook defaults to 1 so it runs with no config)', { min: 0 }),
   b('broker.id', 'INT', null, 'Older name of node.id', { min: -1 }),
-  b('listeners', 'LIST', 'PLAINTEXT://127.0.0.1:9092', 'Addresses to listen on (Brook defaults to loopback; PLAINTEXT://:9092 accepts remote clients)'),
+  b(
+    'listeners',
+    'LIST',
+    'PLAINTEXT://127.0.0.1:9092',
+    'Addresses to listen on (Brook defaults to loopback; PLAINTEXT://:9092 accepts remote clients)',
+  ),
   b('advertised.listeners', 'LIST', null, 'Addresses clients are told to connect to (default: listeners)'),
-  b('listener.security.protocol.map', 'LIST', 'PLAINTEXT:PLAINTEXT', 'Listener name to security protocol (only PLAINTEXT so far)'),
+  b(
+    'listener.security.protocol.map',
+    'LIST',
+    'PLAINTEXT:PLAINTEXT',
+    'Listener name to security protocol (only PLAINTEXT so far)',
+  ),
   b('inter.broker.listener.name', 'STRING', null, 'Listener for broker-to-broker traffic', ignored),
-  b('socket.request.max.bytes', 'INT', '104857600', 'Largest request accepted; bigger frames close the connection', { min: 1 }),
+  b('socket.request.max.bytes', 'INT', '104857600', 'Largest request accepted; bigger frames close the connection', {
+    min: 1,
+  }),
   b('socket.send.buffer.bytes', 'INT', '102400', 'SO_SNDBUF of client sockets (-1: OS default)', ignored),
   b('socket.receive.buffer.bytes', 'INT', '102400', 'SO_RCVBUF of client sockets (-1: OS default)', ignored),
-  b('socket.listen.backlog.size', 'INT', '511', 'Pending connection backlog (Brook: 511; Kafka: 50, but it accepts on a thread of its own)', { min: 1 }),
+  b(
+    'socket.listen.backlog.size',
+    'INT',
+    '511',
+    'Pending connection backlog (Brook: 511; Kafka: 50, but it accepts on a thread of its own)',
+    { min: 1 },
+  ),
   b('connections.max.idle.ms', 'LONG', '600000', 'Idle connections are closed after this long'),
-  b('queued.max.request.bytes', 'LONG', '-1', 'Bytes of requests queued per connection before reading pauses (-1: 100 MiB per connection)'),
+  b(
+    'queued.max.request.bytes',
+    'LONG',
+    '-1',
+    'Bytes of requests queued per connection before reading pauses (-1: 100 MiB per connection)',
+  ),
   b('num.network.threads', 'INT', '3', 'Network threads (Brook uses one event loop)', { ...ignored, dynamic: true }),
-  b('num.io.threads', 'INT', '8', 'I/O threads (Brook uses one event loop and libuv\'s pool)', { ...ignored, dynamic: true }),
+  b('num.io.threads', 'INT', '8', "I/O threads (Brook uses one event loop and libuv's pool)", {
+    ...ignored,
+    dynamic: true,
+  }),
   b('num.recovery.threads.per.data.dir', 'INT', '1', 'Log recovery threads', ignored),
   b('num.replica.fetchers', 'INT', '1', 'Replica fetcher threads', ignored),
   b('background.threads', 'INT', '10', 'Background threads', ignored),
@@ -46,7 +77,10 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('default.replication.factor', 'INT', '1', 'Replication factor of auto-created topics', { min: 1 }),
   b('auto.create.topics.enable', 'BOOLEAN', 'true', 'Create a topic when a client asks for unknown topic metadata'),
   b('delete.topic.enable', 'BOOLEAN', 'true', 'Allow DeleteTopics'),
-  b('message.max.bytes', 'INT', '1048588', 'Largest record batch accepted (topic: max.message.bytes)', { ...dyn, min: 0 }),
+  b('message.max.bytes', 'INT', '1048588', 'Largest record batch accepted (topic: max.message.bytes)', {
+    ...dyn,
+    min: 0,
+  }),
   b('compression.type', 'STRING', 'producer', 'Final compression of topics', { ...dyn, oneOf: COMPRESSION }),
   b('compression.gzip.level', 'INT', '-1', 'gzip level', { ...dyn, min: -1, max: 9 }),
   b('compression.lz4.level', 'INT', '9', 'lz4 level', { ...dyn, min: 1, max: 17 }),
@@ -54,7 +88,10 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('log.cleanup.policy', 'LIST', 'delete', 'Default cleanup policy', { ...dyn, oneOf: ['compact', 'delete'] }),
   b('log.retention.hours', 'INT', '168', 'Retention in hours (lowest precedence)'),
   b('log.retention.minutes', 'INT', null, 'Retention in minutes (overrides hours)'),
-  b('log.retention.ms', 'LONG', null, 'Retention in ms (overrides minutes and hours); -1 = forever', { ...dyn, min: -1 }),
+  b('log.retention.ms', 'LONG', null, 'Retention in ms (overrides minutes and hours); -1 = forever', {
+    ...dyn,
+    min: -1,
+  }),
   b('log.retention.bytes', 'LONG', '-1', 'Partition size limit; -1 = unlimited', dyn),
   b('log.retention.check.interval.ms', 'LONG', '300000', 'How often retention runs', { min: 1 }),
   b('log.segment.bytes', 'INT', '1073741824', 'Segment size before rolling', { ...dyn, min: 14 }),
@@ -65,25 +102,54 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('log.index.interval.bytes', 'INT', '4096', 'Bytes between offset index entries', { ...dyn, min: 0 }),
   b('log.index.size.max.bytes', 'INT', '10485760', 'Largest offset index file', { ...dyn, min: 4 }),
   b('log.flush.interval.messages', 'LONG', LONG_MAX, 'fsync after this many messages', { ...dyn, min: 1 }),
-  b('log.flush.interval.ms', 'LONG', '1000', 'fsync unflushed data at least this often (Brook: 1000; Kafka leaves it unset = never, relying on replicas)', { ...dyn, min: 0 }),
+  b(
+    'log.flush.interval.ms',
+    'LONG',
+    '1000',
+    'fsync unflushed data at least this often (Brook: 1000; Kafka leaves it unset = never, relying on replicas)',
+    { ...dyn, min: 0 },
+  ),
   b('log.flush.scheduler.interval.ms', 'LONG', LONG_MAX, 'How often the flusher checks logs'),
-  b('log.flush.offset.checkpoint.interval.ms', 'INT', '60000', 'How often the recovery point is checkpointed', { min: 0 }),
-  b('log.flush.start.offset.checkpoint.interval.ms', 'INT', '60000', 'How often log start offsets are checkpointed', { min: 0 }),
+  b('log.flush.offset.checkpoint.interval.ms', 'INT', '60000', 'How often the recovery point is checkpointed', {
+    min: 0,
+  }),
+  b('log.flush.start.offset.checkpoint.interval.ms', 'INT', '60000', 'How often log start offsets are checkpointed', {
+    min: 0,
+  }),
   b('log.segment.delete.delay.ms', 'LONG', '60000', 'Delay before deleted segments leave the disk', { ...dyn, min: 0 }),
   b('log.preallocate', 'BOOLEAN', 'false', 'Preallocate segment files', dyn),
-  b('log.message.timestamp.type', 'STRING', 'CreateTime', 'CreateTime or LogAppendTime', { ...dyn, oneOf: ['CreateTime', 'LogAppendTime'] }),
-  b('log.message.timestamp.difference.max.ms', 'LONG', LONG_MAX, 'Deprecated timestamp difference bound', { ...dyn, min: 0 }),
-  b('log.message.timestamp.before.max.ms', 'LONG', LONG_MAX, 'How far behind broker time a timestamp may be', { ...dyn, min: 0 }),
-  b('log.message.timestamp.after.max.ms', 'LONG', LONG_MAX, 'How far ahead of broker time a timestamp may be', { ...dyn, min: 0 }),
+  b('log.message.timestamp.type', 'STRING', 'CreateTime', 'CreateTime or LogAppendTime', {
+    ...dyn,
+    oneOf: ['CreateTime', 'LogAppendTime'],
+  }),
+  b('log.message.timestamp.difference.max.ms', 'LONG', LONG_MAX, 'Deprecated timestamp difference bound', {
+    ...dyn,
+    min: 0,
+  }),
+  b('log.message.timestamp.before.max.ms', 'LONG', LONG_MAX, 'How far behind broker time a timestamp may be', {
+    ...dyn,
+    min: 0,
+  }),
+  b('log.message.timestamp.after.max.ms', 'LONG', LONG_MAX, 'How far ahead of broker time a timestamp may be', {
+    ...dyn,
+    min: 0,
+  }),
   b('log.message.downconversion.enable', 'BOOLEAN', 'true', 'Down-convert for old fetch versions', dyn),
   b('log.message.format.version', 'STRING', '3.0-IV1', 'Deprecated; Brook stores v2 batches only'),
   b('log.local.retention.bytes', 'LONG', '-2', 'Tiered storage local retention', ignored),
   b('log.local.retention.ms', 'LONG', '-2', 'Tiered storage local retention', ignored),
   b('log.cleaner.enable', 'BOOLEAN', 'true', 'Run the log cleaner for compacted topics'),
-  b('log.cleaner.threads', 'INT', '1', 'Cleaner threads (Brook cleans on the event loop in slices)', { ...ignored, dynamic: true }),
+  b('log.cleaner.threads', 'INT', '1', 'Cleaner threads (Brook cleans on the event loop in slices)', {
+    ...ignored,
+    dynamic: true,
+  }),
   b('log.cleaner.backoff.ms', 'LONG', '15000', 'Sleep between cleaner runs when nothing is cleanable', { min: 0 }),
   b('log.cleaner.delete.retention.ms', 'LONG', '86400000', 'How long tombstones are kept', { ...dyn, min: 0 }),
-  b('log.cleaner.min.cleanable.ratio', 'DOUBLE', '0.5', 'Dirty ratio that triggers cleaning', { ...dyn, min: 0, max: 1 }),
+  b('log.cleaner.min.cleanable.ratio', 'DOUBLE', '0.5', 'Dirty ratio that triggers cleaning', {
+    ...dyn,
+    min: 0,
+    max: 1,
+  }),
   b('log.cleaner.min.compaction.lag.ms', 'LONG', '0', 'Youngest age that may be compacted', { ...dyn, min: 0 }),
   b('log.cleaner.max.compaction.lag.ms', 'LONG', LONG_MAX, 'Oldest age left uncompacted', { ...dyn, min: 1 }),
   b('log.cleaner.dedupe.buffer.size', 'LONG', '134217728', 'Memory for the cleaner key map', dyn),
@@ -98,7 +164,13 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('replica.lag.time.max.ms', 'LONG', '30000', 'Follower lag before leaving the ISR', ignored),
   // group coordinator
   b('offsets.topic.num.partitions', 'INT', '50', 'Partitions of __consumer_offsets (fixed once created)', { min: 1 }),
-  b('offsets.topic.replication.factor', 'SHORT', '1', 'Replication of __consumer_offsets (Brook: 1 while single-node; Kafka defaults to 3)', { min: 1 }),
+  b(
+    'offsets.topic.replication.factor',
+    'SHORT',
+    '1',
+    'Replication of __consumer_offsets (Brook: 1 while single-node; Kafka defaults to 3)',
+    { min: 1 },
+  ),
   b('offsets.topic.segment.bytes', 'INT', '104857600', 'Segment size of __consumer_offsets', { min: 1 }),
   b('offsets.topic.compression.codec', 'INT', '0', 'Compression of __consumer_offsets writes'),
   b('offsets.retention.minutes', 'INT', '10080', 'How long offsets of an empty group are kept', { min: 1 }),
@@ -109,7 +181,9 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('group.min.session.timeout.ms', 'INT', '6000', 'Smallest session timeout a member may ask for'),
   b('group.max.session.timeout.ms', 'INT', '1800000', 'Largest session timeout a member may ask for'),
   b('group.max.size', 'INT', String(INT_MAX), 'Largest classic group', { min: 1 }),
-  b('group.coordinator.rebalance.protocols', 'LIST', 'classic,consumer', 'Enabled group protocols', { oneOf: ['classic', 'consumer', 'share'] }),
+  b('group.coordinator.rebalance.protocols', 'LIST', 'classic,consumer', 'Enabled group protocols', {
+    oneOf: ['classic', 'consumer', 'share'],
+  }),
   b('group.consumer.session.timeout.ms', 'INT', '45000', 'KIP-848 session timeout', { min: 1 }),
   b('group.consumer.min.session.timeout.ms', 'INT', '45000', 'KIP-848 smallest session timeout', { min: 1 }),
   b('group.consumer.max.session.timeout.ms', 'INT', '60000', 'KIP-848 largest session timeout', { min: 1 }),
@@ -120,16 +194,40 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b('group.consumer.assignors', 'LIST', 'uniform,range', 'Server-side assignors (first is the default)'),
   // transactions and producer ids
   b('transaction.state.log.num.partitions', 'INT', '50', 'Partitions of __transaction_state', { min: 1 }),
-  b('transaction.state.log.replication.factor', 'SHORT', '1', 'Replication of __transaction_state (Brook: 1 while single-node)', { min: 1 }),
+  b(
+    'transaction.state.log.replication.factor',
+    'SHORT',
+    '1',
+    'Replication of __transaction_state (Brook: 1 while single-node)',
+    { min: 1 },
+  ),
   b('transaction.state.log.segment.bytes', 'INT', '104857600', 'Segment size of __transaction_state', { min: 1 }),
   b('transaction.state.log.min.isr', 'INT', '1', 'min.insync.replicas of __transaction_state', { min: 1 }),
   b('transaction.max.timeout.ms', 'INT', '900000', 'Largest transaction timeout a producer may ask for', { min: 1 }),
   b('transactional.id.expiration.ms', 'INT', '604800000', 'Idle transactional ids expire after this', { min: 1 }),
-  b('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'INT', '10000', 'How often timed-out transactions are aborted', { min: 1 }),
-  b('transaction.remove.expired.transaction.cleanup.interval.ms', 'INT', '3600000', 'How often expired transactional ids are removed', { min: 1 }),
+  b(
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+    'INT',
+    '10000',
+    'How often timed-out transactions are aborted',
+    { min: 1 },
+  ),
+  b(
+    'transaction.remove.expired.transaction.cleanup.interval.ms',
+    'INT',
+    '3600000',
+    'How often expired transactional ids are removed',
+    { min: 1 },
+  ),
   b('producer.id.expiration.ms', 'INT', '86400000', 'Idle producer ids are forgotten after this', { ...dyn, min: 1 }),
   b('producer.id.expiration.check.interval.ms', 'INT', '600000', 'How often idle producer ids are removed', { min: 1 }),
-  b('transaction.partition.verification.enable', 'BOOLEAN', 'true', 'Verify partitions are in the transaction before appending', dyn),
+  b(
+    'transaction.partition.verification.enable',
+    'BOOLEAN',
+    'true',
+    'Verify partitions are in the transaction before appending',
+    dyn,
+  ),
 ];
 
 export const BROKER_CONFIG_BY_NAME = defsByName(BROKER_CONFIGS);

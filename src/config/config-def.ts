@@ -6,7 +6,15 @@ export type ConfigType = 'BOOLEAN' | 'STRING' | 'INT' | 'SHORT' | 'LONG' | 'DOUB
 
 /** DescribeConfigs `ConfigType` codes (KIP-569). */
 export const CONFIG_TYPE_CODE: Record<ConfigType, number> = {
-  BOOLEAN: 1, STRING: 2, INT: 3, SHORT: 4, LONG: 5, DOUBLE: 6, LIST: 7, CLASS: 8, PASSWORD: 9,
+  BOOLEAN: 1,
+  STRING: 2,
+  INT: 3,
+  SHORT: 4,
+  LONG: 5,
+  DOUBLE: 6,
+  LIST: 7,
+  CLASS: 8,
+  PASSWORD: 9,
 };
 
 /** DescribeConfigs `ConfigSource` codes. */
@@ -46,7 +54,10 @@ export type ConfigValue = string | number | boolean | string[] | null;
 /** Thrown for a value that does not fit its definition; the message names the property. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly property: string, message: string) {
+  constructor(
+    readonly property: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -54,8 +65,10 @@ export class ConfigError extends Error {
 const INTEGER = /^[+-]?\d+$/;
 
 function checkRange(def: ConfigDef, n: number): void {
-  if (def.min !== undefined && n < def.min) throw new ConfigError(def.name, `${def.name}: value ${n} is below the minimum ${def.min}`);
-  if (def.max !== undefined && n > def.max) throw new ConfigError(def.name, `${def.name}: value ${n} is above the maximum ${def.max}`);
+  if (def.min !== undefined && n < def.min)
+    throw new ConfigError(def.name, `${def.name}: value ${n} is below the minimum ${def.min}`);
+  if (def.max !== undefined && n > def.max)
+    throw new ConfigError(def.name, `${def.name}: value ${n} is above the maximum ${def.max}`);
 }
 
 /**
@@ -68,7 +81,8 @@ export function normalizeConfigValue(def: ConfigDef, raw: string | null): string
   switch (def.type) {
     case 'BOOLEAN': {
       const l = v.toLowerCase();
-      if (l !== 'true' && l !== 'false') throw new ConfigError(def.name, `${def.name}: expected true or false, got "${raw}"`);
+      if (l !== 'true' && l !== 'false')
+        throw new ConfigError(def.name, `${def.name}: expected true or false, got "${raw}"`);
       return l;
     }
     case 'INT':
@@ -77,18 +91,26 @@ export function normalizeConfigValue(def: ConfigDef, raw: string | null): string
       if (!INTEGER.test(v)) throw new ConfigError(def.name, `${def.name}: expected an integer, got "${raw}"`);
       const big = BigInt(v);
       const limit = def.type === 'LONG' ? 9223372036854775807n : def.type === 'INT' ? 2147483647n : 32767n;
-      if (big > limit || big < -limit - 1n) throw new ConfigError(def.name, `${def.name}: ${raw} does not fit in a ${def.type.toLowerCase()}`);
+      if (big > limit || big < -limit - 1n)
+        throw new ConfigError(def.name, `${def.name}: ${raw} does not fit in a ${def.type.toLowerCase()}`);
       checkRange(def, Number(big));
       return big.toString();
     }
     case 'DOUBLE': {
       const n = Number(v);
-      if (v === '' || !Number.isFinite(n)) throw new ConfigError(def.name, `${def.name}: expected a number, got "${raw}"`);
+      if (v === '' || !Number.isFinite(n))
+        throw new ConfigError(def.name, `${def.name}: expected a number, got "${raw}"`);
       checkRange(def, n);
       return v;
     }
     case 'LIST': {
-      const items = v === '' ? [] : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items =
+        v === ''
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '');
       if (def.oneOf) {
         for (const item of items) {
           if (!matches(def, item)) {

@@ -59,10 +59,17 @@ export const uniformAssignor: ServerAssignor = {
     const owner = new Map<string, string>();
     const key = (t: string, p: number) => `${t}:${p}`;
     const subscribers = new Map<string, string[]>();
-    for (const t of [...spec.topics.keys()].sort()) subscribers.set(t, ids.filter((id) => spec.members.get(id)!.subscribedTopicIds.has(t)));
+    for (const t of [...spec.topics.keys()].sort())
+      subscribers.set(
+        t,
+        ids.filter((id) => spec.members.get(id)!.subscribedTopicIds.has(t)),
+      );
 
     // Sticky pass: keep what each member already has, up to its fair share for identical subscriptions.
-    const totalPartitions = [...spec.topics.entries()].reduce((n, [t, c]) => n + ((subscribers.get(t)?.length ?? 0) > 0 ? c : 0), 0);
+    const totalPartitions = [...spec.topics.entries()].reduce(
+      (n, [t, c]) => n + ((subscribers.get(t)?.length ?? 0) > 0 ? c : 0),
+      0,
+    );
     const ceiling = ids.length === 0 ? 0 : Math.ceil(totalPartitions / ids.length);
     for (const id of ids) {
       const m = spec.members.get(id)!;
@@ -102,7 +109,11 @@ export const uniformAssignor: ServerAssignor = {
         for (const [t, p] of parts) {
           let light: string | undefined;
           for (const id of subscribers.get(t)!) {
-            if (counts.get(id)! <= counts.get(heavy)! - 2 && (light === undefined || counts.get(id)! < counts.get(light)!)) light = id;
+            if (
+              counts.get(id)! <= counts.get(heavy)! - 2 &&
+              (light === undefined || counts.get(id)! < counts.get(light)!)
+            )
+              light = id;
           }
           if (light === undefined) continue;
           removeFrom(result.get(heavy)!, t, p);

@@ -36,7 +36,16 @@ export interface SyncGroupResult {
 const EMPTY = Buffer.alloc(0);
 
 export function joinError(memberId: string, errorCode: number): JoinGroupResult {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId, members: [] };
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leader: '',
+    skipAssignment: false,
+    memberId,
+    members: [],
+  };
 }
 
 export function syncError(errorCode: number): SyncGroupResult {
@@ -188,7 +197,8 @@ export class ClassicGroup {
     if (m === undefined) return undefined;
     this.members.delete(memberId);
     this.pendingSyncMembers.delete(memberId);
-    if (m.groupInstanceId !== null && this.staticMembers.get(m.groupInstanceId) === memberId) this.staticMembers.delete(m.groupInstanceId);
+    if (m.groupInstanceId !== null && this.staticMembers.get(m.groupInstanceId) === memberId)
+      this.staticMembers.delete(m.groupInstanceId);
     m.expiryTask?.cancel();
     m.expiryTask = null;
     if (this.leaderId === memberId) {
@@ -260,7 +270,9 @@ export class ClassicGroup {
       votes.set(v, (votes.get(v) ?? 0) + 1);
     }
     const leader = this.leaderId !== null ? this.members.get(this.leaderId) : undefined;
-    const order = (leader ?? this.members.values().next().value!).protocols.map((p) => p.name).filter((n) => candidates.has(n));
+    const order = (leader ?? this.members.values().next().value!).protocols
+      .map((p) => p.name)
+      .filter((n) => candidates.has(n));
     let best = '';
     let bestVotes = -1;
     for (const name of order) {
@@ -277,7 +289,8 @@ export class ClassicGroup {
   currentMemberMetadata(): JoinGroupMember[] {
     const protocol = this.protocolName ?? '';
     const out: JoinGroupMember[] = [];
-    for (const m of this.members.values()) out.push({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadataFor(protocol) });
+    for (const m of this.members.values())
+      out.push({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadataFor(protocol) });
     return out;
   }
 

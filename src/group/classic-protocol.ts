@@ -82,8 +82,12 @@ export class ClassicGroupProtocol {
     if (p.groupId === '') return respond(joinError(p.memberId, ErrorCode.INVALID_GROUP_ID));
     if (rt.loading) return respond(joinError(p.memberId, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS));
     if (!rt.active) return respond(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (!rt.config.rebalanceProtocols.includes('classic')) return respond(joinError(p.memberId, ErrorCode.UNSUPPORTED_VERSION));
-    if (p.sessionTimeoutMs < rt.config.groupMinSessionTimeoutMs || p.sessionTimeoutMs > rt.config.groupMaxSessionTimeoutMs) {
+    if (!rt.config.rebalanceProtocols.includes('classic'))
+      return respond(joinError(p.memberId, ErrorCode.UNSUPPORTED_VERSION));
+    if (
+      p.sessionTimeoutMs < rt.config.groupMinSessionTimeoutMs ||
+      p.sessionTimeoutMs > rt.config.groupMaxSessionTimeoutMs
+    ) {
       return respond(joinError(p.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
     }
     const isUnknownMember = p.memberId === '';
@@ -129,7 +133,8 @@ export class ClassicGroupProtocol {
 
   private newMemberJoin(group: ClassicGroup, p: JoinGroupParams, respond: (r: JoinGroupResult) => void): void {
     if (group.is('Dead')) return respond(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (!group.supportsProtocols(p.protocolType, p.protocols)) return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    if (!group.supportsProtocols(p.protocolType, p.protocols))
+      return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     const newMemberId = `${p.clientId}-${randomUUID()}`;
     if (p.groupInstanceId !== null) {
       const oldMemberId = group.staticMemberId(p.groupInstanceId);
@@ -148,7 +153,8 @@ export class ClassicGroupProtocol {
 
   private currentMemberJoin(group: ClassicGroup, p: JoinGroupParams, respond: (r: JoinGroupResult) => void): void {
     if (group.is('Dead')) return respond(joinError(p.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (!group.supportsProtocols(p.protocolType, p.protocols)) return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    if (!group.supportsProtocols(p.protocolType, p.protocols))
+      return respond(joinError(p.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     if (group.pendingMembers.has(p.memberId)) {
       this.addMemberAndRebalance(group, p.memberId, p, respond);
       return;
@@ -162,13 +168,15 @@ export class ClassicGroupProtocol {
         break;
       case 'CompletingRebalance':
         // A retry of a join whose response was lost: answer it again unless the metadata changed.
-        if (member.matches(p.protocols)) respond(this.currentJoinResult(group, member.memberId, group.isLeader(member.memberId)));
+        if (member.matches(p.protocols))
+          respond(this.currentJoinResult(group, member.memberId, group.isLeader(member.memberId)));
         else this.updateMemberAndRebalance(group, member, p, respond);
         break;
       case 'Stable':
         // A follower rejoining with unchanged metadata gets the current generation back; the leader
         // (which may want to reassign) or a member with new metadata starts a rebalance.
-        if (group.isLeader(member.memberId) || !member.matches(p.protocols)) this.updateMemberAndRebalance(group, member, p, respond);
+        if (group.isLeader(member.memberId) || !member.matches(p.protocols))
+          this.updateMemberAndRebalance(group, member, p, respond);
         else respond(this.currentJoinResult(group, member.memberId, false));
         break;
       default:
@@ -189,7 +197,12 @@ export class ClassicGroupProtocol {
     };
   }
 
-  private addMemberAndRebalance(group: ClassicGroup, memberId: string, p: JoinGroupParams, respond: (r: JoinGroupResult) => void): void {
+  private addMemberAndRebalance(
+    group: ClassicGroup,
+    memberId: string,
+    p: JoinGroupParams,
+    respond: (r: JoinGroupResult) => void,
+  ): void {
     const member = new ClassicMember(
       memberId,
       p.groupInstanceId,
@@ -213,17 +226,27 @@ export class ClassicGroupProtocol {
     this.maybeCompleteJoin(group);
   }
 
-  private updateMember(member: ClassicMember, p: JoinGroupParams, respond: ((r: JoinGroupResult) => void) | null): void {
+  private updateMember(
+    member: ClassicMember,
+    p: JoinGroupParams,
+    respond: ((r: JoinGroupResult) => void) | null,
+  ): void {
     member.protocols = copyProtocols(p.protocols);
     member.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
     member.sessionTimeoutMs = p.sessionTimeoutMs;
     const previous = member.joinCallback;
     member.joinCallback = respond;
     // A superseded JoinGroup of the same member (its client gave up on it) still gets an answer.
-    if (previous !== null && previous !== respond) previous(joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+    if (previous !== null && previous !== respond)
+      previous(joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
   }
 
-  private updateMemberAndRebalance(group: ClassicGroup, member: ClassicMember, p: JoinGroupParams, respond: (r: JoinGroupResult) => void): void {
+  private updateMemberAndRebalance(
+    group: ClassicGroup,
+    member: ClassicMember,
+    p: JoinGroupParams,
+    respond: (r: JoinGroupResult) => void,
+  ): void {
     this.updateMember(member, p, respond);
     this.maybePrepareRebalance(group);
     this.maybeCompleteJoin(group);
@@ -248,9 +271,16 @@ export class ClassicGroupProtocol {
     oldSync?.(syncError(ErrorCode.FENCED_INSTANCE_ID));
     group.replaceStaticMember(instanceId, oldMemberId, newMemberId);
     this.touchHeartbeat(group, member);
-    const old = { protocols: member.protocols, rebalanceTimeoutMs: member.rebalanceTimeoutMs, sessionTimeoutMs: member.sessionTimeoutMs };
+    const old = {
+      protocols: member.protocols,
+      rebalanceTimeoutMs: member.rebalanceTimeoutMs,
+      sessionTimeoutMs: member.sessionTimeoutMs,
+    };
     this.updateMember(member, p, respond);
-    this.rt.log?.info({ groupId: group.groupId, instanceId, oldMemberId, newMemberId }, 'static member rejoined with a new member id');
+    this.rt.log?.info(
+      { groupId: group.groupId, instanceId, oldMemberId, newMemberId },
+      'static member rejoined with a new member id',
+    );
 
     switch (group.state) {
       case 'Stable': {
@@ -278,7 +308,13 @@ export class ClassicGroupProtocol {
                 group.replaceStaticMember(instanceId, newMemberId, oldMemberId);
                 this.touchHeartbeat(group, member);
               }
-              respond({ ...joinError('', code), generationId: group.generationId, protocolType: group.protocolType, protocolName: group.protocolName, leader: currentLeader ?? '' });
+              respond({
+                ...joinError('', code),
+                generationId: group.generationId,
+                protocolType: group.protocolType,
+                protocolName: group.protocolName,
+                leader: currentLeader ?? '',
+              });
               return;
             }
             if (p.supportSkippingAssignment) {
@@ -320,7 +356,10 @@ export class ClassicGroupProtocol {
     group.joinTask?.cancel();
     const wasEmpty = group.is('Empty');
     group.transitionTo('PreparingRebalance', rt.now());
-    rt.log?.info({ groupId: group.groupId, generation: group.generationId, members: group.members.size }, 'preparing to rebalance group');
+    rt.log?.info(
+      { groupId: group.groupId, generation: group.generationId, members: group.members.size },
+      'preparing to rebalance group',
+    );
     if (wasEmpty) {
       const delay = rt.config.groupInitialRebalanceDelayMs;
       group.initialDelay = { remainingMs: Math.max(group.rebalanceTimeoutMs() - delay, 0) };
@@ -352,7 +391,8 @@ export class ClassicGroupProtocol {
 
   /** Completes the join phase early once every member (and no pending one) has rejoined. */
   maybeCompleteJoin(group: ClassicGroup): void {
-    if (group.is('PreparingRebalance') && group.initialDelay === null && group.hasAllMembersJoined()) this.completeJoin(group);
+    if (group.is('PreparingRebalance') && group.initialDelay === null && group.hasAllMembersJoined())
+      this.completeJoin(group);
   }
 
   private completeJoin(group: ClassicGroup): void {
@@ -362,7 +402,10 @@ export class ClassicGroupProtocol {
     // Dynamic members that did not rejoin in time are gone; static ones stay until their session ends.
     for (const m of [...group.members.values()]) {
       if (!m.isAwaitingJoin && !m.isStatic) {
-        rt.log?.info({ groupId: group.groupId, memberId: m.memberId }, 'member did not rejoin in time and leaves the group');
+        rt.log?.info(
+          { groupId: group.groupId, memberId: m.memberId },
+          'member did not rejoin in time and leaves the group',
+        );
         group.remove(m.memberId);
       }
     }
@@ -377,7 +420,15 @@ export class ClassicGroupProtocol {
       rt.writeInBackground(group.groupId, [this.groupRecord(group)], 'empty group metadata');
       return;
     }
-    rt.log?.info({ groupId: group.groupId, generation: group.generationId, protocol: group.protocolName, members: group.members.size }, 'group join phase complete');
+    rt.log?.info(
+      {
+        groupId: group.groupId,
+        generation: group.generationId,
+        protocol: group.protocolName,
+        members: group.members.size,
+      },
+      'group join phase complete',
+    );
     for (const m of group.members.values()) {
       const cb = m.joinCallback;
       if (cb !== null) {
@@ -457,7 +508,10 @@ export class ClassicGroupProtocol {
     const err = this.validateCurrentMember(group, p.memberId, p.groupInstanceId);
     if (err !== ErrorCode.NONE) return respond(syncError(err));
     if (p.generationId !== group.generationId) return respond(syncError(ErrorCode.ILLEGAL_GENERATION));
-    if ((p.protocolType !== null && p.protocolType !== group.protocolType) || (p.protocolName !== null && p.protocolName !== group.protocolName)) {
+    if (
+      (p.protocolType !== null && p.protocolType !== group.protocolType) ||
+      (p.protocolName !== null && p.protocolName !== group.protocolName)
+    ) {
       return respond(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     }
     const member = group.members.get(p.memberId)!;
@@ -477,7 +531,12 @@ export class ClassicGroupProtocol {
       case 'Stable':
         this.removePendingSyncMember(group, member.memberId);
         this.touchHeartbeat(group, member);
-        return respond({ errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment });
+        return respond({
+          errorCode: ErrorCode.NONE,
+          protocolType: group.protocolType,
+          protocolName: group.protocolName,
+          assignment: member.assignment,
+        });
     }
   }
 
@@ -553,7 +612,11 @@ export class ClassicGroupProtocol {
     if (groupId === '') return all(ErrorCode.INVALID_GROUP_ID);
     if (rt.loading) return all(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     const group = rt.groups.get(groupId);
-    const echo = (m: LeavingMember, errorCode: number) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode });
+    const echo = (m: LeavingMember, errorCode: number) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      errorCode,
+    });
     if (group === undefined || group.type !== 'classic') {
       return { errorCode: ErrorCode.NONE, members: leaving.map((m) => echo(m, ErrorCode.UNKNOWN_MEMBER_ID)) };
     }
@@ -641,7 +704,10 @@ export class ClassicGroupProtocol {
     }
     // Members waiting on a rebalance owe no heartbeat; they get a fresh deadline when it completes.
     if (!member.isNew && (member.isAwaitingJoin || member.isAwaitingSync)) return;
-    this.rt.log?.info({ groupId: group.groupId, memberId: member.memberId, sessionTimeoutMs: member.sessionTimeoutMs }, 'member session expired');
+    this.rt.log?.info(
+      { groupId: group.groupId, memberId: member.memberId, sessionTimeoutMs: member.sessionTimeoutMs },
+      'member session expired',
+    );
     this.removeMemberAndUpdateGroup(group, member);
   }
 
@@ -717,7 +783,7 @@ export class ClassicGroupProtocol {
       m.assignment = sm.assignment;
       group.add(m);
     }
-    group.leaderId = v.leader !== null && group.has(v.leader) ? v.leader : group.members.keys().next().value ?? null;
+    group.leaderId = v.leader !== null && group.has(v.leader) ? v.leader : (group.members.keys().next().value ?? null);
     if (group.members.size > 0) {
       group.state = 'Stable';
       group.updateSubscribedTopics();

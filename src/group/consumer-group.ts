@@ -144,7 +144,8 @@ export class ConsumerGroup {
     if (m === undefined) return undefined;
     this.members.delete(memberId);
     this.target.delete(memberId);
-    if (m.instanceId !== null && this.staticMembers.get(m.instanceId) === memberId) this.staticMembers.delete(m.instanceId);
+    if (m.instanceId !== null && this.staticMembers.get(m.instanceId) === memberId)
+      this.staticMembers.delete(m.instanceId);
     this.setPartitionEpochs(m.assigned, null);
     this.setPartitionEpochs(m.pendingRevocation, null);
     m.expiryTask?.cancel();
@@ -160,7 +161,10 @@ export class ConsumerGroup {
   }
 
   epochRecord(): OffsetsRecord {
-    return { key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupMetadata, this.groupId), value: encodeEpochValue(this.groupEpoch) };
+    return {
+      key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupMetadata, this.groupId),
+      value: encodeEpochValue(this.groupEpoch),
+    };
   }
 
   targetMemberRecord(memberId: string): OffsetsRecord {
@@ -171,7 +175,10 @@ export class ConsumerGroup {
   }
 
   targetMetadataRecord(): OffsetsRecord {
-    return { key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupTargetAssignmentMetadata, this.groupId), value: encodeEpochValue(this.assignmentEpoch) };
+    return {
+      key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupTargetAssignmentMetadata, this.groupId),
+      value: encodeEpochValue(this.assignmentEpoch),
+    };
   }
 
   static memberTombstones(groupId: string, memberId: string): OffsetsRecord[] {
@@ -185,8 +192,12 @@ export class ConsumerGroup {
   /** Records that erase the whole group from __consumer_offsets (members first, the epoch record last). */
   tombstones(): OffsetsRecord[] {
     const out: OffsetsRecord[] = [];
-    for (const id of new Set([...this.members.keys(), ...this.target.keys()])) out.push(...ConsumerGroup.memberTombstones(this.groupId, id));
-    out.push({ key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupTargetAssignmentMetadata, this.groupId), value: null });
+    for (const id of new Set([...this.members.keys(), ...this.target.keys()]))
+      out.push(...ConsumerGroup.memberTombstones(this.groupId, id));
+    out.push({
+      key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupTargetAssignmentMetadata, this.groupId),
+      value: null,
+    });
     out.push({ key: encodeConsumerGroupKey(KeyVersion.ConsumerGroupMetadata, this.groupId), value: null });
     return out;
   }
@@ -194,7 +205,8 @@ export class ConsumerGroup {
 
 export function toTopicPartitions(a: Assignment): TopicPartitions[] {
   const out: TopicPartitions[] = [];
-  for (const [topicId, parts] of a) if (parts.size > 0) out.push({ topicId, partitions: [...parts].sort((x, y) => x - y) });
+  for (const [topicId, parts] of a)
+    if (parts.size > 0) out.push({ topicId, partitions: [...parts].sort((x, y) => x - y) });
   out.sort((x, y) => (x.topicId < y.topicId ? -1 : x.topicId > y.topicId ? 1 : 0));
   return out;
 }

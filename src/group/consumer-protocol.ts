@@ -12,7 +12,12 @@ import {
   fromTopicPartitions,
   toTopicPartitions,
 } from './consumer-group.js';
-import { encodeGroupMetadataKey, type ConsumerGroupCurrentAssignmentValue, type ConsumerGroupMemberValue, type TopicPartitions } from './offsets-records.js';
+import {
+  encodeGroupMetadataKey,
+  type ConsumerGroupCurrentAssignmentValue,
+  type ConsumerGroupMemberValue,
+  type TopicPartitions,
+} from './offsets-records.js';
 import { appendErrorCode, type GroupRuntime, type OffsetsRecord } from './runtime.js';
 import type { ClientInfo } from './types.js';
 
@@ -120,16 +125,25 @@ export class ConsumerGroupProtocol {
     const rt = this.rt;
     if (rt.loading) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     if (!rt.active) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (!rt.config.rebalanceProtocols.includes('consumer')) return fail(ErrorCode.UNSUPPORTED_VERSION, 'the consumer group protocol is not enabled');
+    if (!rt.config.rebalanceProtocols.includes('consumer'))
+      return fail(ErrorCode.UNSUPPORTED_VERSION, 'the consumer group protocol is not enabled');
     const invalid = this.validate(p);
     if (invalid !== null) return fail(ErrorCode.INVALID_REQUEST, invalid);
-    if (p.serverAssignor !== null && (!rt.config.consumerAssignors.includes(p.serverAssignor) || !SERVER_ASSIGNORS.has(p.serverAssignor))) {
-      return fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `assignor ${p.serverAssignor} is not supported; use one of ${rt.config.consumerAssignors.join(', ')}`);
+    if (
+      p.serverAssignor !== null &&
+      (!rt.config.consumerAssignors.includes(p.serverAssignor) || !SERVER_ASSIGNORS.has(p.serverAssignor))
+    ) {
+      return fail(
+        ErrorCode.UNSUPPORTED_ASSIGNOR,
+        `assignor ${p.serverAssignor} is not supported; use one of ${rt.config.consumerAssignors.join(', ')}`,
+      );
     }
     try {
       const records: OffsetsRecord[] = [];
       const result =
-        p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || p.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH ? this.leave(p, records) : this.beat(p, client, records);
+        p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || p.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH
+          ? this.leave(p, records)
+          : this.beat(p, client, records);
       if (records.length > 0) {
         try {
           await rt.write(p.groupId, records);
@@ -151,7 +165,8 @@ export class ConsumerGroupProtocol {
     if (p.memberEpoch === 0) {
       if (p.rebalanceTimeoutMs === -1) return 'RebalanceTimeoutMs must be provided in first request.';
       if (p.subscribedTopicNames === null) return 'SubscribedTopicNames must be set in first request.';
-      if (p.topicPartitions === null || p.topicPartitions.length > 0) return 'TopicPartitions must be empty when (re-)joining.';
+      if (p.topicPartitions === null || p.topicPartitions.length > 0)
+        return 'TopicPartitions must be empty when (re-)joining.';
     } else if (p.memberEpoch > 0) {
       if (p.memberId === '') return 'MemberId can not be empty.';
     } else if (p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH) {
@@ -181,7 +196,11 @@ export class ConsumerGroupProtocol {
     return group;
   }
 
-  private beat(p: ConsumerGroupHeartbeatParams, client: ClientInfo, records: OffsetsRecord[]): ConsumerGroupHeartbeatResult {
+  private beat(
+    p: ConsumerGroupHeartbeatParams,
+    client: ClientInfo,
+    records: OffsetsRecord[],
+  ): ConsumerGroupHeartbeatResult {
     const rt = this.rt;
     const group = this.groupFor(p.groupId, p.memberEpoch === 0, records);
     const owned = p.topicPartitions === null ? null : fromTopicPartitions(p.topicPartitions);
@@ -191,7 +210,11 @@ export class ConsumerGroupProtocol {
       if (p.instanceId !== null) member = this.replaceStaticMember(group, p, records);
       if (member === undefined && p.memberId !== '') member = group.members.get(p.memberId);
       if (member === undefined) {
-        if (group.members.size >= rt.config.consumerMaxSize) throw new KafkaError(ErrorCode.GROUP_MAX_SIZE_REACHED, `The consumer group has reached its maximum capacity of ${rt.config.consumerMaxSize} members.`);
+        if (group.members.size >= rt.config.consumerMaxSize)
+          throw new KafkaError(
+            ErrorCode.GROUP_MAX_SIZE_REACHED,
+            `The consumer group has reached its maximum capacity of ${rt.config.consumerMaxSize} members.`,
+          );
         member = new ConsumerGroupMember(p.memberId !== '' ? p.memberId : randomUUID());
         isNew = true;
       } else if (member.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
@@ -199,14 +222,31 @@ export class ConsumerGroupProtocol {
       }
     } else {
       member = group.members.get(p.memberId);
-      if (member === undefined) throw new KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${p.memberId} is not a member of group ${p.groupId}.`);
-      if (p.instanceId !== null && member.instanceId !== p.instanceId) throw new KafkaError(ErrorCode.FENCED_INSTANCE_ID, `Member ${p.memberId} does not own instance id ${p.instanceId}.`);
+      if (member === undefined)
+        throw new KafkaError(
+          ErrorCode.UNKNOWN_MEMBER_ID,
+          `Member ${p.memberId} is not a member of group ${p.groupId}.`,
+        );
+      if (p.instanceId !== null && member.instanceId !== p.instanceId)
+        throw new KafkaError(
+          ErrorCode.FENCED_INSTANCE_ID,
+          `Member ${p.memberId} does not own instance id ${p.instanceId}.`,
+        );
       if (p.memberEpoch > member.memberEpoch) {
-        throw new KafkaError(ErrorCode.FENCED_MEMBER_EPOCH, `The member epoch ${p.memberEpoch} is newer than the coordinator's ${member.memberEpoch}; rejoin.`);
+        throw new KafkaError(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `The member epoch ${p.memberEpoch} is newer than the coordinator's ${member.memberEpoch}; rejoin.`,
+        );
       }
       // A member one epoch behind whose owned partitions fit its assignment only lost our last response.
-      if (p.memberEpoch < member.memberEpoch && !(p.memberEpoch === member.previousMemberEpoch && isSubset(owned, member.assigned))) {
-        throw new KafkaError(ErrorCode.FENCED_MEMBER_EPOCH, `The member epoch ${p.memberEpoch} is older than the coordinator's ${member.memberEpoch}; rejoin.`);
+      if (
+        p.memberEpoch < member.memberEpoch &&
+        !(p.memberEpoch === member.previousMemberEpoch && isSubset(owned, member.assigned))
+      ) {
+        throw new KafkaError(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `The member epoch ${p.memberEpoch} is older than the coordinator's ${member.memberEpoch}; rejoin.`,
+        );
       }
     }
 
@@ -230,9 +270,16 @@ export class ConsumerGroupProtocol {
     member.clientId = client.clientId;
     member.clientHost = client.clientHost;
 
-    const subscriptionChanged = isNew || !sameTopics(prevTopics, member.subscribedTopicNames) || prevAssignor !== member.serverAssignor;
+    const subscriptionChanged =
+      isNew || !sameTopics(prevTopics, member.subscribedTopicNames) || prevAssignor !== member.serverAssignor;
     if (isNew) group.updateMember(member);
-    if (subscriptionChanged || clientChanged || prevRack !== member.rackId || prevInstance !== member.instanceId || prevTimeout !== member.rebalanceTimeoutMs) {
+    if (
+      subscriptionChanged ||
+      clientChanged ||
+      prevRack !== member.rackId ||
+      prevInstance !== member.instanceId ||
+      prevTimeout !== member.rebalanceTimeoutMs
+    ) {
       records.push(member.metadataRecord(group.groupId));
     }
     let bump = subscriptionChanged;
@@ -268,7 +315,9 @@ export class ConsumerGroupProtocol {
     member.sessionDeadline = now + rt.config.consumerSessionTimeoutMs;
     this.scheduleExpiry(group, member);
 
-    const fullRequest = p.memberEpoch === 0 || (p.rebalanceTimeoutMs !== -1 && p.subscribedTopicNames !== null && p.topicPartitions !== null);
+    const fullRequest =
+      p.memberEpoch === 0 ||
+      (p.rebalanceTimeoutMs !== -1 && p.subscribedTopicNames !== null && p.topicPartitions !== null);
     const sendAssignment = fullRequest || !assignmentsEqual(before.assigned, member.assigned);
     return {
       errorCode: ErrorCode.NONE,
@@ -285,12 +334,19 @@ export class ConsumerGroupProtocol {
    * (epoch -2), the newcomer takes over its assignment without a rebalance; while the previous
    * holder is still active, the instance id is not free.
    */
-  private replaceStaticMember(group: ConsumerGroup, p: ConsumerGroupHeartbeatParams, records: OffsetsRecord[]): ConsumerGroupMember | undefined {
+  private replaceStaticMember(
+    group: ConsumerGroup,
+    p: ConsumerGroupHeartbeatParams,
+    records: OffsetsRecord[],
+  ): ConsumerGroupMember | undefined {
     const existingId = group.staticMembers.get(p.instanceId!);
     if (existingId === undefined || existingId === p.memberId) return undefined;
     const old = group.members.get(existingId)!;
     if (old.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
-      throw new KafkaError(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${existingId} with instance id ${p.instanceId} is still active.`);
+      throw new KafkaError(
+        ErrorCode.UNRELEASED_INSTANCE_ID,
+        `Static member ${existingId} with instance id ${p.instanceId} is still active.`,
+      );
     }
     const m = new ConsumerGroupMember(p.memberId !== '' ? p.memberId : randomUUID());
     m.instanceId = old.instanceId;
@@ -308,21 +364,30 @@ export class ConsumerGroupProtocol {
     records.push(...ConsumerGroup.memberTombstones(group.groupId, existingId));
     if (target !== undefined) group.target.set(m.memberId, target);
     group.updateMember(m);
-    records.push(m.metadataRecord(group.groupId), m.currentAssignmentRecord(group.groupId), group.targetMemberRecord(m.memberId));
-    this.rt.log?.info({ groupId: group.groupId, instanceId: p.instanceId, oldMemberId: existingId, memberId: m.memberId }, 'static member rejoined');
+    records.push(
+      m.metadataRecord(group.groupId),
+      m.currentAssignmentRecord(group.groupId),
+      group.targetMemberRecord(m.memberId),
+    );
+    this.rt.log?.info(
+      { groupId: group.groupId, instanceId: p.instanceId, oldMemberId: existingId, memberId: m.memberId },
+      'static member rejoined',
+    );
     return m;
   }
 
   private leave(p: ConsumerGroupHeartbeatParams, records: OffsetsRecord[]): ConsumerGroupHeartbeatResult {
     const existing = this.rt.groups.get(p.groupId);
-    if (existing === undefined || existing.type !== 'consumer') throw new KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, `Group ${p.groupId} has no member ${p.memberId}.`);
+    if (existing === undefined || existing.type !== 'consumer')
+      throw new KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, `Group ${p.groupId} has no member ${p.memberId}.`);
     const group = existing;
     let member = group.members.get(p.memberId);
     if (member === undefined && p.instanceId !== null) {
       const id = group.staticMembers.get(p.instanceId);
       if (id !== undefined) member = group.members.get(id);
     }
-    if (member === undefined) throw new KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${p.memberId} is not a member of group ${p.groupId}.`);
+    if (member === undefined)
+      throw new KafkaError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${p.memberId} is not a member of group ${p.groupId}.`);
     const memberId = member.memberId;
     if (p.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH && member.instanceId !== null) {
       // Keeps its partitions reserved until its session ends; a restart under the same instance id takes them back.
@@ -331,18 +396,38 @@ export class ConsumerGroupProtocol {
         member.memberEpoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
       }
       records.push(member.currentAssignmentRecord(group.groupId));
-      this.rt.log?.info({ groupId: group.groupId, memberId, instanceId: member.instanceId }, 'static member left temporarily');
-      return { errorCode: ErrorCode.NONE, errorMessage: null, memberId, memberEpoch: LEAVE_GROUP_STATIC_MEMBER_EPOCH, heartbeatIntervalMs: 0, assignment: null };
+      this.rt.log?.info(
+        { groupId: group.groupId, memberId, instanceId: member.instanceId },
+        'static member left temporarily',
+      );
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        memberId,
+        memberEpoch: LEAVE_GROUP_STATIC_MEMBER_EPOCH,
+        heartbeatIntervalMs: 0,
+        assignment: null,
+      };
     }
     this.removeMember(group, member, records, 'left the group');
-    return { errorCode: ErrorCode.NONE, errorMessage: null, memberId, memberEpoch: LEAVE_GROUP_MEMBER_EPOCH, heartbeatIntervalMs: 0, assignment: null };
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      memberId,
+      memberEpoch: LEAVE_GROUP_MEMBER_EPOCH,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    };
   }
 
   private removeMember(group: ConsumerGroup, member: ConsumerGroupMember, records: OffsetsRecord[], why: string): void {
     group.removeMember(member.memberId);
     group.groupEpoch++;
     records.push(...ConsumerGroup.memberTombstones(group.groupId, member.memberId), group.epochRecord());
-    this.rt.log?.info({ groupId: group.groupId, memberId: member.memberId, groupEpoch: group.groupEpoch }, `consumer group member ${why}`);
+    this.rt.log?.info(
+      { groupId: group.groupId, memberId: member.memberId, groupEpoch: group.groupEpoch },
+      `consumer group member ${why}`,
+    );
   }
 
   /** Subscribed topic name → "topicId/partitions" ("" when the topic does not exist). */
@@ -358,9 +443,11 @@ export class ConsumerGroupProtocol {
 
   preferredAssignor(group: ConsumerGroup): string {
     const votes = new Map<string, number>();
-    for (const m of group.members.values()) if (m.serverAssignor !== null) votes.set(m.serverAssignor, (votes.get(m.serverAssignor) ?? 0) + 1);
+    for (const m of group.members.values())
+      if (m.serverAssignor !== null) votes.set(m.serverAssignor, (votes.get(m.serverAssignor) ?? 0) + 1);
     let best: string | null = null;
-    for (const [name, n] of votes) if (best === null || n > votes.get(best)! || (n === votes.get(best)! && name < best)) best = name;
+    for (const [name, n] of votes)
+      if (best === null || n > votes.get(best)! || (n === votes.get(best)! && name < best)) best = name;
     return best ?? this.rt.config.consumerAssignors[0] ?? 'uniform';
   }
 
@@ -382,7 +469,10 @@ export class ConsumerGroupProtocol {
         const id = idsByName.get(t);
         if (id !== undefined) ids.add(id);
       }
-      members.set(m.memberId, { subscribedTopicIds: ids, currentAssignment: group.target.get(m.memberId) ?? new Map() });
+      members.set(m.memberId, {
+        subscribedTopicIds: ids,
+        currentAssignment: group.target.get(m.memberId) ?? new Map(),
+      });
     }
     const assignorName = this.preferredAssignor(group);
     const assignor = SERVER_ASSIGNORS.get(assignorName) ?? SERVER_ASSIGNORS.get('uniform')!;
@@ -395,7 +485,10 @@ export class ConsumerGroupProtocol {
     group.target.clear();
     for (const [id, a] of result) group.target.set(id, a);
     group.assignmentEpoch = group.groupEpoch;
-    this.rt.log?.info({ groupId: group.groupId, assignor: assignor.name, groupEpoch: group.groupEpoch, members: members.size }, 'computed target assignment');
+    this.rt.log?.info(
+      { groupId: group.groupId, assignor: assignor.name, groupEpoch: group.groupEpoch, members: members.size },
+      'computed target assignment',
+    );
     return [...changed.map((id) => group.targetMemberRecord(id)), group.targetMetadataRecord()];
   }
 
@@ -464,7 +557,10 @@ export class ConsumerGroupProtocol {
   // ---------------------------------------------------------------- expiry
 
   private scheduleExpiry(group: ConsumerGroup, member: ConsumerGroupMember): void {
-    const due = member.revocationDeadline > 0 ? Math.min(member.sessionDeadline, member.revocationDeadline) : member.sessionDeadline;
+    const due =
+      member.revocationDeadline > 0
+        ? Math.min(member.sessionDeadline, member.revocationDeadline)
+        : member.sessionDeadline;
     if (member.expiryTask !== null && member.expiryTaskAt <= due) return;
     member.expiryTask?.cancel();
     member.expiryTaskAt = due;
@@ -477,7 +573,12 @@ export class ConsumerGroupProtocol {
     const now = this.rt.now();
     let why: string | null = null;
     if (now >= member.sessionDeadline) why = 'session expired';
-    else if (member.revocationDeadline > 0 && now >= member.revocationDeadline && member.state === MemberState.UNREVOKED_PARTITIONS) why = 'did not revoke its partitions within the rebalance timeout';
+    else if (
+      member.revocationDeadline > 0 &&
+      now >= member.revocationDeadline &&
+      member.state === MemberState.UNREVOKED_PARTITIONS
+    )
+      why = 'did not revoke its partitions within the rebalance timeout';
     if (why === null) {
       this.scheduleExpiry(group, member);
       return;
@@ -494,10 +595,18 @@ export class ConsumerGroupProtocol {
     const base = { groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] };
     if (this.rt.loading) return { ...base, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, errorMessage: null };
     if (g === undefined || g.type !== 'consumer' || g.dead) {
-      return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a consumer group.` };
+      return {
+        ...base,
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: `Group ${groupId} is not a consumer group.`,
+      };
     }
     const named = (a: Assignment): DescribedConsumerGroupPartitions[] =>
-      toTopicPartitions(a).map((tp) => ({ topicId: tp.topicId, topicName: this.rt.topics.topicNameOf(tp.topicId) ?? '', partitions: tp.partitions }));
+      toTopicPartitions(a).map((tp) => ({
+        topicId: tp.topicId,
+        topicName: this.rt.topics.topicNameOf(tp.topicId) ?? '',
+        partitions: tp.partitions,
+      }));
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
@@ -547,7 +656,8 @@ export class ConsumerGroupProtocol {
       }
       group.updateMember(m);
       m.sessionDeadline = now + this.rt.config.consumerSessionTimeoutMs;
-      if (m.state === MemberState.UNREVOKED_PARTITIONS && m.rebalanceTimeoutMs > 0) m.revocationDeadline = now + m.rebalanceTimeoutMs;
+      if (m.state === MemberState.UNREVOKED_PARTITIONS && m.rebalanceTimeoutMs > 0)
+        m.revocationDeadline = now + m.rebalanceTimeoutMs;
       this.scheduleExpiry(group, m);
     }
     group.subscriptionMetadata = this.subscriptionMetadata(group);

@@ -37,9 +37,19 @@ import { appendErrorCode, GroupRuntime, type Group, type OffsetsRecord } from '.
 import type { ScheduledTask } from './scheduler.js';
 import type { ClientInfo, CoordinatorNode, GroupCoordinatorDeps } from './types.js';
 
-export type { JoinGroupParams, SyncGroupParams, HeartbeatParams, LeavingMember, LeaveGroupResult } from './classic-protocol.js';
+export type {
+  JoinGroupParams,
+  SyncGroupParams,
+  HeartbeatParams,
+  LeavingMember,
+  LeaveGroupResult,
+} from './classic-protocol.js';
 export type { JoinGroupResult, SyncGroupResult } from './classic-group.js';
-export type { ConsumerGroupHeartbeatParams, ConsumerGroupHeartbeatResult, DescribedConsumerGroup } from './consumer-protocol.js';
+export type {
+  ConsumerGroupHeartbeatParams,
+  ConsumerGroupHeartbeatResult,
+  DescribedConsumerGroup,
+} from './consumer-protocol.js';
 
 export interface OffsetCommitPartitionParams {
   partitionIndex: number;
@@ -70,7 +80,15 @@ export interface TxnOffsetCommitParams {
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
-  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }> }>;
+  topics: Array<{
+    name: string;
+    partitions: Array<{
+      partitionIndex: number;
+      committedOffset: number;
+      committedLeaderEpoch: number;
+      committedMetadata: string | null;
+    }>;
+  }>;
 }
 
 export interface OffsetCommitTopicResult {
@@ -156,7 +174,12 @@ export interface GroupOffsetsDescription {
   totalLag: number;
 }
 
-const NO_OFFSET: Omit<FetchedPartitionOffset, 'partitionIndex'> = { committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+const NO_OFFSET: Omit<FetchedPartitionOffset, 'partitionIndex'> = {
+  committedOffset: -1,
+  committedLeaderEpoch: -1,
+  metadata: '',
+  errorCode: ErrorCode.NONE,
+};
 
 /**
  * The group coordinator of a single-node broker: every group and every committed offset lives
@@ -226,18 +249,29 @@ export class GroupCoordinator {
     // Groups known only by their committed offsets (simple consumers, admin commits).
     for (const id of rt.offsets.groupIds()) if (!rt.groups.has(id)) rt.groups.set(id, new ClassicGroup(id, rt.now()));
     rt.loading = false;
-    rt.log?.info({ groups: rt.groups.size, records, ms: Date.now() - t0 }, 'group coordinator loaded __consumer_offsets');
+    rt.log?.info(
+      { groups: rt.groups.size, records, ms: Date.now() - t0 },
+      'group coordinator loaded __consumer_offsets',
+    );
     this.scheduleRetention();
   }
 
-  private async loadPartition(partition: number, classic: Map<string, GroupMetadataValue | null>, consumer: Map<string, StagedConsumerGroup>): Promise<number> {
+  private async loadPartition(
+    partition: number,
+    classic: Map<string, GroupMetadataValue | null>,
+    consumer: Map<string, StagedConsumerGroup>,
+  ): Promise<number> {
     const rt = this.rt;
     let count = 0;
     // Groups with transactional offsets still open in this partition, by producer id.
     const openTxn = new Map<number, Set<string>>();
     const stagedOf = (group: string): StagedConsumerGroup => {
       let s = consumer.get(group);
-      if (s === undefined) consumer.set(group, (s = { groupEpoch: null, assignmentEpoch: 0, members: new Map(), current: new Map(), target: new Map() }));
+      if (s === undefined)
+        consumer.set(
+          group,
+          (s = { groupEpoch: null, assignmentEpoch: 0, members: new Map(), current: new Map(), target: new Map() }),
+        );
       return s;
     };
     await rt.offsetsLog.read(partition, 0, (buf) => {
@@ -258,7 +292,8 @@ export class GroupCoordinator {
         }
         const groups = openTxn.get(batch.producerId);
         openTxn.delete(batch.producerId);
-        if (groups !== undefined) rt.offsets.completeTransaction(batch.producerId, type === ControlRecordType.COMMIT, groups);
+        if (groups !== undefined)
+          rt.offsets.completeTransaction(batch.producerId, type === ControlRecordType.COMMIT, groups);
         return;
       }
       for (const rec of batch.records) {
@@ -275,7 +310,13 @@ export class GroupCoordinator {
                 let s = openTxn.get(batch.producerId);
                 if (s === undefined) openTxn.set(batch.producerId, (s = new Set()));
                 s.add(key.group);
-                rt.offsets.addPendingTransactionalOffset(key.group, batch.producerId, key.topic, key.partition, decodeOffsetCommitValue(v));
+                rt.offsets.addPendingTransactionalOffset(
+                  key.group,
+                  batch.producerId,
+                  key.topic,
+                  key.partition,
+                  decodeOffsetCommitValue(v),
+                );
               } else if (v === null) rt.offsets.delete(key.group, key.topic, key.partition);
               else rt.offsets.put(key.group, key.topic, key.partition, decodeOffsetCommitValue(v));
               break;
@@ -373,7 +414,13 @@ export class GroupCoordinator {
     const rt = this.rt;
     const { results, valid } = this.precheckCommit(p.topics);
     if (valid.length === 0) return results;
-    const groupError = this.validateCommit(p.groupId, p.generationIdOrMemberEpoch, p.memberId, p.groupInstanceId, false);
+    const groupError = this.validateCommit(
+      p.groupId,
+      p.generationIdOrMemberEpoch,
+      p.memberId,
+      p.groupInstanceId,
+      false,
+    );
     if (groupError !== ErrorCode.NONE) {
       for (const v of valid) v.result.errorCode = groupError;
       return results;
@@ -393,7 +440,10 @@ export class GroupCoordinator {
     try {
       await rt.write(
         p.groupId,
-        entries.map((e) => ({ key: encodeOffsetCommitKey(p.groupId, e.topic, e.partition.partitionIndex), value: encodeOffsetCommitValue(e.offset) })),
+        entries.map((e) => ({
+          key: encodeOffsetCommitKey(p.groupId, e.topic, e.partition.partitionIndex),
+          value: encodeOffsetCommitValue(e.offset),
+        })),
       );
     } catch (err) {
       const code = appendErrorCode(err);
@@ -423,12 +473,21 @@ export class GroupCoordinator {
     const now = rt.now();
     const entries = valid.map((v) => ({
       ...v,
-      offset: { offset: v.partition.committedOffset, leaderEpoch: v.partition.committedLeaderEpoch, metadata: v.partition.committedMetadata ?? '', commitTimestamp: now, expireTimestamp: -1 },
+      offset: {
+        offset: v.partition.committedOffset,
+        leaderEpoch: v.partition.committedLeaderEpoch,
+        metadata: v.partition.committedMetadata ?? '',
+        commitTimestamp: now,
+        expireTimestamp: -1,
+      },
     }));
     try {
       await rt.write(
         p.groupId,
-        entries.map((e) => ({ key: encodeOffsetCommitKey(p.groupId, e.topic, e.partition.partitionIndex), value: encodeOffsetCommitValue(e.offset) })),
+        entries.map((e) => ({
+          key: encodeOffsetCommitKey(p.groupId, e.topic, e.partition.partitionIndex),
+          value: encodeOffsetCommitValue(e.offset),
+        })),
         { producerId: p.producerId, producerEpoch: p.producerEpoch },
       );
     } catch (err) {
@@ -436,7 +495,8 @@ export class GroupCoordinator {
       for (const e of entries) e.result.errorCode = code;
       return results;
     }
-    for (const e of entries) rt.offsets.addPendingTransactionalOffset(p.groupId, p.producerId, e.topic, e.partition.partitionIndex, e.offset);
+    for (const e of entries)
+      rt.offsets.addPendingTransactionalOffset(p.groupId, p.producerId, e.topic, e.partition.partitionIndex, e.offset);
     if (!rt.groups.has(p.groupId)) rt.groups.set(p.groupId, new ClassicGroup(p.groupId, now));
     return results;
   }
@@ -448,15 +508,28 @@ export class GroupCoordinator {
    */
   completeTransaction(producerId: number, commit: boolean, offsetsPartitions?: readonly number[]): void {
     const rt = this.rt;
-    const groups = offsetsPartitions === undefined ? undefined : rt.offsets.groupsWithPendingTransaction(producerId).filter((g) => offsetsPartitions.includes(rt.partitionFor(g)));
+    const groups =
+      offsetsPartitions === undefined
+        ? undefined
+        : rt.offsets
+            .groupsWithPendingTransaction(producerId)
+            .filter((g) => offsetsPartitions.includes(rt.partitionFor(g)));
     rt.offsets.completeTransaction(producerId, commit, groups);
   }
 
   private precheckCommit(topics: OffsetCommitParams['topics']) {
     const rt = this.rt;
     const results: OffsetCommitTopicResult[] = [];
-    const valid: Array<{ topic: string; partition: OffsetCommitPartitionParams; result: { partitionIndex: number; errorCode: number } }> = [];
-    const blanket: number = rt.loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : !rt.active ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.NONE;
+    const valid: Array<{
+      topic: string;
+      partition: OffsetCommitPartitionParams;
+      result: { partitionIndex: number; errorCode: number };
+    }> = [];
+    const blanket: number = rt.loading
+      ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+      : !rt.active
+        ? ErrorCode.COORDINATOR_NOT_AVAILABLE
+        : ErrorCode.NONE;
     for (const t of topics) {
       const exists = rt.topics.partitionCount(t.name) !== undefined;
       const out = { name: t.name, partitions: [] as Array<{ partitionIndex: number; errorCode: number }> };
@@ -464,7 +537,11 @@ export class GroupCoordinator {
       for (const p of t.partitions) {
         let errorCode = blanket;
         if (errorCode === ErrorCode.NONE && !exists) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        if (errorCode === ErrorCode.NONE && p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > rt.config.offsetMetadataMaxBytes) {
+        if (
+          errorCode === ErrorCode.NONE &&
+          p.committedMetadata !== null &&
+          Buffer.byteLength(p.committedMetadata) > rt.config.offsetMetadataMaxBytes
+        ) {
           errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
         }
         const result = { partitionIndex: p.partitionIndex, errorCode };
@@ -476,7 +553,13 @@ export class GroupCoordinator {
   }
 
   /** Kafka's offset commit validation: who may commit for this group right now. */
-  private validateCommit(groupId: string, generation: number, memberId: string, instanceId: string | null, transactional: boolean): number {
+  private validateCommit(
+    groupId: string,
+    generation: number,
+    memberId: string,
+    instanceId: string | null,
+    transactional: boolean,
+  ): number {
     const rt = this.rt;
     const group = rt.groups.get(groupId);
     if (group === undefined) {
@@ -532,14 +615,29 @@ export class GroupCoordinator {
     }
     const one = (topic: string, partition: number): FetchedPartitionOffset => {
       if (p.requireStable && rt.offsets.hasPendingTransactionalOffset(p.groupId, topic, partition)) {
-        return { partitionIndex: partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+        return {
+          partitionIndex: partition,
+          committedOffset: -1,
+          committedLeaderEpoch: -1,
+          metadata: '',
+          errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+        };
       }
       const c = rt.offsets.get(p.groupId, topic, partition);
       if (c === undefined) return { partitionIndex: partition, ...NO_OFFSET };
-      return { partitionIndex: partition, committedOffset: c.offset, committedLeaderEpoch: c.leaderEpoch, metadata: c.metadata, errorCode: ErrorCode.NONE };
+      return {
+        partitionIndex: partition,
+        committedOffset: c.offset,
+        committedLeaderEpoch: c.leaderEpoch,
+        metadata: c.metadata,
+        errorCode: ErrorCode.NONE,
+      };
     };
     if (p.topics !== null) {
-      return { errorCode: ErrorCode.NONE, topics: p.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((i) => one(t.name, i)) })) };
+      return {
+        errorCode: ErrorCode.NONE,
+        topics: p.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((i) => one(t.name, i)) })),
+      };
     }
     const topics: OffsetFetchResult['topics'] = [];
     for (const [name, parts] of rt.offsets.committed(p.groupId)) {
@@ -576,10 +674,11 @@ export class GroupCoordinator {
       const base = { groupId, groupState: '', protocolType: '', protocolData: '', members: [] };
       if (rt.loading) return { ...base, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
       const g = rt.groups.get(groupId);
-      if (g === undefined || (g.type === 'classic' && g.is('Dead'))) return { ...base, errorCode: ErrorCode.NONE, groupState: 'Dead' };
+      if (g === undefined || (g.type === 'classic' && g.is('Dead')))
+        return { ...base, errorCode: ErrorCode.NONE, groupState: 'Dead' };
       if (g.type === 'consumer') return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
       const stable = g.is('Stable');
-      const protocol = stable ? g.protocolName ?? '' : '';
+      const protocol = stable ? (g.protocolName ?? '') : '';
       return {
         errorCode: ErrorCode.NONE,
         groupId,
@@ -607,7 +706,8 @@ export class GroupCoordinator {
         if (rt.loading) return { groupId, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
         if (!rt.active) return { groupId, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
         const g = rt.groups.get(groupId);
-        if (g === undefined || (g.type === 'classic' && g.is('Dead')) || (g.type === 'consumer' && g.dead)) return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
+        if (g === undefined || (g.type === 'classic' && g.is('Dead')) || (g.type === 'consumer' && g.dead))
+          return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
         const empty = g.type === 'classic' ? g.is('Empty') : g.members.size === 0;
         if (!empty) return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
         const records = this.removeGroup(g);
@@ -624,7 +724,9 @@ export class GroupCoordinator {
   /** Marks a group dead and forgets it and its offsets; returns the tombstones that erase it. */
   private removeGroup(g: Group): OffsetsRecord[] {
     const rt = this.rt;
-    const records: OffsetsRecord[] = rt.offsets.deleteGroup(g.groupId).map(([t, p]) => ({ key: encodeOffsetCommitKey(g.groupId, t, p), value: null }));
+    const records: OffsetsRecord[] = rt.offsets
+      .deleteGroup(g.groupId)
+      .map(([t, p]) => ({ key: encodeOffsetCommitKey(g.groupId, t, p), value: null }));
     if (g.type === 'classic') {
       this.classic.abort(g, ErrorCode.COORDINATOR_NOT_AVAILABLE);
       g.transitionTo('Dead', rt.now());
@@ -639,13 +741,17 @@ export class GroupCoordinator {
   }
 
   /** OffsetDelete: removes committed offsets of partitions the group does not consume. */
-  async deleteOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }>): Promise<OffsetDeleteResult> {
+  async deleteOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: number[] }>,
+  ): Promise<OffsetDeleteResult> {
     const rt = this.rt;
     const top = (errorCode: number): OffsetDeleteResult => ({ errorCode, topics: [] });
     if (rt.loading) return top(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     if (!rt.active) return top(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     const g = rt.groups.get(groupId);
-    if (g === undefined || (g.type === 'classic' && g.is('Dead')) || (g.type === 'consumer' && g.dead)) return top(ErrorCode.GROUP_ID_NOT_FOUND);
+    if (g === undefined || (g.type === 'classic' && g.is('Dead')) || (g.type === 'consumer' && g.dead))
+      return top(ErrorCode.GROUP_ID_NOT_FOUND);
     let subscribed: (topic: string) => boolean;
     if (g.type === 'classic') {
       if (g.is('Empty')) subscribed = () => false;
@@ -659,9 +765,17 @@ export class GroupCoordinator {
     const deletions: Array<[string, number]> = [];
     for (const t of topics) {
       const exists = rt.topics.partitionCount(t.name) !== undefined;
-      const code = !exists ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : subscribed(t.name) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE;
-      result.topics.push({ name: t.name, partitions: t.partitions.map((partitionIndex) => ({ partitionIndex, errorCode: code })) });
-      if (code === ErrorCode.NONE) for (const p of t.partitions) if (rt.offsets.get(groupId, t.name, p) !== undefined) deletions.push([t.name, p]);
+      const code = !exists
+        ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        : subscribed(t.name)
+          ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
+          : ErrorCode.NONE;
+      result.topics.push({
+        name: t.name,
+        partitions: t.partitions.map((partitionIndex) => ({ partitionIndex, errorCode: code })),
+      });
+      if (code === ErrorCode.NONE)
+        for (const p of t.partitions) if (rt.offsets.get(groupId, t.name, p) !== undefined) deletions.push([t.name, p]);
     }
     if (deletions.length > 0) {
       try {
@@ -671,7 +785,8 @@ export class GroupCoordinator {
         );
       } catch (err) {
         const code = appendErrorCode(err);
-        for (const t of result.topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = code;
+        for (const t of result.topics)
+          for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = code;
         return result;
       }
       for (const [t, p] of deletions) rt.offsets.delete(groupId, t, p);
@@ -709,12 +824,18 @@ export class GroupCoordinator {
       const records: OffsetsRecord[] = expired.map(([t, p]) => ({ key: encodeOffsetCommitKey(id, t, p), value: null }));
       for (const [t, p] of expired) rt.offsets.delete(id, t, p);
       removed += expired.length;
-      const idle = g === undefined || (g.type === 'classic' ? g.is('Empty') && g.pendingMembers.size === 0 : g.members.size === 0);
+      const idle =
+        g === undefined || (g.type === 'classic' ? g.is('Empty') && g.pendingMembers.size === 0 : g.members.size === 0);
       if (idle && !rt.offsets.hasOffsets(id)) {
         if (g !== undefined) records.push(...this.removeGroup(g));
         rt.log?.info({ groupId: id }, 'removed empty group without offsets');
       }
-      if (records.length > 0) writes.push(rt.write(id, records).catch((err: unknown) => rt.log?.warn({ err, groupId: id }, 'failed to write expired offsets')));
+      if (records.length > 0)
+        writes.push(
+          rt
+            .write(id, records)
+            .catch((err: unknown) => rt.log?.warn({ err, groupId: id }, 'failed to write expired offsets')),
+        );
     }
     await Promise.all(writes);
     if (removed > 0) rt.log?.info({ removed }, 'expired committed offsets');
@@ -737,7 +858,8 @@ export class GroupCoordinator {
     if (g?.type === 'classic' && g.is('Stable') && g.protocolType === 'consumer') {
       for (const m of g.members.values()) {
         for (const tp of parseAssignment(m.assignment)) {
-          for (const p of tp.partitions) owners.set(key(tp.topic, p), { memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost });
+          for (const p of tp.partitions)
+            owners.set(key(tp.topic, p), { memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost });
         }
       }
     } else if (g?.type === 'consumer') {
@@ -745,7 +867,8 @@ export class GroupCoordinator {
         for (const [topicId, parts] of m.assigned) {
           const topic = rt.topics.topicNameOf(topicId);
           if (topic === undefined) continue;
-          for (const p of parts) owners.set(key(topic, p), { memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost });
+          for (const p of parts)
+            owners.set(key(topic, p), { memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost });
         }
       }
     }
@@ -775,7 +898,8 @@ export class GroupCoordinator {
     }
     partitions.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
     const totalLag = partitions.reduce((s, x) => s + (x.lag ?? 0), 0);
-    if (g === undefined) return { groupId, groupType: 'classic', state: 'Empty', protocolType: '', partitions, totalLag };
+    if (g === undefined)
+      return { groupId, groupType: 'classic', state: 'Empty', protocolType: '', partitions, totalLag };
     return g.type === 'classic'
       ? { groupId, groupType: 'classic', state: g.state, protocolType: g.protocolType ?? '', partitions, totalLag }
       : { groupId, groupType: 'consumer', state: g.state(), protocolType: 'consumer', partitions, totalLag };

@@ -89,7 +89,13 @@ export class OffsetStore {
     return false;
   }
 
-  addPendingTransactionalOffset(group: string, producerId: number, topic: string, partition: number, v: CommittedOffset): void {
+  addPendingTransactionalOffset(
+    group: string,
+    producerId: number,
+    topic: string,
+    partition: number,
+    v: CommittedOffset,
+  ): void {
     const g = this.entry(group);
     let t = g.pendingTxn.get(producerId);
     if (t === undefined) g.pendingTxn.set(producerId, (t = new Map()));
@@ -131,7 +137,13 @@ export class OffsetStore {
    * without one, since the commit. Topics in `keepTopics` (still consumed) and partitions with a
    * pending transactional commit are kept.
    */
-  expired(group: string, now: number, retentionMs: number, baseTimestamp: number | null, keepTopics?: ReadonlySet<string>): Array<[string, number]> {
+  expired(
+    group: string,
+    now: number,
+    retentionMs: number,
+    baseTimestamp: number | null,
+    keepTopics?: ReadonlySet<string>,
+  ): Array<[string, number]> {
     const g = this.groups.get(group);
     if (g === undefined) return [];
     const out: Array<[string, number]> = [];
@@ -139,7 +151,8 @@ export class OffsetStore {
       if (keepTopics?.has(topic)) continue;
       for (const [p, v] of parts) {
         if (this.hasPendingTransactionalOffset(group, topic, p)) continue;
-        const due = v.expireTimestamp >= 0 ? now >= v.expireTimestamp : now - (baseTimestamp ?? v.commitTimestamp) >= retentionMs;
+        const due =
+          v.expireTimestamp >= 0 ? now >= v.expireTimestamp : now - (baseTimestamp ?? v.commitTimestamp) >= retentionMs;
         if (due) out.push([topic, p]);
       }
     }

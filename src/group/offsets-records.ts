@@ -143,13 +143,37 @@ export function decodeOffsetCommitValue(buf: Buffer): OffsetCommitValue {
   const version = r.int16();
   switch (version) {
     case 0:
-      return { offset: r.int64(), leaderEpoch: -1, metadata: r.string(), commitTimestamp: r.int64(), expireTimestamp: -1 };
+      return {
+        offset: r.int64(),
+        leaderEpoch: -1,
+        metadata: r.string(),
+        commitTimestamp: r.int64(),
+        expireTimestamp: -1,
+      };
     case 1:
-      return { offset: r.int64(), leaderEpoch: -1, metadata: r.string(), commitTimestamp: r.int64(), expireTimestamp: r.int64() };
+      return {
+        offset: r.int64(),
+        leaderEpoch: -1,
+        metadata: r.string(),
+        commitTimestamp: r.int64(),
+        expireTimestamp: r.int64(),
+      };
     case 2:
-      return { offset: r.int64(), leaderEpoch: -1, metadata: r.string(), commitTimestamp: r.int64(), expireTimestamp: -1 };
+      return {
+        offset: r.int64(),
+        leaderEpoch: -1,
+        metadata: r.string(),
+        commitTimestamp: r.int64(),
+        expireTimestamp: -1,
+      };
     case 3:
-      return { offset: r.int64(), leaderEpoch: r.int32(), metadata: r.string(), commitTimestamp: r.int64(), expireTimestamp: -1 };
+      return {
+        offset: r.int64(),
+        leaderEpoch: r.int32(),
+        metadata: r.string(),
+        commitTimestamp: r.int64(),
+        expireTimestamp: -1,
+      };
     case 4: {
       // Kafka 3.x's flexible form: same fields as v3, compact strings, then tagged fields.
       const offset = r.int64();
@@ -168,7 +192,12 @@ export function decodeOffsetCommitValue(buf: Buffer): OffsetCommitValue {
 
 export function encodeGroupMetadataValue(v: GroupMetadataValue): Buffer {
   const w = new Writer(256);
-  w.int16(3).string(v.protocolType).int32(v.generation).nullableString(v.protocol).nullableString(v.leader).int64(v.currentStateTimestamp);
+  w.int16(3)
+    .string(v.protocolType)
+    .int32(v.generation)
+    .nullableString(v.protocol)
+    .nullableString(v.leader)
+    .int64(v.currentStateTimestamp);
   w.int32(v.members.length);
   for (const m of v.members) {
     w.string(m.memberId)
@@ -265,7 +294,10 @@ export function decodeEpochValue(buf: Buffer): number {
 
 export function encodeConsumerGroupMemberValue(v: ConsumerGroupMemberValue): Buffer {
   const w = new Writer(128).int16(0);
-  w.compactNullableString(v.instanceId).compactNullableString(v.rackId).compactString(v.clientId).compactString(v.clientHost);
+  w.compactNullableString(v.instanceId)
+    .compactNullableString(v.rackId)
+    .compactString(v.clientId)
+    .compactString(v.clientHost);
   w.compactArrayLength(v.subscribedTopicNames.length);
   for (const t of v.subscribedTopicNames) w.compactString(t);
   w.compactNullableString(v.serverAssignor).int32(v.rebalanceTimeoutMs).emptyTaggedFields();

@@ -75,7 +75,9 @@ export class GroupRuntime {
   constructor(deps: GroupCoordinatorDeps) {
     this.time = deps.time ?? systemTime;
     this.log = deps.logger;
-    this.scheduler = new DeadlineScheduler(this.time, (err) => this.log?.error({ err }, 'group coordinator timer task failed'));
+    this.scheduler = new DeadlineScheduler(this.time, (err) =>
+      this.log?.error({ err }, 'group coordinator timer task failed'),
+    );
     this.config = deps.config;
     this.topics = deps.topics;
     this.offsetsLog = deps.offsetsLog;
@@ -97,7 +99,8 @@ export class GroupRuntime {
    * it in log order even if the storage layer completes appends out of order.
    */
   write(groupId: string, records: OffsetsRecord[], txn?: TxnWriteInfo): Promise<void> {
-    if (!this.active) return Promise.reject(new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'group coordinator is not active'));
+    if (!this.active)
+      return Promise.reject(new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'group coordinator is not active'));
     const partition = this.partitionFor(groupId);
     const now = this.now();
     let batch: Buffer;
@@ -132,6 +135,8 @@ export class GroupRuntime {
   /** Fire-and-forget write whose failure is only logged (group state changes that clients do not wait on). */
   writeInBackground(groupId: string, records: OffsetsRecord[], what: string): void {
     if (!this.active || records.length === 0) return;
-    this.write(groupId, records).catch((err: unknown) => this.log?.warn({ err, groupId }, `failed to write ${what} to __consumer_offsets`));
+    this.write(groupId, records).catch((err: unknown) =>
+      this.log?.warn({ err, groupId }, `failed to write ${what} to __consumer_offsets`),
+    );
   }
 }

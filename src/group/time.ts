@@ -59,7 +59,8 @@ export class ManualTime implements Time {
     const target = this.current + ms;
     for (;;) {
       let next: ManualTimer | undefined;
-      for (const t of this.timers) if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
+      for (const t of this.timers)
+        if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
       if (next === undefined) break;
       this.timers = this.timers.filter((t) => t !== next);
       this.current = Math.max(this.current, next.at);

@@ -17,7 +17,11 @@ export interface OffsetsLog {
    * Visits the whole batches of a partition from `fromOffset` to the log end, in offset order.
    * The buffer passed to the visitor holds exactly one batch. Returning false stops the scan.
    */
-  read(partition: number, fromOffset: number, visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>): Promise<void>;
+  read(
+    partition: number,
+    fromOffset: number,
+    visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>,
+  ): Promise<void>;
 }
 
 /** Topic metadata the coordinator needs: commit validation, KIP-848 assignment, lag. */

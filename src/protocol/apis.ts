@@ -7,178 +7,822 @@ import { readProduceRequest, writeProduceRequest, type ProduceRequest } from './
 import { readProduceResponse, writeProduceResponse, type ProduceResponse } from './messages/produce-response.js';
 import { readFetchRequest, writeFetchRequest, type FetchRequest } from './messages/fetch-request.js';
 import { readFetchResponse, writeFetchResponse, type FetchResponse } from './messages/fetch-response.js';
-import { readListOffsetsRequest, writeListOffsetsRequest, type ListOffsetsRequest } from './messages/list-offsets-request.js';
-import { readListOffsetsResponse, writeListOffsetsResponse, type ListOffsetsResponse } from './messages/list-offsets-response.js';
+import {
+  readListOffsetsRequest,
+  writeListOffsetsRequest,
+  type ListOffsetsRequest,
+} from './messages/list-offsets-request.js';
+import {
+  readListOffsetsResponse,
+  writeListOffsetsResponse,
+  type ListOffsetsResponse,
+} from './messages/list-offsets-response.js';
 import { readMetadataRequest, writeMetadataRequest, type MetadataRequest } from './messages/metadata-request.js';
 import { readMetadataResponse, writeMetadataResponse, type MetadataResponse } from './messages/metadata-response.js';
-import { readLeaderAndIsrRequest, writeLeaderAndIsrRequest, type LeaderAndIsrRequest } from './messages/leader-and-isr-request.js';
-import { readLeaderAndIsrResponse, writeLeaderAndIsrResponse, type LeaderAndIsrResponse } from './messages/leader-and-isr-response.js';
-import { readStopReplicaRequest, writeStopReplicaRequest, type StopReplicaRequest } from './messages/stop-replica-request.js';
-import { readStopReplicaResponse, writeStopReplicaResponse, type StopReplicaResponse } from './messages/stop-replica-response.js';
-import { readUpdateMetadataRequest, writeUpdateMetadataRequest, type UpdateMetadataRequest } from './messages/update-metadata-request.js';
-import { readUpdateMetadataResponse, writeUpdateMetadataResponse, type UpdateMetadataResponse } from './messages/update-metadata-response.js';
-import { readControlledShutdownRequest, writeControlledShutdownRequest, type ControlledShutdownRequest } from './messages/controlled-shutdown-request.js';
-import { readControlledShutdownResponse, writeControlledShutdownResponse, type ControlledShutdownResponse } from './messages/controlled-shutdown-response.js';
-import { readOffsetCommitRequest, writeOffsetCommitRequest, type OffsetCommitRequest } from './messages/offset-commit-request.js';
-import { readOffsetCommitResponse, writeOffsetCommitResponse, type OffsetCommitResponse } from './messages/offset-commit-response.js';
-import { readOffsetFetchRequest, writeOffsetFetchRequest, type OffsetFetchRequest } from './messages/offset-fetch-request.js';
-import { readOffsetFetchResponse, writeOffsetFetchResponse, type OffsetFetchResponse } from './messages/offset-fetch-response.js';
-import { readFindCoordinatorRequest, writeFindCoordinatorRequest, type FindCoordinatorRequest } from './messages/find-coordinator-request.js';
-import { readFindCoordinatorResponse, writeFindCoordinatorResponse, type FindCoordinatorResponse } from './messages/find-coordinator-response.js';
+import {
+  readLeaderAndIsrRequest,
+  writeLeaderAndIsrRequest,
+  type LeaderAndIsrRequest,
+} from './messages/leader-and-isr-request.js';
+import {
+  readLeaderAndIsrResponse,
+  writeLeaderAndIsrResponse,
+  type LeaderAndIsrResponse,
+} from './messages/leader-and-isr-response.js';
+import {
+  readStopReplicaRequest,
+  writeStopReplicaRequest,
+  type StopReplicaRequest,
+} from './messages/stop-replica-request.js';
+import {
+  readStopReplicaResponse,
+  writeStopReplicaResponse,
+  type StopReplicaResponse,
+} from './messages/stop-replica-response.js';
+import {
+  readUpdateMetadataRequest,
+  writeUpdateMetadataRequest,
+  type UpdateMetadataRequest,
+} from './messages/update-metadata-request.js';
+import {
+  readUpdateMetadataResponse,
+  writeUpdateMetadataResponse,
+  type UpdateMetadataResponse,
+} from './messages/update-metadata-response.js';
+import {
+  readControlledShutdownRequest,
+  writeControlledShutdownRequest,
+  type ControlledShutdownRequest,
+} from './messages/controlled-shutdown-request.js';
+import {
+  readControlledShutdownResponse,
+  writeControlledShutdownResponse,
+  type ControlledShutdownResponse,
+} from './messages/controlled-shutdown-response.js';
+import {
+  readOffsetCommitRequest,
+  writeOffsetCommitRequest,
+  type OffsetCommitRequest,
+} from './messages/offset-commit-request.js';
+import {
+  readOffsetCommitResponse,
+  writeOffsetCommitResponse,
+  type OffsetCommitResponse,
+} from './messages/offset-commit-response.js';
+import {
+  readOffsetFetchRequest,
+  writeOffsetFetchRequest,
+  type OffsetFetchRequest,
+} from './messages/offset-fetch-request.js';
+import {
+  readOffsetFetchResponse,
+  writeOffsetFetchResponse,
+  type OffsetFetchResponse,
+} from './messages/offset-fetch-response.js';
+import {
+  readFindCoordinatorRequest,
+  writeFindCoordinatorRequest,
+  type FindCoordinatorRequest,
+} from './messages/find-coordinator-request.js';
+import {
+  readFindCoordinatorResponse,
+  writeFindCoordinatorResponse,
+  type FindCoordinatorResponse,
+} from './messages/find-coordinator-response.js';
 import { readJoinGroupRequest, writeJoinGroupRequest, type JoinGroupRequest } from './messages/join-group-request.js';
-import { readJoinGroupResponse, writeJoinGroupResponse, type JoinGroupResponse } from './messages/join-group-response.js';
+import {
+  readJoinGroupResponse,
+  writeJoinGroupResponse,
+  type JoinGroupResponse,
+} from './messages/join-group-response.js';
 import { readHeartbeatRequest, writeHeartbeatRequest, type HeartbeatRequest } from './messages/heartbeat-request.js';
-import { readHeartbeatResponse, writeHeartbeatResponse, type HeartbeatResponse } from './messages/heartbeat-response.js';
-import { readLeaveGroupRequest, writeLeaveGroupRequest, type LeaveGroupRequest } from './messages/leave-group-request.js';
-import { readLeaveGroupResponse, writeLeaveGroupResponse, type LeaveGroupResponse } from './messages/leave-group-response.js';
+import {
+  readHeartbeatResponse,
+  writeHeartbeatResponse,
+  type HeartbeatResponse,
+} from './messages/heartbeat-response.js';
+import {
+  readLeaveGroupRequest,
+  writeLeaveGroupRequest,
+  type LeaveGroupRequest,
+} from './messages/leave-group-request.js';
+import {
+  readLeaveGroupResponse,
+  writeLeaveGroupResponse,
+  type LeaveGroupResponse,
+} from './messages/leave-group-response.js';
 import { readSyncGroupRequest, writeSyncGroupRequest, type SyncGroupRequest } from './messages/sync-group-request.js';
-import { readSyncGroupResponse, writeSyncGroupResponse, type SyncGroupResponse } from './messages/sync-group-response.js';
-import { readDescribeGroupsRequest, writeDescribeGroupsRequest, type DescribeGroupsRequest } from './messages/describe-groups-request.js';
-import { readDescribeGroupsResponse, writeDescribeGroupsResponse, type DescribeGroupsResponse } from './messages/describe-groups-response.js';
-import { readListGroupsRequest, writeListGroupsRequest, type ListGroupsRequest } from './messages/list-groups-request.js';
-import { readListGroupsResponse, writeListGroupsResponse, type ListGroupsResponse } from './messages/list-groups-response.js';
-import { readSaslHandshakeRequest, writeSaslHandshakeRequest, type SaslHandshakeRequest } from './messages/sasl-handshake-request.js';
-import { readSaslHandshakeResponse, writeSaslHandshakeResponse, type SaslHandshakeResponse } from './messages/sasl-handshake-response.js';
-import { readApiVersionsRequest, writeApiVersionsRequest, type ApiVersionsRequest } from './messages/api-versions-request.js';
-import { readApiVersionsResponse, writeApiVersionsResponse, type ApiVersionsResponse } from './messages/api-versions-response.js';
-import { readCreateTopicsRequest, writeCreateTopicsRequest, type CreateTopicsRequest } from './messages/create-topics-request.js';
-import { readCreateTopicsResponse, writeCreateTopicsResponse, type CreateTopicsResponse } from './messages/create-topics-response.js';
-import { readDeleteTopicsRequest, writeDeleteTopicsRequest, type DeleteTopicsRequest } from './messages/delete-topics-request.js';
-import { readDeleteTopicsResponse, writeDeleteTopicsResponse, type DeleteTopicsResponse } from './messages/delete-topics-response.js';
-import { readDeleteRecordsRequest, writeDeleteRecordsRequest, type DeleteRecordsRequest } from './messages/delete-records-request.js';
-import { readDeleteRecordsResponse, writeDeleteRecordsResponse, type DeleteRecordsResponse } from './messages/delete-records-response.js';
-import { readInitProducerIdRequest, writeInitProducerIdRequest, type InitProducerIdRequest } from './messages/init-producer-id-request.js';
-import { readInitProducerIdResponse, writeInitProducerIdResponse, type InitProducerIdResponse } from './messages/init-producer-id-response.js';
-import { readOffsetForLeaderEpochRequest, writeOffsetForLeaderEpochRequest, type OffsetForLeaderEpochRequest } from './messages/offset-for-leader-epoch-request.js';
-import { readOffsetForLeaderEpochResponse, writeOffsetForLeaderEpochResponse, type OffsetForLeaderEpochResponse } from './messages/offset-for-leader-epoch-response.js';
-import { readAddPartitionsToTxnRequest, writeAddPartitionsToTxnRequest, type AddPartitionsToTxnRequest } from './messages/add-partitions-to-txn-request.js';
-import { readAddPartitionsToTxnResponse, writeAddPartitionsToTxnResponse, type AddPartitionsToTxnResponse } from './messages/add-partitions-to-txn-response.js';
-import { readAddOffsetsToTxnRequest, writeAddOffsetsToTxnRequest, type AddOffsetsToTxnRequest } from './messages/add-offsets-to-txn-request.js';
-import { readAddOffsetsToTxnResponse, writeAddOffsetsToTxnResponse, type AddOffsetsToTxnResponse } from './messages/add-offsets-to-txn-response.js';
+import {
+  readSyncGroupResponse,
+  writeSyncGroupResponse,
+  type SyncGroupResponse,
+} from './messages/sync-group-response.js';
+import {
+  readDescribeGroupsRequest,
+  writeDescribeGroupsRequest,
+  type DescribeGroupsRequest,
+} from './messages/describe-groups-request.js';
+import {
+  readDescribeGroupsResponse,
+  writeDescribeGroupsResponse,
+  type DescribeGroupsResponse,
+} from './messages/describe-groups-response.js';
+import {
+  readListGroupsRequest,
+  writeListGroupsRequest,
+  type ListGroupsRequest,
+} from './messages/list-groups-request.js';
+import {
+  readListGroupsResponse,
+  writeListGroupsResponse,
+  type ListGroupsResponse,
+} from './messages/list-groups-response.js';
+import {
+  readSaslHandshakeRequest,
+  writeSaslHandshakeRequest,
+  type SaslHandshakeRequest,
+} from './messages/sasl-handshake-request.js';
+import {
+  readSaslHandshakeResponse,
+  writeSaslHandshakeResponse,
+  type SaslHandshakeResponse,
+} from './messages/sasl-handshake-response.js';
+import {
+  readApiVersionsRequest,
+  writeApiVersionsRequest,
+  type ApiVersionsRequest,
+} from './messages/api-versions-request.js';
+import {
+  readApiVersionsResponse,
+  writeApiVersionsResponse,
+  type ApiVersionsResponse,
+} from './messages/api-versions-response.js';
+import {
+  readCreateTopicsRequest,
+  writeCreateTopicsRequest,
+  type CreateTopicsRequest,
+} from './messages/create-topics-request.js';
+import {
+  readCreateTopicsResponse,
+  writeCreateTopicsResponse,
+  type CreateTopicsResponse,
+} from './messages/create-topics-response.js';
+import {
+  readDeleteTopicsRequest,
+  writeDeleteTopicsRequest,
+  type DeleteTopicsRequest,
+} from './messages/delete-topics-request.js';
+import {
+  readDeleteTopicsResponse,
+  writeDeleteTopicsResponse,
+  type DeleteTopicsResponse,
+} from './messages/delete-topics-response.js';
+import {
+  readDeleteRecordsRequest,
+  writeDeleteRecordsRequest,
+  type DeleteRecordsRequest,
+} from './messages/delete-records-request.js';
+import {
+  readDeleteRecordsResponse,
+  writeDeleteRecordsResponse,
+  type DeleteRecordsResponse,
+} from './messages/delete-records-response.js';
+import {
+  readInitProducerIdRequest,
+  writeInitProducerIdRequest,
+  type InitProducerIdRequest,
+} from './messages/init-producer-id-request.js';
+import {
+  readInitProducerIdResponse,
+  writeInitProducerIdResponse,
+  type InitProducerIdResponse,
+} from './messages/init-producer-id-response.js';
+import {
+  readOffsetForLeaderEpochRequest,
+  writeOffsetForLeaderEpochRequest,
+  type OffsetForLeaderEpochRequest,
+} from './messages/offset-for-leader-epoch-request.js';
+import {
+  readOffsetForLeaderEpochResponse,
+  writeOffsetForLeaderEpochResponse,
+  type OffsetForLeaderEpochResponse,
+} from './messages/offset-for-leader-epoch-response.js';
+import {
+  readAddPartitionsToTxnRequest,
+  writeAddPartitionsToTxnRequest,
+  type AddPartitionsToTxnRequest,
+} from './messages/add-partitions-to-txn-request.js';
+import {
+  readAddPartitionsToTxnResponse,
+  writeAddPartitionsToTxnResponse,
+  type AddPartitionsToTxnResponse,
+} from './messages/add-partitions-to-txn-response.js';
+import {
+  readAddOffsetsToTxnRequest,
+  writeAddOffsetsToTxnRequest,
+  type AddOffsetsToTxnRequest,
+} from './messages/add-offsets-to-txn-request.js';
+import {
+  readAddOffsetsToTxnResponse,
+  writeAddOffsetsToTxnResponse,
+  type AddOffsetsToTxnResponse,
+} from './messages/add-offsets-to-txn-response.js';
 import { readEndTxnRequest, writeEndTxnRequest, type EndTxnRequest } from './messages/end-txn-request.js';
 import { readEndTxnResponse, writeEndTxnResponse, type EndTxnResponse } from './messages/end-txn-response.js';
-import { readWriteTxnMarkersRequest, writeWriteTxnMarkersRequest, type WriteTxnMarkersRequest } from './messages/write-txn-markers-request.js';
-import { readWriteTxnMarkersResponse, writeWriteTxnMarkersResponse, type WriteTxnMarkersResponse } from './messages/write-txn-markers-response.js';
-import { readTxnOffsetCommitRequest, writeTxnOffsetCommitRequest, type TxnOffsetCommitRequest } from './messages/txn-offset-commit-request.js';
-import { readTxnOffsetCommitResponse, writeTxnOffsetCommitResponse, type TxnOffsetCommitResponse } from './messages/txn-offset-commit-response.js';
-import { readDescribeAclsRequest, writeDescribeAclsRequest, type DescribeAclsRequest } from './messages/describe-acls-request.js';
-import { readDescribeAclsResponse, writeDescribeAclsResponse, type DescribeAclsResponse } from './messages/describe-acls-response.js';
-import { readCreateAclsRequest, writeCreateAclsRequest, type CreateAclsRequest } from './messages/create-acls-request.js';
-import { readCreateAclsResponse, writeCreateAclsResponse, type CreateAclsResponse } from './messages/create-acls-response.js';
-import { readDeleteAclsRequest, writeDeleteAclsRequest, type DeleteAclsRequest } from './messages/delete-acls-request.js';
-import { readDeleteAclsResponse, writeDeleteAclsResponse, type DeleteAclsResponse } from './messages/delete-acls-response.js';
-import { readDescribeConfigsRequest, writeDescribeConfigsRequest, type DescribeConfigsRequest } from './messages/describe-configs-request.js';
-import { readDescribeConfigsResponse, writeDescribeConfigsResponse, type DescribeConfigsResponse } from './messages/describe-configs-response.js';
-import { readAlterConfigsRequest, writeAlterConfigsRequest, type AlterConfigsRequest } from './messages/alter-configs-request.js';
-import { readAlterConfigsResponse, writeAlterConfigsResponse, type AlterConfigsResponse } from './messages/alter-configs-response.js';
-import { readAlterReplicaLogDirsRequest, writeAlterReplicaLogDirsRequest, type AlterReplicaLogDirsRequest } from './messages/alter-replica-log-dirs-request.js';
-import { readAlterReplicaLogDirsResponse, writeAlterReplicaLogDirsResponse, type AlterReplicaLogDirsResponse } from './messages/alter-replica-log-dirs-response.js';
-import { readDescribeLogDirsRequest, writeDescribeLogDirsRequest, type DescribeLogDirsRequest } from './messages/describe-log-dirs-request.js';
-import { readDescribeLogDirsResponse, writeDescribeLogDirsResponse, type DescribeLogDirsResponse } from './messages/describe-log-dirs-response.js';
-import { readSaslAuthenticateRequest, writeSaslAuthenticateRequest, type SaslAuthenticateRequest } from './messages/sasl-authenticate-request.js';
-import { readSaslAuthenticateResponse, writeSaslAuthenticateResponse, type SaslAuthenticateResponse } from './messages/sasl-authenticate-response.js';
-import { readCreatePartitionsRequest, writeCreatePartitionsRequest, type CreatePartitionsRequest } from './messages/create-partitions-request.js';
-import { readCreatePartitionsResponse, writeCreatePartitionsResponse, type CreatePartitionsResponse } from './messages/create-partitions-response.js';
-import { readCreateDelegationTokenRequest, writeCreateDelegationTokenRequest, type CreateDelegationTokenRequest } from './messages/create-delegation-token-request.js';
-import { readCreateDelegationTokenResponse, writeCreateDelegationTokenResponse, type CreateDelegationTokenResponse } from './messages/create-delegation-token-response.js';
-import { readRenewDelegationTokenRequest, writeRenewDelegationTokenRequest, type RenewDelegationTokenRequest } from './messages/renew-delegation-token-request.js';
-import { readRenewDelegationTokenResponse, writeRenewDelegationTokenResponse, type RenewDelegationTokenResponse } from './messages/renew-delegation-token-response.js';
-import { readExpireDelegationTokenRequest, writeExpireDelegationTokenRequest, type ExpireDelegationTokenRequest } from './messages/expire-delegation-token-request.js';
-import { readExpireDelegationTokenResponse, writeExpireDelegationTokenResponse, type ExpireDelegationTokenResponse } from './messages/expire-delegation-token-response.js';
-import { readDescribeDelegationTokenRequest, writeDescribeDelegationTokenRequest, type DescribeDelegationTokenRequest } from './messages/describe-delegation-token-request.js';
-import { readDescribeDelegationTokenResponse, writeDescribeDelegationTokenResponse, type DescribeDelegationTokenResponse } from './messages/describe-delegation-token-response.js';
-import { readDeleteGroupsRequest, writeDeleteGroupsRequest, type DeleteGroupsRequest } from './messages/delete-groups-request.js';
-import { readDeleteGroupsResponse, writeDeleteGroupsResponse, type DeleteGroupsResponse } from './messages/delete-groups-response.js';
-import { readElectLeadersRequest, writeElectLeadersRequest, type ElectLeadersRequest } from './messages/elect-leaders-request.js';
-import { readElectLeadersResponse, writeElectLeadersResponse, type ElectLeadersResponse } from './messages/elect-leaders-response.js';
-import { readIncrementalAlterConfigsRequest, writeIncrementalAlterConfigsRequest, type IncrementalAlterConfigsRequest } from './messages/incremental-alter-configs-request.js';
-import { readIncrementalAlterConfigsResponse, writeIncrementalAlterConfigsResponse, type IncrementalAlterConfigsResponse } from './messages/incremental-alter-configs-response.js';
-import { readAlterPartitionReassignmentsRequest, writeAlterPartitionReassignmentsRequest, type AlterPartitionReassignmentsRequest } from './messages/alter-partition-reassignments-request.js';
-import { readAlterPartitionReassignmentsResponse, writeAlterPartitionReassignmentsResponse, type AlterPartitionReassignmentsResponse } from './messages/alter-partition-reassignments-response.js';
-import { readListPartitionReassignmentsRequest, writeListPartitionReassignmentsRequest, type ListPartitionReassignmentsRequest } from './messages/list-partition-reassignments-request.js';
-import { readListPartitionReassignmentsResponse, writeListPartitionReassignmentsResponse, type ListPartitionReassignmentsResponse } from './messages/list-partition-reassignments-response.js';
-import { readOffsetDeleteRequest, writeOffsetDeleteRequest, type OffsetDeleteRequest } from './messages/offset-delete-request.js';
-import { readOffsetDeleteResponse, writeOffsetDeleteResponse, type OffsetDeleteResponse } from './messages/offset-delete-response.js';
-import { readDescribeClientQuotasRequest, writeDescribeClientQuotasRequest, type DescribeClientQuotasRequest } from './messages/describe-client-quotas-request.js';
-import { readDescribeClientQuotasResponse, writeDescribeClientQuotasResponse, type DescribeClientQuotasResponse } from './messages/describe-client-quotas-response.js';
-import { readAlterClientQuotasRequest, writeAlterClientQuotasRequest, type AlterClientQuotasRequest } from './messages/alter-client-quotas-request.js';
-import { readAlterClientQuotasResponse, writeAlterClientQuotasResponse, type AlterClientQuotasResponse } from './messages/alter-client-quotas-response.js';
-import { readDescribeUserScramCredentialsRequest, writeDescribeUserScramCredentialsRequest, type DescribeUserScramCredentialsRequest } from './messages/describe-user-scram-credentials-request.js';
-import { readDescribeUserScramCredentialsResponse, writeDescribeUserScramCredentialsResponse, type DescribeUserScramCredentialsResponse } from './messages/describe-user-scram-credentials-response.js';
-import { readAlterUserScramCredentialsRequest, writeAlterUserScramCredentialsRequest, type AlterUserScramCredentialsRequest } from './messages/alter-user-scram-credentials-request.js';
-import { readAlterUserScramCredentialsResponse, writeAlterUserScramCredentialsResponse, type AlterUserScramCredentialsResponse } from './messages/alter-user-scram-credentials-response.js';
+import {
+  readWriteTxnMarkersRequest,
+  writeWriteTxnMarkersRequest,
+  type WriteTxnMarkersRequest,
+} from './messages/write-txn-markers-request.js';
+import {
+  readWriteTxnMarkersResponse,
+  writeWriteTxnMarkersResponse,
+  type WriteTxnMarkersResponse,
+} from './messages/write-txn-markers-response.js';
+import {
+  readTxnOffsetCommitRequest,
+  writeTxnOffsetCommitRequest,
+  type TxnOffsetCommitRequest,
+} from './messages/txn-offset-commit-request.js';
+import {
+  readTxnOffsetCommitResponse,
+  writeTxnOffsetCommitResponse,
+  type TxnOffsetCommitResponse,
+} from './messages/txn-offset-commit-response.js';
+import {
+  readDescribeAclsRequest,
+  writeDescribeAclsRequest,
+  type DescribeAclsRequest,
+} from './messages/describe-acls-request.js';
+import {
+  readDescribeAclsResponse,
+  writeDescribeAclsResponse,
+  type DescribeAclsResponse,
+} from './messages/describe-acls-response.js';
+import {
+  readCreateAclsRequest,
+  writeCreateAclsRequest,
+  type CreateAclsRequest,
+} from './messages/create-acls-request.js';
+import {
+  readCreateAclsResponse,
+  writeCreateAclsResponse,
+  type CreateAclsResponse,
+} from './messages/create-acls-response.js';
+import {
+  readDeleteAclsRequest,
+  writeDeleteAclsRequest,
+  type DeleteAclsRequest,
+} from './messages/delete-acls-request.js';
+import {
+  readDeleteAclsResponse,
+  writeDeleteAclsResponse,
+  type DeleteAclsResponse,
+} from './messages/delete-acls-response.js';
+import {
+  readDescribeConfigsRequest,
+  writeDescribeConfigsRequest,
+  type DescribeConfigsRequest,
+} from './messages/describe-configs-request.js';
+import {
+  readDescribeConfigsResponse,
+  writeDescribeConfigsResponse,
+  type DescribeConfigsResponse,
+} from './messages/describe-configs-response.js';
+import {
+  readAlterConfigsRequest,
+  writeAlterConfigsRequest,
+  type AlterConfigsRequest,
+} from './messages/alter-configs-request.js';
+import {
+  readAlterConfigsResponse,
+  writeAlterConfigsResponse,
+  type AlterConfigsResponse,
+} from './messages/alter-configs-response.js';
+import {
+  readAlterReplicaLogDirsRequest,
+  writeAlterReplicaLogDirsRequest,
+  type AlterReplicaLogDirsRequest,
+} from './messages/alter-replica-log-dirs-request.js';
+import {
+  readAlterReplicaLogDirsResponse,
+  writeAlterReplicaLogDirsResponse,
+  type AlterReplicaLogDirsResponse,
+} from './messages/alter-replica-log-dirs-response.js';
+import {
+  readDescribeLogDirsRequest,
+  writeDescribeLogDirsRequest,
+  type DescribeLogDirsRequest,
+} from './messages/describe-log-dirs-request.js';
+import {
+  readDescribeLogDirsResponse,
+  writeDescribeLogDirsResponse,
+  type DescribeLogDirsResponse,
+} from './messages/describe-log-dirs-response.js';
+import {
+  readSaslAuthenticateRequest,
+  writeSaslAuthenticateRequest,
+  type SaslAuthenticateRequest,
+} from './messages/sasl-authenticate-request.js';
+import {
+  readSaslAuthenticateResponse,
+  writeSaslAuthenticateResponse,
+  type SaslAuthenticateResponse,
+} from './messages/sasl-authenticate-response.js';
+import {
+  readCreatePartitionsRequest,
+  writeCreatePartitionsRequest,
+  type CreatePartitionsRequest,
+} from './messages/create-partitions-request.js';
+import {
+  readCreatePartitionsResponse,
+  writeCreatePartitionsResponse,
+  type CreatePartitionsResponse,
+} from './messages/create-partitions-response.js';
+import {
+  readCreateDelegationTokenRequest,
+  writeCreateDelegationTokenRequest,
+  type CreateDelegationTokenRequest,
+} from './messages/create-delegation-token-request.js';
+import {
+  readCreateDelegationTokenResponse,
+  writeCreateDelegationTokenResponse,
+  type CreateDelegationTokenResponse,
+} from './messages/create-delegation-token-response.js';
+import {
+  readRenewDelegationTokenRequest,
+  writeRenewDelegationTokenRequest,
+  type RenewDelegationTokenRequest,
+} from './messages/renew-delegation-token-request.js';
+import {
+  readRenewDelegationTokenResponse,
+  writeRenewDelegationTokenResponse,
+  type RenewDelegationTokenResponse,
+} from './messages/renew-delegation-token-response.js';
+import {
+  readExpireDelegationTokenRequest,
+  writeExpireDelegationTokenRequest,
+  type ExpireDelegationTokenRequest,
+} from './messages/expire-delegation-token-request.js';
+import {
+  readExpireDelegationTokenResponse,
+  writeExpireDelegationTokenResponse,
+  type ExpireDelegationTokenResponse,
+} from './messages/expire-delegation-token-response.js';
+import {
+  readDescribeDelegationTokenRequest,
+  writeDescribeDelegationTokenRequest,
+  type DescribeDelegationTokenRequest,
+} from './messages/describe-delegation-token-request.js';
+import {
+  readDescribeDelegationTokenResponse,
+  writeDescribeDelegationTokenResponse,
+  type DescribeDelegationTokenResponse,
+} from './messages/describe-delegation-token-response.js';
+import {
+  readDeleteGroupsRequest,
+  writeDeleteGroupsRequest,
+  type DeleteGroupsRequest,
+} from './messages/delete-groups-request.js';
+import {
+  readDeleteGroupsResponse,
+  writeDeleteGroupsResponse,
+  type DeleteGroupsResponse,
+} from './messages/delete-groups-response.js';
+import {
+  readElectLeadersRequest,
+  writeElectLeadersRequest,
+  type ElectLeadersRequest,
+} from './messages/elect-leaders-request.js';
+import {
+  readElectLeadersResponse,
+  writeElectLeadersResponse,
+  type ElectLeadersResponse,
+} from './messages/elect-leaders-response.js';
+import {
+  readIncrementalAlterConfigsRequest,
+  writeIncrementalAlterConfigsRequest,
+  type IncrementalAlterConfigsRequest,
+} from './messages/incremental-alter-configs-request.js';
+import {
+  readIncrementalAlterConfigsResponse,
+  writeIncrementalAlterConfigsResponse,
+  type IncrementalAlterConfigsResponse,
+} from './messages/incremental-alter-configs-response.js';
+import {
+  readAlterPartitionReassignmentsRequest,
+  writeAlterPartitionReassignmentsRequest,
+  type AlterPartitionReassignmentsRequest,
+} from './messages/alter-partition-reassignments-request.js';
+import {
+  readAlterPartitionReassignmentsResponse,
+  writeAlterPartitionReassignmentsResponse,
+  type AlterPartitionReassignmentsResponse,
+} from './messages/alter-partition-reassignments-response.js';
+import {
+  readListPartitionReassignmentsRequest,
+  writeListPartitionReassignmentsRequest,
+  type ListPartitionReassignmentsRequest,
+} from './messages/list-partition-reassignments-request.js';
+import {
+  readListPartitionReassignmentsResponse,
+  writeListPartitionReassignmentsResponse,
+  type ListPartitionReassignmentsResponse,
+} from './messages/list-partition-reassignments-response.js';
+import {
+  readOffsetDeleteRequest,
+  writeOffsetDeleteRequest,
+  type OffsetDeleteRequest,
+} from './messages/offset-delete-request.js';
+import {
+  readOffsetDeleteResponse,
+  writeOffsetDeleteResponse,
+  type OffsetDeleteResponse,
+} from './messages/offset-delete-response.js';
+import {
+  readDescribeClientQuotasRequest,
+  writeDescribeClientQuotasRequest,
+  type DescribeClientQuotasRequest,
+} from './messages/describe-client-quotas-request.js';
+import {
+  readDescribeClientQuotasResponse,
+  writeDescribeClientQuotasResponse,
+  type DescribeClientQuotasResponse,
+} from './messages/describe-client-quotas-response.js';
+import {
+  readAlterClientQuotasRequest,
+  writeAlterClientQuotasRequest,
+  type AlterClientQuotasRequest,
+} from './messages/alter-client-quotas-request.js';
+import {
+  readAlterClientQuotasResponse,
+  writeAlterClientQuotasResponse,
+  type AlterClientQuotasResponse,
+} from './messages/alter-client-quotas-response.js';
+import {
+  readDescribeUserScramCredentialsRequest,
+  writeDescribeUserScramCredentialsRequest,
+  type DescribeUserScramCredentialsRequest,
+} from './messages/describe-user-scram-credentials-request.js';
+import {
+  readDescribeUserScramCredentialsResponse,
+  writeDescribeUserScramCredentialsResponse,
+  type DescribeUserScramCredentialsResponse,
+} from './messages/describe-user-scram-credentials-response.js';
+import {
+  readAlterUserScramCredentialsRequest,
+  writeAlterUserScramCredentialsRequest,
+  type AlterUserScramCredentialsRequest,
+} from './messages/alter-user-scram-credentials-request.js';
+import {
+  readAlterUserScramCredentialsResponse,
+  writeAlterUserScramCredentialsResponse,
+  type AlterUserScramCredentialsResponse,
+} from './messages/alter-user-scram-credentials-response.js';
 import { readVoteRequest, writeVoteRequest, type VoteRequest } from './messages/vote-request.js';
 import { readVoteResponse, writeVoteResponse, type VoteResponse } from './messages/vote-response.js';
-import { readBeginQuorumEpochRequest, writeBeginQuorumEpochRequest, type BeginQuorumEpochRequest } from './messages/begin-quorum-epoch-request.js';
-import { readBeginQuorumEpochResponse, writeBeginQuorumEpochResponse, type BeginQuorumEpochResponse } from './messages/begin-quorum-epoch-response.js';
-import { readEndQuorumEpochRequest, writeEndQuorumEpochRequest, type EndQuorumEpochRequest } from './messages/end-quorum-epoch-request.js';
-import { readEndQuorumEpochResponse, writeEndQuorumEpochResponse, type EndQuorumEpochResponse } from './messages/end-quorum-epoch-response.js';
-import { readDescribeQuorumRequest, writeDescribeQuorumRequest, type DescribeQuorumRequest } from './messages/describe-quorum-request.js';
-import { readDescribeQuorumResponse, writeDescribeQuorumResponse, type DescribeQuorumResponse } from './messages/describe-quorum-response.js';
-import { readAlterPartitionRequest, writeAlterPartitionRequest, type AlterPartitionRequest } from './messages/alter-partition-request.js';
-import { readAlterPartitionResponse, writeAlterPartitionResponse, type AlterPartitionResponse } from './messages/alter-partition-response.js';
-import { readUpdateFeaturesRequest, writeUpdateFeaturesRequest, type UpdateFeaturesRequest } from './messages/update-features-request.js';
-import { readUpdateFeaturesResponse, writeUpdateFeaturesResponse, type UpdateFeaturesResponse } from './messages/update-features-response.js';
+import {
+  readBeginQuorumEpochRequest,
+  writeBeginQuorumEpochRequest,
+  type BeginQuorumEpochRequest,
+} from './messages/begin-quorum-epoch-request.js';
+import {
+  readBeginQuorumEpochResponse,
+  writeBeginQuorumEpochResponse,
+  type BeginQuorumEpochResponse,
+} from './messages/begin-quorum-epoch-response.js';
+import {
+  readEndQuorumEpochRequest,
+  writeEndQuorumEpochRequest,
+  type EndQuorumEpochRequest,
+} from './messages/end-quorum-epoch-request.js';
+import {
+  readEndQuorumEpochResponse,
+  writeEndQuorumEpochResponse,
+  type EndQuorumEpochResponse,
+} from './messages/end-quorum-epoch-response.js';
+import {
+  readDescribeQuorumRequest,
+  writeDescribeQuorumRequest,
+  type DescribeQuorumRequest,
+} from './messages/describe-quorum-request.js';
+import {
+  readDescribeQuorumResponse,
+  writeDescribeQuorumResponse,
+  type DescribeQuorumResponse,
+} from './messages/describe-quorum-response.js';
+import {
+  readAlterPartitionRequest,
+  writeAlterPartitionRequest,
+  type AlterPartitionRequest,
+} from './messages/alter-partition-request.js';
+import {
+  readAlterPartitionResponse,
+  writeAlterPartitionResponse,
+  type AlterPartitionResponse,
+} from './messages/alter-partition-response.js';
+import {
+  readUpdateFeaturesRequest,
+  writeUpdateFeaturesRequest,
+  type UpdateFeaturesRequest,
+} from './messages/update-features-request.js';
+import {
+  readUpdateFeaturesResponse,
+  writeUpdateFeaturesResponse,
+  type UpdateFeaturesResponse,
+} from './messages/update-features-response.js';
 import { readEnvelopeRequest, writeEnvelopeRequest, type EnvelopeRequest } from './messages/envelope-request.js';
 import { readEnvelopeResponse, writeEnvelopeResponse, type EnvelopeResponse } from './messages/envelope-response.js';
-import { readFetchSnapshotRequest, writeFetchSnapshotRequest, type FetchSnapshotRequest } from './messages/fetch-snapshot-request.js';
-import { readFetchSnapshotResponse, writeFetchSnapshotResponse, type FetchSnapshotResponse } from './messages/fetch-snapshot-response.js';
-import { readDescribeClusterRequest, writeDescribeClusterRequest, type DescribeClusterRequest } from './messages/describe-cluster-request.js';
-import { readDescribeClusterResponse, writeDescribeClusterResponse, type DescribeClusterResponse } from './messages/describe-cluster-response.js';
-import { readDescribeProducersRequest, writeDescribeProducersRequest, type DescribeProducersRequest } from './messages/describe-producers-request.js';
-import { readDescribeProducersResponse, writeDescribeProducersResponse, type DescribeProducersResponse } from './messages/describe-producers-response.js';
-import { readBrokerRegistrationRequest, writeBrokerRegistrationRequest, type BrokerRegistrationRequest } from './messages/broker-registration-request.js';
-import { readBrokerRegistrationResponse, writeBrokerRegistrationResponse, type BrokerRegistrationResponse } from './messages/broker-registration-response.js';
-import { readBrokerHeartbeatRequest, writeBrokerHeartbeatRequest, type BrokerHeartbeatRequest } from './messages/broker-heartbeat-request.js';
-import { readBrokerHeartbeatResponse, writeBrokerHeartbeatResponse, type BrokerHeartbeatResponse } from './messages/broker-heartbeat-response.js';
-import { readUnregisterBrokerRequest, writeUnregisterBrokerRequest, type UnregisterBrokerRequest } from './messages/unregister-broker-request.js';
-import { readUnregisterBrokerResponse, writeUnregisterBrokerResponse, type UnregisterBrokerResponse } from './messages/unregister-broker-response.js';
-import { readDescribeTransactionsRequest, writeDescribeTransactionsRequest, type DescribeTransactionsRequest } from './messages/describe-transactions-request.js';
-import { readDescribeTransactionsResponse, writeDescribeTransactionsResponse, type DescribeTransactionsResponse } from './messages/describe-transactions-response.js';
-import { readListTransactionsRequest, writeListTransactionsRequest, type ListTransactionsRequest } from './messages/list-transactions-request.js';
-import { readListTransactionsResponse, writeListTransactionsResponse, type ListTransactionsResponse } from './messages/list-transactions-response.js';
-import { readAllocateProducerIdsRequest, writeAllocateProducerIdsRequest, type AllocateProducerIdsRequest } from './messages/allocate-producer-ids-request.js';
-import { readAllocateProducerIdsResponse, writeAllocateProducerIdsResponse, type AllocateProducerIdsResponse } from './messages/allocate-producer-ids-response.js';
-import { readConsumerGroupHeartbeatRequest, writeConsumerGroupHeartbeatRequest, type ConsumerGroupHeartbeatRequest } from './messages/consumer-group-heartbeat-request.js';
-import { readConsumerGroupHeartbeatResponse, writeConsumerGroupHeartbeatResponse, type ConsumerGroupHeartbeatResponse } from './messages/consumer-group-heartbeat-response.js';
-import { readConsumerGroupDescribeRequest, writeConsumerGroupDescribeRequest, type ConsumerGroupDescribeRequest } from './messages/consumer-group-describe-request.js';
-import { readConsumerGroupDescribeResponse, writeConsumerGroupDescribeResponse, type ConsumerGroupDescribeResponse } from './messages/consumer-group-describe-response.js';
-import { readControllerRegistrationRequest, writeControllerRegistrationRequest, type ControllerRegistrationRequest } from './messages/controller-registration-request.js';
-import { readControllerRegistrationResponse, writeControllerRegistrationResponse, type ControllerRegistrationResponse } from './messages/controller-registration-response.js';
-import { readGetTelemetrySubscriptionsRequest, writeGetTelemetrySubscriptionsRequest, type GetTelemetrySubscriptionsRequest } from './messages/get-telemetry-subscriptions-request.js';
-import { readGetTelemetrySubscriptionsResponse, writeGetTelemetrySubscriptionsResponse, type GetTelemetrySubscriptionsResponse } from './messages/get-telemetry-subscriptions-response.js';
-import { readPushTelemetryRequest, writePushTelemetryRequest, type PushTelemetryRequest } from './messages/push-telemetry-request.js';
-import { readPushTelemetryResponse, writePushTelemetryResponse, type PushTelemetryResponse } from './messages/push-telemetry-response.js';
-import { readAssignReplicasToDirsRequest, writeAssignReplicasToDirsRequest, type AssignReplicasToDirsRequest } from './messages/assign-replicas-to-dirs-request.js';
-import { readAssignReplicasToDirsResponse, writeAssignReplicasToDirsResponse, type AssignReplicasToDirsResponse } from './messages/assign-replicas-to-dirs-response.js';
-import { readListClientMetricsResourcesRequest, writeListClientMetricsResourcesRequest, type ListClientMetricsResourcesRequest } from './messages/list-client-metrics-resources-request.js';
-import { readListClientMetricsResourcesResponse, writeListClientMetricsResourcesResponse, type ListClientMetricsResourcesResponse } from './messages/list-client-metrics-resources-response.js';
-import { readDescribeTopicPartitionsRequest, writeDescribeTopicPartitionsRequest, type DescribeTopicPartitionsRequest } from './messages/describe-topic-partitions-request.js';
-import { readDescribeTopicPartitionsResponse, writeDescribeTopicPartitionsResponse, type DescribeTopicPartitionsResponse } from './messages/describe-topic-partitions-response.js';
-import { readShareGroupHeartbeatRequest, writeShareGroupHeartbeatRequest, type ShareGroupHeartbeatRequest } from './messages/share-group-heartbeat-request.js';
-import { readShareGroupHeartbeatResponse, writeShareGroupHeartbeatResponse, type ShareGroupHeartbeatResponse } from './messages/share-group-heartbeat-response.js';
-import { readShareGroupDescribeRequest, writeShareGroupDescribeRequest, type ShareGroupDescribeRequest } from './messages/share-group-describe-request.js';
-import { readShareGroupDescribeResponse, writeShareGroupDescribeResponse, type ShareGroupDescribeResponse } from './messages/share-group-describe-response.js';
-import { readShareFetchRequest, writeShareFetchRequest, type ShareFetchRequest } from './messages/share-fetch-request.js';
-import { readShareFetchResponse, writeShareFetchResponse, type ShareFetchResponse } from './messages/share-fetch-response.js';
-import { readShareAcknowledgeRequest, writeShareAcknowledgeRequest, type ShareAcknowledgeRequest } from './messages/share-acknowledge-request.js';
-import { readShareAcknowledgeResponse, writeShareAcknowledgeResponse, type ShareAcknowledgeResponse } from './messages/share-acknowledge-response.js';
-import { readAddRaftVoterRequest, writeAddRaftVoterRequest, type AddRaftVoterRequest } from './messages/add-raft-voter-request.js';
-import { readAddRaftVoterResponse, writeAddRaftVoterResponse, type AddRaftVoterResponse } from './messages/add-raft-voter-response.js';
-import { readRemoveRaftVoterRequest, writeRemoveRaftVoterRequest, type RemoveRaftVoterRequest } from './messages/remove-raft-voter-request.js';
-import { readRemoveRaftVoterResponse, writeRemoveRaftVoterResponse, type RemoveRaftVoterResponse } from './messages/remove-raft-voter-response.js';
-import { readUpdateRaftVoterRequest, writeUpdateRaftVoterRequest, type UpdateRaftVoterRequest } from './messages/update-raft-voter-request.js';
-import { readUpdateRaftVoterResponse, writeUpdateRaftVoterResponse, type UpdateRaftVoterResponse } from './messages/update-raft-voter-response.js';
-import { readInitializeShareGroupStateRequest, writeInitializeShareGroupStateRequest, type InitializeShareGroupStateRequest } from './messages/initialize-share-group-state-request.js';
-import { readInitializeShareGroupStateResponse, writeInitializeShareGroupStateResponse, type InitializeShareGroupStateResponse } from './messages/initialize-share-group-state-response.js';
-import { readReadShareGroupStateRequest, writeReadShareGroupStateRequest, type ReadShareGroupStateRequest } from './messages/read-share-group-state-request.js';
-import { readReadShareGroupStateResponse, writeReadShareGroupStateResponse, type ReadShareGroupStateResponse } from './messages/read-share-group-state-response.js';
-import { readWriteShareGroupStateRequest, writeWriteShareGroupStateRequest, type WriteShareGroupStateRequest } from './messages/write-share-group-state-request.js';
-import { readWriteShareGroupStateResponse, writeWriteShareGroupStateResponse, type WriteShareGroupStateResponse } from './messages/write-share-group-state-response.js';
-import { readDeleteShareGroupStateRequest, writeDeleteShareGroupStateRequest, type DeleteShareGroupStateRequest } from './messages/delete-share-group-state-request.js';
-import { readDeleteShareGroupStateResponse, writeDeleteShareGroupStateResponse, type DeleteShareGroupStateResponse } from './messages/delete-share-group-state-response.js';
-import { readReadShareGroupStateSummaryRequest, writeReadShareGroupStateSummaryRequest, type ReadShareGroupStateSummaryRequest } from './messages/read-share-group-state-summary-request.js';
-import { readReadShareGroupStateSummaryResponse, writeReadShareGroupStateSummaryResponse, type ReadShareGroupStateSummaryResponse } from './messages/read-share-group-state-summary-response.js';
+import {
+  readFetchSnapshotRequest,
+  writeFetchSnapshotRequest,
+  type FetchSnapshotRequest,
+} from './messages/fetch-snapshot-request.js';
+import {
+  readFetchSnapshotResponse,
+  writeFetchSnapshotResponse,
+  type FetchSnapshotResponse,
+} from './messages/fetch-snapshot-response.js';
+import {
+  readDescribeClusterRequest,
+  writeDescribeClusterRequest,
+  type DescribeClusterRequest,
+} from './messages/describe-cluster-request.js';
+import {
+  readDescribeClusterResponse,
+  writeDescribeClusterResponse,
+  type DescribeClusterResponse,
+} from './messages/describe-cluster-response.js';
+import {
+  readDescribeProducersRequest,
+  writeDescribeProducersRequest,
+  type DescribeProducersRequest,
+} from './messages/describe-producers-request.js';
+import {
+  readDescribeProducersResponse,
+  writeDescribeProducersResponse,
+  type DescribeProducersResponse,
+} from './messages/describe-producers-response.js';
+import {
+  readBrokerRegistrationRequest,
+  writeBrokerRegistrationRequest,
+  type BrokerRegistrationRequest,
+} from './messages/broker-registration-request.js';
+import {
+  readBrokerRegistrationResponse,
+  writeBrokerRegistrationResponse,
+  type BrokerRegistrationResponse,
+} from './messages/broker-registration-response.js';
+import {
+  readBrokerHeartbeatRequest,
+  writeBrokerHeartbeatRequest,
+  type BrokerHeartbeatRequest,
+} from './messages/broker-heartbeat-request.js';
+import {
+  readBrokerHeartbeatResponse,
+  writeBrokerHeartbeatResponse,
+  type BrokerHeartbeatResponse,
+} from './messages/broker-heartbeat-response.js';
+import {
+  readUnregisterBrokerRequest,
+  writeUnregisterBrokerRequest,
+  type UnregisterBrokerRequest,
+} from './messages/unregister-broker-request.js';
+import {
+  readUnregisterBrokerResponse,
+  writeUnregisterBrokerResponse,
+  type UnregisterBrokerResponse,
+} from './messages/unregister-broker-response.js';
+import {
+  readDescribeTransactionsRequest,
+  writeDescribeTransactionsRequest,
+  type DescribeTransactionsRequest,
+} from './messages/describe-transactions-request.js';
+import {
+  readDescribeTransactionsResponse,
+  writeDescribeTransactionsResponse,
+  type DescribeTransactionsResponse,
+} from './messages/describe-transactions-response.js';
+import {
+  readListTransactionsRequest,
+  writeListTransactionsRequest,
+  type ListTransactionsRequest,
+} from './messages/list-transactions-request.js';
+import {
+  readListTransactionsResponse,
+  writeListTransactionsResponse,
+  type ListTransactionsResponse,
+} from './messages/list-transactions-response.js';
+import {
+  readAllocateProducerIdsRequest,
+  writeAllocateProducerIdsRequest,
+  type AllocateProducerIdsRequest,
+} from './messages/allocate-producer-ids-request.js';
+import {
+  readAllocateProducerIdsResponse,
+  writeAllocateProducerIdsResponse,
+  type AllocateProducerIdsResponse,
+} from './messages/allocate-producer-ids-response.js';
+import {
+  readConsumerGroupHeartbeatRequest,
+  writeConsumerGroupHeartbeatRequest,
+  type ConsumerGroupHeartbeatRequest,
+} from './messages/consumer-group-heartbeat-request.js';
+import {
+  readConsumerGroupHeartbeatResponse,
+  writeConsumerGroupHeartbeatResponse,
+  type ConsumerGroupHeartbeatResponse,
+} from './messages/consumer-group-heartbeat-response.js';
+import {
+  readConsumerGroupDescribeRequest,
+  writeConsumerGroupDescribeRequest,
+  type ConsumerGroupDescribeRequest,
+} from './messages/consumer-group-describe-request.js';
+import {
+  readConsumerGroupDescribeResponse,
+  writeConsumerGroupDescribeResponse,
+  type ConsumerGroupDescribeResponse,
+} from './messages/consumer-group-describe-response.js';
+import {
+  readControllerRegistrationRequest,
+  writeControllerRegistrationRequest,
+  type ControllerRegistrationRequest,
+} from './messages/controller-registration-request.js';
+import {
+  readControllerRegistrationResponse,
+  writeControllerRegistrationResponse,
+  type ControllerRegistrationResponse,
+} from './messages/controller-registration-response.js';
+import {
+  readGetTelemetrySubscriptionsRequest,
+  writeGetTelemetrySubscriptionsRequest,
+  type GetTelemetrySubscriptionsRequest,
+} from './messages/get-telemetry-subscriptions-request.js';
+import {
+  readGetTelemetrySubscriptionsResponse,
+  writeGetTelemetrySubscriptionsResponse,
+  type GetTelemetrySubscriptionsResponse,
+} from './messages/get-telemetry-subscriptions-response.js';
+import {
+  readPushTelemetryRequest,
+  writePushTelemetryRequest,
+  type PushTelemetryRequest,
+} from './messages/push-telemetry-request.js';
+import {
+  readPushTelemetryResponse,
+  writePushTelemetryResponse,
+  type PushTelemetryResponse,
+} from './messages/push-telemetry-response.js';
+import {
+  readAssignReplicasToDirsRequest,
+  writeAssignReplicasToDirsRequest,
+  type AssignReplicasToDirsRequest,
+} from './messages/assign-replicas-to-dirs-request.js';
+import {
+  readAssignReplicasToDirsResponse,
+  writeAssignReplicasToDirsResponse,
+  type AssignReplicasToDirsResponse,
+} from './messages/assign-replicas-to-dirs-response.js';
+import {
+  readListClientMetricsResourcesRequest,
+  writeListClientMetricsResourcesRequest,
+  type ListClientMetricsResourcesRequest,
+} from './messages/list-client-metrics-resources-request.js';
+import {
+  readListClientMetricsResourcesResponse,
+  writeListClientMetricsResourcesResponse,
+  type ListClientMetricsResourcesResponse,
+} from './messages/list-client-metrics-resources-response.js';
+import {
+  readDescribeTopicPartitionsRequest,
+  writeDescribeTopicPartitionsRequest,
+  type DescribeTopicPartitionsRequest,
+} from './messages/describe-topic-partitions-request.js';
+import {
+  readDescribeTopicPartitionsResponse,
+  writeDescribeTopicPartitionsResponse,
+  type DescribeTopicPartitionsResponse,
+} from './messages/describe-topic-partitions-response.js';
+import {
+  readShareGroupHeartbeatRequest,
+  writeShareGroupHeartbeatRequest,
+  type ShareGroupHeartbeatRequest,
+} from './messages/share-group-heartbeat-request.js';
+import {
+  readShareGroupHeartbeatResponse,
+  writeShareGroupHeartbeatResponse,
+  type ShareGroupHeartbeatResponse,
+} from './messages/share-group-heartbeat-response.js';
+import {
+  readShareGroupDescribeRequest,
+  writeShareGroupDescribeRequest,
+  type ShareGroupDescribeRequest,
+} from './messages/share-group-describe-request.js';
+import {
+  readShareGroupDescribeResponse,
+  writeShareGroupDescribeResponse,
+  type ShareGroupDescribeResponse,
+} from './messages/share-group-describe-response.js';
+import {
+  readShareFetchRequest,
+  writeShareFetchRequest,
+  type ShareFetchRequest,
+} from './messages/share-fetch-request.js';
+import {
+  readShareFetchResponse,
+  writeShareFetchResponse,
+  type ShareFetchResponse,
+} from './messages/share-fetch-response.js';
+import {
+  readShareAcknowledgeRequest,
+  writeShareAcknowledgeRequest,
+  type ShareAcknowledgeRequest,
+} from './messages/share-acknowledge-request.js';
+import {
+  readShareAcknowledgeResponse,
+  writeShareAcknowledgeResponse,
+  type ShareAcknowledgeResponse,
+} from './messages/share-acknowledge-response.js';
+import {
+  readAddRaftVoterRequest,
+  writeAddRaftVoterRequest,
+  type AddRaftVoterRequest,
+} from './messages/add-raft-voter-request.js';
+import {
+  readAddRaftVoterResponse,
+  writeAddRaftVoterResponse,
+  type AddRaftVoterResponse,
+} from './messages/add-raft-voter-response.js';
+import {
+  readRemoveRaftVoterRequest,
+  writeRemoveRaftVoterRequest,
+  type RemoveRaftVoterRequest,
+} from './messages/remove-raft-voter-request.js';
+import {
+  readRemoveRaftVoterResponse,
+  writeRemoveRaftVoterResponse,
+  type RemoveRaftVoterResponse,
+} from './messages/remove-raft-voter-response.js';
+import {
+  readUpdateRaftVoterRequest,
+  writeUpdateRaftVoterRequest,
+  type UpdateRaftVoterRequest,
+} from './messages/update-raft-voter-request.js';
+import {
+  readUpdateRaftVoterResponse,
+  writeUpdateRaftVoterResponse,
+  type UpdateRaftVoterResponse,
+} from './messages/update-raft-voter-response.js';
+import {
+  readInitializeShareGroupStateRequest,
+  writeInitializeShareGroupStateRequest,
+  type InitializeShareGroupStateRequest,
+} from './messages/initialize-share-group-state-request.js';
+import {
+  readInitializeShareGroupStateResponse,
+  writeInitializeShareGroupStateResponse,
+  type InitializeShareGroupStateResponse,
+} from './messages/initialize-share-group-state-response.js';
+import {
+  readReadShareGroupStateRequest,
+  writeReadShareGroupStateRequest,
+  type ReadShareGroupStateRequest,
+} from './messages/read-share-group-state-request.js';
+import {
+  readReadShareGroupStateResponse,
+  writeReadShareGroupStateResponse,
+  type ReadShareGroupStateResponse,
+} from './messages/read-share-group-state-response.js';
+import {
+  readWriteShareGroupStateRequest,
+  writeWriteShareGroupStateRequest,
+  type WriteShareGroupStateRequest,
+} from './messages/write-share-group-state-request.js';
+import {
+  readWriteShareGroupStateResponse,
+  writeWriteShareGroupStateResponse,
+  type WriteShareGroupStateResponse,
+} from './messages/write-share-group-state-response.js';
+import {
+  readDeleteShareGroupStateRequest,
+  writeDeleteShareGroupStateRequest,
+  type DeleteShareGroupStateRequest,
+} from './messages/delete-share-group-state-request.js';
+import {
+  readDeleteShareGroupStateResponse,
+  writeDeleteShareGroupStateResponse,
+  type DeleteShareGroupStateResponse,
+} from './messages/delete-share-group-state-response.js';
+import {
+  readReadShareGroupStateSummaryRequest,
+  writeReadShareGroupStateSummaryRequest,
+  type ReadShareGroupStateSummaryRequest,
+} from './messages/read-share-group-state-summary-request.js';
+import {
+  readReadShareGroupStateSummaryResponse,
+  writeReadShareGroupStateSummaryResponse,
+  type ReadShareGroupStateSummaryResponse,
+} from './messages/read-share-group-state-summary-response.js';
 
 export const ApiKey = {
   Produce: 0,
@@ -335,12 +979,21 @@ export interface ApiMessages {
   DeleteGroups: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
   ElectLeaders: { request: ElectLeadersRequest; response: ElectLeadersResponse };
   IncrementalAlterConfigs: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse };
-  AlterPartitionReassignments: { request: AlterPartitionReassignmentsRequest; response: AlterPartitionReassignmentsResponse };
-  ListPartitionReassignments: { request: ListPartitionReassignmentsRequest; response: ListPartitionReassignmentsResponse };
+  AlterPartitionReassignments: {
+    request: AlterPartitionReassignmentsRequest;
+    response: AlterPartitionReassignmentsResponse;
+  };
+  ListPartitionReassignments: {
+    request: ListPartitionReassignmentsRequest;
+    response: ListPartitionReassignmentsResponse;
+  };
   OffsetDelete: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
   DescribeClientQuotas: { request: DescribeClientQuotasRequest; response: DescribeClientQuotasResponse };
   AlterClientQuotas: { request: AlterClientQuotasRequest; response: AlterClientQuotasResponse };
-  DescribeUserScramCredentials: { request: DescribeUserScramCredentialsRequest; response: DescribeUserScramCredentialsResponse };
+  DescribeUserScramCredentials: {
+    request: DescribeUserScramCredentialsRequest;
+    response: DescribeUserScramCredentialsResponse;
+  };
   AlterUserScramCredentials: { request: AlterUserScramCredentialsRequest; response: AlterUserScramCredentialsResponse };
   Vote: { request: VoteRequest; response: VoteResponse };
   BeginQuorumEpoch: { request: BeginQuorumEpochRequest; response: BeginQuorumEpochResponse };
@@ -364,7 +1017,10 @@ export interface ApiMessages {
   GetTelemetrySubscriptions: { request: GetTelemetrySubscriptionsRequest; response: GetTelemetrySubscriptionsResponse };
   PushTelemetry: { request: PushTelemetryRequest; response: PushTelemetryResponse };
   AssignReplicasToDirs: { request: AssignReplicasToDirsRequest; response: AssignReplicasToDirsResponse };
-  ListClientMetricsResources: { request: ListClientMetricsResourcesRequest; response: ListClientMetricsResourcesResponse };
+  ListClientMetricsResources: {
+    request: ListClientMetricsResourcesRequest;
+    response: ListClientMetricsResourcesResponse;
+  };
   DescribeTopicPartitions: { request: DescribeTopicPartitionsRequest; response: DescribeTopicPartitionsResponse };
   ShareGroupHeartbeat: { request: ShareGroupHeartbeatRequest; response: ShareGroupHeartbeatResponse };
   ShareGroupDescribe: { request: ShareGroupDescribeRequest; response: ShareGroupDescribeResponse };
@@ -377,7 +1033,10 @@ export interface ApiMessages {
   ReadShareGroupState: { request: ReadShareGroupStateRequest; response: ReadShareGroupStateResponse };
   WriteShareGroupState: { request: WriteShareGroupStateRequest; response: WriteShareGroupStateResponse };
   DeleteShareGroupState: { request: DeleteShareGroupStateRequest; response: DeleteShareGroupStateResponse };
-  ReadShareGroupStateSummary: { request: ReadShareGroupStateSummaryRequest; response: ReadShareGroupStateSummaryResponse };
+  ReadShareGroupStateSummary: {
+    request: ReadShareGroupStateSummaryRequest;
+    response: ReadShareGroupStateSummaryResponse;
+  };
 }
 
 /** Typed descriptors by API name. */

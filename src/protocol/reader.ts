@@ -106,10 +106,26 @@ export class Reader {
     const p = this.pos;
     this.pos += 16;
     return (
-      HEX[b[p]!]! + HEX[b[p + 1]!]! + HEX[b[p + 2]!]! + HEX[b[p + 3]!]! + '-' +
-      HEX[b[p + 4]!]! + HEX[b[p + 5]!]! + '-' + HEX[b[p + 6]!]! + HEX[b[p + 7]!]! + '-' +
-      HEX[b[p + 8]!]! + HEX[b[p + 9]!]! + '-' +
-      HEX[b[p + 10]!]! + HEX[b[p + 11]!]! + HEX[b[p + 12]!]! + HEX[b[p + 13]!]! + HEX[b[p + 14]!]! + HEX[b[p + 15]!]!
+      HEX[b[p]!]! +
+      HEX[b[p + 1]!]! +
+      HEX[b[p + 2]!]! +
+      HEX[b[p + 3]!]! +
+      '-' +
+      HEX[b[p + 4]!]! +
+      HEX[b[p + 5]!]! +
+      '-' +
+      HEX[b[p + 6]!]! +
+      HEX[b[p + 7]!]! +
+      '-' +
+      HEX[b[p + 8]!]! +
+      HEX[b[p + 9]!]! +
+      '-' +
+      HEX[b[p + 10]!]! +
+      HEX[b[p + 11]!]! +
+      HEX[b[p + 12]!]! +
+      HEX[b[p + 13]!]! +
+      HEX[b[p + 14]!]! +
+      HEX[b[p + 15]!]!
     );
   }
 

@@ -21,7 +21,13 @@ import { CorruptRecordError } from './errors.js';
 import { fsyncDir } from './fsutil.js';
 import type { AbortedTxn } from './indexes.js';
 import type { PartitionLog } from './partition-log.js';
-import { type RecordView, copyRecordWithTimestampDelta, forEachRecord, recordSizeWithTimestampDelta, recordsArea } from './records.js';
+import {
+  type RecordView,
+  copyRecordWithTimestampDelta,
+  forEachRecord,
+  recordSizeWithTimestampDelta,
+  recordsArea,
+} from './records.js';
 import { CLEANED_SUFFIX, LogSegment, SWAP_SUFFIX } from './segment.js';
 
 /**
@@ -88,7 +94,8 @@ async function* segmentBatches(seg: LogSegment): AsyncGenerator<Buffer> {
     let p = 0;
     while (p + LOG_OVERHEAD <= chunk.length) {
       const size = entrySize(chunk, p);
-      if (size < RECORD_BATCH_OVERHEAD) throw new CorruptRecordError(`bad batch length at position ${pos + p} of ${seg.logPath}`);
+      if (size < RECORD_BATCH_OVERHEAD)
+        throw new CorruptRecordError(`bad batch length at position ${pos + p} of ${seg.logPath}`);
       if (p + size > chunk.length) break;
       yield chunk.subarray(p, p + size);
       p += size;
@@ -117,8 +124,15 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   const now = opts.now ?? log.now();
   const cfg = log.config;
   const result: CleanResult = {
-    cleaned: false, dirtyRatio: 0, firstDirtyOffset: 0, endOffset: 0, segmentsRewritten: 0,
-    bytesBefore: 0, bytesAfter: 0, recordsRemoved: 0, tombstonesRemoved: 0,
+    cleaned: false,
+    dirtyRatio: 0,
+    firstDirtyOffset: 0,
+    endOffset: 0,
+    segmentsRewritten: 0,
+    bytesBefore: 0,
+    bytesAfter: 0,
+    recordsRemoved: 0,
+    tombstonesRemoved: 0,
   };
   if (log.isClosed) return { ...result, reason: 'closed' };
   if (!isCompacted(cfg)) return { ...result, reason: 'not-compacted' };
@@ -143,8 +157,12 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   const dirtyBytes = dirty.reduce((a, s) => a + s.size, 0);
   const totalBytes = cleanable.reduce((a, s) => a + s.size, 0);
   result.dirtyRatio = totalBytes === 0 ? 0 : dirtyBytes / totalBytes;
-  const overdue = cfg.maxCompactionLagMs < Number.MAX_SAFE_INTEGER && dirty[0]!.maxTimestamp >= 0 && dirty[0]!.maxTimestamp < now - cfg.maxCompactionLagMs;
-  if (!opts.force && !overdue && result.dirtyRatio < cfg.minCleanableDirtyRatio) return { ...result, reason: 'below-ratio' };
+  const overdue =
+    cfg.maxCompactionLagMs < Number.MAX_SAFE_INTEGER &&
+    dirty[0]!.maxTimestamp >= 0 &&
+    dirty[0]!.maxTimestamp < now - cfg.maxCompactionLagMs;
+  if (!opts.force && !overdue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
+    return { ...result, reason: 'below-ratio' };
 
   // 2. Offset map over whole dirty segments.
   const maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
@@ -171,7 +189,9 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   const groups: LogSegment[][] = [];
   for (const seg of toClean) {
     const g = groups[groups.length - 1];
-    const fits = g && g.reduce((a, s) => a + s.size, 0) + seg.size <= cfg.segmentBytes &&
+    const fits =
+      g &&
+      g.reduce((a, s) => a + s.size, 0) + seg.size <= cfg.segmentBytes &&
       endOf(seg) - 1 - g[0]!.baseOffset <= INT32_MAX &&
       g.reduce((a, s) => a + s.offsetIndex.sizeInBytes, 0) + seg.offsetIndex.sizeInBytes < cfg.segmentIndexBytes &&
       g.reduce((a, s) => a + s.timeIndex.sizeInBytes, 0) + seg.timeIndex.sizeInBytes < cfg.segmentIndexBytes;
@@ -187,7 +207,13 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   return result;
 }
 
-async function cleanGroup(log: PartitionLog, group: LogSegment[], map: Map<string, number>, now: number, result: CleanResult): Promise<void> {
+async function cleanGroup(
+  log: PartitionLog,
+  group: LogSegment[],
+  map: Map<string, number>,
+  now: number,
+  result: CleanResult,
+): Promise<void> {
   const settings = log.segmentSettingsForCleaner();
   const out = LogSegment.create(log.dir, group[0]!.baseOffset, log.poolForCleaner, settings, now, CLEANED_SUFFIX);
   let pending: Buffer[] = [];
@@ -232,7 +258,14 @@ async function cleanGroup(log: PartitionLog, group: LogSegment[], map: Map<strin
  * The batch as it should be after cleaning: the same Buffer when untouched, a rebuilt batch when
  * some records go or a delete horizon is set, null when nothing is left.
  */
-async function filterBatch(log: PartitionLog, batch: Buffer, map: Map<string, number>, now: number, horizon: number, result: CleanResult): Promise<Buffer | null> {
+async function filterBatch(
+  log: PartitionLog,
+  batch: Buffer,
+  map: Map<string, number>,
+  now: number,
+  horizon: number,
+  result: CleanResult,
+): Promise<Buffer | null> {
   if (isControl(batch)) return batch;
   const codec = compressionCodec(batch);
   let area: Buffer | null;
@@ -279,7 +312,9 @@ async function filterBatch(log: PartitionLog, batch: Buffer, map: Map<string, nu
   const newBaseTs = setHorizon ? horizon : oldBaseTs;
   let size = 0;
   for (const r of keep) {
-    size += setHorizon ? recordSizeWithTimestampDelta(area, r, oldBaseTs + r.timestampDelta - newBaseTs) : r.end - r.start;
+    size += setHorizon
+      ? recordSizeWithTimestampDelta(area, r, oldBaseTs + r.timestampDelta - newBaseTs)
+      : r.end - r.start;
   }
   let records: Buffer = Buffer.allocUnsafe(size);
   let at = 0;

@@ -61,7 +61,10 @@ export class InvalidRecordError extends StorageError {
 export class KafkaStorageError extends StorageError {
   override readonly name: string = 'KafkaStorageError';
   static readonly CODE = 56;
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message, KafkaStorageError.CODE, true);
   }
 }

@@ -44,7 +44,7 @@ export class LeaderEpochCache {
   /** Records that `epoch` began at `startOffset`; older or equal epochs are ignored, overlapping entries dropped. */
   assign(epoch: number, startOffset: number): void {
     const last = this.entries[this.entries.length - 1];
-    if (last && (epoch <= last.epoch)) return;
+    if (last && epoch <= last.epoch) return;
     // An entry starting at or past the new start offset belongs to an abandoned history.
     while (this.entries.length && this.entries[this.entries.length - 1]!.startOffset >= startOffset) this.entries.pop();
     this.entries.push({ epoch, startOffset });

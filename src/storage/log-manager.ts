@@ -192,7 +192,8 @@ export class LogManager {
   /** Creates the partition's log (or returns the existing one, reconfigured with `config`). */
   createLog(topic: string, partition: number, config: Partial<LogConfig> = {}): PartitionLog {
     if (this.closed) throw new LogClosedError('log manager is closed');
-    if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') throw new RangeError(`illegal topic name: ${topic}`);
+    if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..')
+      throw new RangeError(`illegal topic name: ${topic}`);
     if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`illegal partition: ${partition}`);
     const name = `${topic}-${partition}`;
     const existing = this.logsByName.get(name);
@@ -278,7 +279,9 @@ export class LogManager {
   }
 
   private cleanerEntries(): Array<[string, number, number]> {
-    return this.logs().filter((l) => isCompacted(l.config)).map((l) => [l.topic, l.partition, l.firstDirtyOffset]);
+    return this.logs()
+      .filter((l) => isCompacted(l.config))
+      .map((l) => [l.topic, l.partition, l.firstDirtyOffset]);
   }
 
   /** Writes the recovery-point, log-start-offset and cleaner-offset checkpoints (atomically each). */
@@ -315,7 +318,11 @@ export class LogManager {
       this.lastCheckpoint = now;
       this.track(this.writeCheckpointsAsync()).catch((err) => this.report(err, 'checkpoint'));
     }
-    if (this.opts.cleanerEnabled !== false && now - this.lastClean >= (this.opts.cleanerBackoffMs ?? 15_000) && !this.running.cleaner) {
+    if (
+      this.opts.cleanerEnabled !== false &&
+      now - this.lastClean >= (this.opts.cleanerBackoffMs ?? 15_000) &&
+      !this.running.cleaner
+    ) {
       this.lastClean = now;
       this.track(this.runCleaner({ now })).catch((err) => this.report(err, 'cleaner'));
     }

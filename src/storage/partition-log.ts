@@ -271,7 +271,8 @@ export class PartitionLog {
       for (let i = logBases.length - 1; i >= 0; i--) {
         const b = logBases[i]!;
         if (b >= base && b < Math.max(r.nextOffset, base + 1)) {
-          for (const ext of ['.log', '.index', '.timeindex', '.txnindex']) unlinkQuiet(join(this.dir, offsetFileName(b) + ext));
+          for (const ext of ['.log', '.index', '.timeindex', '.txnindex'])
+            unlinkQuiet(join(this.dir, offsetFileName(b) + ext));
           logBases.splice(i, 1);
         }
       }
@@ -284,7 +285,12 @@ export class PartitionLog {
     const bases = new Set(logBases);
     for (const name of names) {
       const m = SEGMENT_FILE.exec(name);
-      if (m && m[3] === '' && (m[2] === 'index' || m[2] === 'timeindex' || m[2] === 'txnindex') && !bases.has(Number(m[1]))) {
+      if (
+        m &&
+        m[3] === '' &&
+        (m[2] === 'index' || m[2] === 'timeindex' || m[2] === 'txnindex') &&
+        !bases.has(Number(m[1]))
+      ) {
         unlinkQuiet(join(this.dir, name));
       }
     }
@@ -410,7 +416,11 @@ export class PartitionLog {
     if (this.commit.failure) throw this.commit.failure;
   }
 
-  private appendSync(records: Buffer, opts: AppendOptions, assignOffsets: boolean): AppendResult & { count: number; end: number } {
+  private appendSync(
+    records: Buffer,
+    opts: AppendOptions,
+    assignOffsets: boolean,
+  ): AppendResult & { count: number; end: number } {
     this.checkWritable();
     const len = records.length;
     if (len === 0) throw new InvalidRecordError('append of no batches');
@@ -432,7 +442,9 @@ export class PartitionLog {
       if (!assignOffsets) {
         const base = batchBaseOffset(records, pos);
         if (base < expect) {
-          throw new InvalidRecordError(`batch base offset ${base} below expected ${expect} (log end offset ${this.leo})`);
+          throw new InvalidRecordError(
+            `batch base offset ${base} below expected ${expect} (log end offset ${this.leo})`,
+          );
         }
         expect = base + lastOffsetDelta(records, pos) + 1;
       }
@@ -483,11 +495,23 @@ export class PartitionLog {
     this.leo = next;
     if (epoch !== undefined && epoch > this.epochs.latestEpoch) this.epochs.assign(epoch, first);
     this.unflushedMessages += count;
-    return { baseOffset: first, lastOffset: last, logAppendTime: appendTime, logStartOffset: this.lso, count, end: next };
+    return {
+      baseOffset: first,
+      lastOffset: last,
+      logAppendTime: appendTime,
+      logStartOffset: this.lso,
+      count,
+      end: next,
+    };
   }
 
   private acknowledge(r: AppendResult & { count: number; end: number }): Promise<AppendResult> {
-    const result: AppendResult = { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime: r.logAppendTime, logStartOffset: r.logStartOffset };
+    const result: AppendResult = {
+      baseOffset: r.baseOffset,
+      lastOffset: r.lastOffset,
+      logAppendTime: r.logAppendTime,
+      logStartOffset: r.logStartOffset,
+    };
     if (this.unflushedMessages >= this.config.flushMessages) {
       this.unflushedMessages = 0;
       return this.commit.waitFor(r.end).then(() => result);
@@ -505,7 +529,9 @@ export class PartitionLog {
 
   private maybeRoll(size: number, first: number, last: number, now: number, maxTs: number): void {
     const a = this.activeSegment;
-    const full = a.size > 0 && (a.size + size > this.config.segmentBytes || a.ageForRoll(now, maxTs) > this.config.segmentMs || a.indexFull);
+    const full =
+      a.size > 0 &&
+      (a.size + size > this.config.segmentBytes || a.ageForRoll(now, maxTs) > this.config.segmentMs || a.indexFull);
     if (full || !a.canHoldOffset(last)) this.roll(Math.max(first, this.leo), now);
   }
 
@@ -599,9 +625,18 @@ export class PartitionLog {
         const seg = this.segments[i]!;
         let r: { records: Buffer; firstOffset: number } | null;
         try {
-          r = await seg.read(from, maxBytes, maxOffset, minOne, seg.size, this.config.indexIntervalBytes + READ_SLACK, opts.buffers);
+          r = await seg.read(
+            from,
+            maxBytes,
+            maxOffset,
+            minOne,
+            seg.size,
+            this.config.indexIntervalBytes + READ_SLACK,
+            opts.buffers,
+          );
         } catch (err) {
-          if (seg.deleted && (err as NodeJS.ErrnoException).code === 'ENOENT') return this.read(Math.max(startOffset, this.lso), maxBytes, opts);
+          if (seg.deleted && (err as NodeJS.ErrnoException).code === 'ENOENT')
+            return this.read(Math.max(startOffset, this.lso), maxBytes, opts);
           throw asStorageError(err, `read from ${this.name} failed`);
         }
         if (r) return this.result(r.records, r.firstOffset);
@@ -641,7 +676,10 @@ export class PartitionLog {
    * (default: the log end offset). With `verifyCrc`, a corrupt batch throws CorruptRecordError.
    * The coordinators rebuild their state from internal topics through this.
    */
-  async *batches(fromOffset: number, opts: { maxOffset?: number; verifyCrc?: boolean; chunkBytes?: number } = {}): AsyncGenerator<Buffer> {
+  async *batches(
+    fromOffset: number,
+    opts: { maxOffset?: number; verifyCrc?: boolean; chunkBytes?: number } = {},
+  ): AsyncGenerator<Buffer> {
     let next = Math.max(fromOffset, this.lso);
     const chunk = opts.chunkBytes ?? 1024 * 1024;
     for (;;) {
@@ -655,7 +693,8 @@ export class PartitionLog {
         const size = entrySize(buf, pos);
         if (opts.verifyCrc) {
           const problem = checkBatch(buf, pos, buf.length);
-          if (problem) throw new CorruptRecordError(`${problem} in batch at offset ${batchBaseOffset(buf, pos)} of ${this.name}`);
+          if (problem)
+            throw new CorruptRecordError(`${problem} in batch at offset ${batchBaseOffset(buf, pos)} of ${this.name}`);
         }
         const batch = buf.subarray(pos, pos + size);
         next = batchLastOffset(buf, pos) + 1;
@@ -666,7 +705,11 @@ export class PartitionLog {
   }
 
   /** Visitor form of `batches`; return false from the visitor to stop. */
-  async scanBatches(fromOffset: number, visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>, opts: { maxOffset?: number; verifyCrc?: boolean } = {}): Promise<void> {
+  async scanBatches(
+    fromOffset: number,
+    visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>,
+    opts: { maxOffset?: number; verifyCrc?: boolean } = {},
+  ): Promise<void> {
     for await (const b of this.batches(fromOffset, opts)) {
       if ((await visitor(b)) === false) return;
     }
@@ -686,7 +729,11 @@ export class PartitionLog {
       seg.ensureIndexes();
       if (seg.maxTimestamp < timestamp || seg.size === 0) continue;
       const fromOffset = Math.max(seg.timeIndex.lookup(timestamp), seg.baseOffset);
-      const found = await seg.findBatch(seg.offsetIndex.lookup(fromOffset), seg.size, (b, p) => batchMaxTimestamp(b, p) >= timestamp && batchLastOffset(b, p) >= lso);
+      const found = await seg.findBatch(
+        seg.offsetIndex.lookup(fromOffset),
+        seg.size,
+        (b, p) => batchMaxTimestamp(b, p) >= timestamp && batchLastOffset(b, p) >= lso,
+      );
       if (!found) continue;
       const batch = await seg.readAt(found.position, found.size);
       return await this.recordAtOrAfter(batch, timestamp, lso);
@@ -744,7 +791,11 @@ export class PartitionLog {
   async deleteRecordsBefore(offset: number): Promise<number> {
     this.checkWritable();
     if (offset < 0 || offset > this.hw) {
-      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: high watermark is ${this.hw}`, this.lso, this.leo);
+      throw new OffsetOutOfRangeError(
+        `cannot delete records before ${offset}: high watermark is ${this.hw}`,
+        this.lso,
+        this.leo,
+      );
     }
     if (offset > this.lso) {
       this.setLogStartOffset(offset);
@@ -936,10 +987,17 @@ export class PartitionLog {
       const end = this.segments[i + 1]?.baseOffset ?? Number.MAX_SAFE_INTEGER;
       const want = sorted.filter((e) => e.lastOffset >= Math.max(fromOffset, seg.baseOffset) && e.lastOffset < end);
       const have = seg.txnIndex.entries().filter((e) => e.lastOffset >= fromOffset);
-      const same = want.length === have.length && want.every((e, j) => {
-        const h = have[j]!;
-        return h.producerId === e.producerId && h.firstOffset === e.firstOffset && h.lastOffset === e.lastOffset && h.lastStableOffset === e.lastStableOffset;
-      });
+      const same =
+        want.length === have.length &&
+        want.every((e, j) => {
+          const h = have[j]!;
+          return (
+            h.producerId === e.producerId &&
+            h.firstOffset === e.firstOffset &&
+            h.lastOffset === e.lastOffset &&
+            h.lastStableOffset === e.lastStableOffset
+          );
+        });
       if (same) continue;
       seg.txnIndex.truncateTo(fromOffset);
       for (const e of want) seg.txnIndex.append(e);

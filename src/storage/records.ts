@@ -61,8 +61,16 @@ export interface RecordView {
 export function forEachRecord(area: Buffer, count: number, visit: (r: RecordView) => void): void {
   const r = new Reader(area);
   const v: RecordView = {
-    start: 0, end: 0, bodyStart: 0, timestampDeltaStart: 0, timestampDeltaEnd: 0,
-    timestampDelta: 0, offsetDelta: 0, keyStart: 0, keyLength: -1, valueLength: -1,
+    start: 0,
+    end: 0,
+    bodyStart: 0,
+    timestampDeltaStart: 0,
+    timestampDeltaEnd: 0,
+    timestampDelta: 0,
+    offsetDelta: 0,
+    keyStart: 0,
+    keyLength: -1,
+    valueLength: -1,
   };
   for (let i = 0; i < count; i++) {
     v.start = r.pos;
@@ -87,7 +95,11 @@ export function forEachRecord(area: Buffer, count: number, visit: (r: RecordView
 }
 
 /** Every record of a whole batch (decompressing as needed); false when the codec is unavailable. */
-export async function forEachRecordInBatch(batch: Buffer, codec: RecordsCodec, visit: (area: Buffer, r: RecordView) => void): Promise<boolean> {
+export async function forEachRecordInBatch(
+  batch: Buffer,
+  codec: RecordsCodec,
+  visit: (area: Buffer, r: RecordView) => void,
+): Promise<boolean> {
   const area = await recordsArea(batch, codec);
   if (!area) return false;
   forEachRecord(area, recordsCount(batch), (r) => visit(area, r));
@@ -98,7 +110,13 @@ export async function forEachRecordInBatch(batch: Buffer, codec: RecordsCodec, v
  * Copies one record into `out` at `at` with its timestamp delta replaced (when the batch's base
  * timestamp changes to carry a delete horizon); returns the new write position.
  */
-export function copyRecordWithTimestampDelta(area: Buffer, r: RecordView, newDelta: number, out: Buffer, at: number): number {
+export function copyRecordWithTimestampDelta(
+  area: Buffer,
+  r: RecordView,
+  newDelta: number,
+  out: Buffer,
+  at: number,
+): number {
   const head = area.subarray(r.bodyStart, r.timestampDeltaStart); // attributes byte
   const tail = area.subarray(r.timestampDeltaEnd, r.end);
   const bodyLen = head.length + sizeOfVarlong(newDelta) + tail.length;
@@ -110,6 +128,6 @@ export function copyRecordWithTimestampDelta(area: Buffer, r: RecordView, newDel
 }
 
 export function recordSizeWithTimestampDelta(area: Buffer, r: RecordView, newDelta: number): number {
-  const bodyLen = (r.timestampDeltaStart - r.bodyStart) + sizeOfVarlong(newDelta) + (r.end - r.timestampDeltaEnd);
+  const bodyLen = r.timestampDeltaStart - r.bodyStart + sizeOfVarlong(newDelta) + (r.end - r.timestampDeltaEnd);
   return sizeOfVarint(bodyLen) + bodyLen;
 }

@@ -100,7 +100,11 @@ export class LogSegment {
     this.file = pool.file(join(dir, name + LOG_SUFFIX + suffix));
     this.size = size;
     this.offsetIndex = new OffsetIndex(baseOffset, join(dir, name + INDEX_SUFFIX + suffix), settings.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(baseOffset, join(dir, name + TIME_INDEX_SUFFIX + suffix), settings.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(
+      baseOffset,
+      join(dir, name + TIME_INDEX_SUFFIX + suffix),
+      settings.segmentIndexBytes,
+    );
     this.txnIndex = new TxnIndex(join(dir, name + TXN_INDEX_SUFFIX + suffix));
     this.created = now;
   }
@@ -114,7 +118,14 @@ export class LogSegment {
   }
 
   /** A brand-new empty segment (the `.log` file is created; index files come with the first flush). */
-  static create(dir: string, baseOffset: number, pool: FilePool, settings: SegmentSettings, now: number, suffix = ''): LogSegment {
+  static create(
+    dir: string,
+    baseOffset: number,
+    pool: FilePool,
+    settings: SegmentSettings,
+    now: number,
+    suffix = '',
+  ): LogSegment {
     const seg = new LogSegment(dir, baseOffset, pool, settings, 0, now, suffix);
     const fd = fs.openSync(seg.file.path, 'w', 0o644);
     fs.closeSync(fd);
@@ -318,7 +329,8 @@ export class LogSegment {
     let last = prevLastOffset;
     let batches = 0;
     let problem: ScanResult['problem'] = null;
-    if (to <= from) return { validBytes: from, problem: null, nextOffset: Math.max(this.baseOffset, last + 1), batches };
+    if (to <= from)
+      return { validBytes: from, problem: null, nextOffset: Math.max(this.baseOffset, last + 1), batches };
     let valid = from;
     const fd = this.file.pin();
     try {
@@ -344,7 +356,11 @@ export class LogSegment {
             else if (size > chunk.length) chunk = Buffer.allocUnsafe(size);
             break;
           }
-          const p = checkCrc ? checkBatch(chunk, pos, pos + size) : chunk.readInt8(pos + MAGIC_OFFSET) === 2 ? null : 'bad-magic';
+          const p = checkCrc
+            ? checkBatch(chunk, pos, pos + size)
+            : chunk.readInt8(pos + MAGIC_OFFSET) === 2
+              ? null
+              : 'bad-magic';
           if (p) {
             problem = p;
             break;
@@ -449,7 +465,8 @@ export class LogSegment {
         let p = 0;
         while (p + SHALLOW_HEADER <= n) {
           const size = entrySize(buf, p);
-          if (size < RECORD_BATCH_OVERHEAD) throw new CorruptRecordError(`bad batch length at position ${scanPos + p} of ${this.logPath}`);
+          if (size < RECORD_BATCH_OVERHEAD)
+            throw new CorruptRecordError(`bad batch length at position ${scanPos + p} of ${this.logPath}`);
           if (batchLastOffset(buf, p) >= startOffset) break;
           p += size;
         }
@@ -510,7 +527,8 @@ export class LogSegment {
         let p = 0;
         while (p + RECORD_BATCH_OVERHEAD <= n) {
           const size = entrySize(buf, p);
-          if (size < RECORD_BATCH_OVERHEAD) throw new CorruptRecordError(`bad batch length at position ${scanPos + p} of ${this.logPath}`);
+          if (size < RECORD_BATCH_OVERHEAD)
+            throw new CorruptRecordError(`bad batch length at position ${scanPos + p} of ${this.logPath}`);
           if (match(buf, p)) {
             return { position: scanPos + p, size, header: Buffer.from(buf.subarray(p, p + RECORD_BATCH_OVERHEAD)) };
           }

@@ -105,7 +105,11 @@ export class TransactionMetadata {
 
   toValue(): TxnLogValue {
     const partitions = new Map<string, number[]>();
-    for (const [t, s] of this.partitions) partitions.set(t, [...s].sort((a, b) => a - b));
+    for (const [t, s] of this.partitions)
+      partitions.set(
+        t,
+        [...s].sort((a, b) => a - b),
+      );
     return {
       producerId: this.producerId,
       lastProducerId: this.lastProducerId,
@@ -184,7 +188,11 @@ function stateWriteError(err: unknown): number {
 
 /** Marker failures that no retry can fix: the transaction is done with that partition. */
 function markerGivesUp(code: number): boolean {
-  return code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || code === ErrorCode.INVALID_PRODUCER_EPOCH || code === ErrorCode.TRANSACTION_COORDINATOR_FENCED;
+  return (
+    code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ||
+    code === ErrorCode.INVALID_PRODUCER_EPOCH ||
+    code === ErrorCode.TRANSACTION_COORDINATOR_FENCED
+  );
 }
 
 const MARKER_RETRY_MIN_MS = 50;
@@ -270,7 +278,10 @@ export class TransactionCoordinator {
       this.byProducerId.set(m.producerId, m);
     }
     this.loading = false;
-    this.log?.info({ transactionalIds: this.txns.size, records, ms: this.now() - t0 }, 'transaction coordinator loaded __transaction_state');
+    this.log?.info(
+      { transactionalIds: this.txns.size, records, ms: this.now() - t0 },
+      'transaction coordinator loaded __transaction_state',
+    );
     // A crash between the decision and the last marker: write the markers again (they are idempotent).
     for (const m of this.txns.values()) {
       if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) this.startCompletion(m);
@@ -322,9 +333,16 @@ export class TransactionCoordinator {
 
   /** Writes `next` for `m` to __transaction_state and applies it once durable. */
   private async persist(m: TransactionMetadata, next: TxnLogValue | null): Promise<void> {
-    if (!this.active) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transaction coordinator is not active');
+    if (!this.active)
+      throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'transaction coordinator is not active');
     const batch = encodeRecordBatch({
-      records: [{ key: encodeTxnLogKey(m.transactionalId), value: next === null ? null : encodeTxnLogValue(next), timestamp: this.now() }],
+      records: [
+        {
+          key: encodeTxnLogKey(m.transactionalId),
+          value: next === null ? null : encodeTxnLogValue(next),
+          timestamp: this.now(),
+        },
+      ],
     });
     m.pending = true;
     try {
@@ -333,7 +351,8 @@ export class TransactionCoordinator {
       m.pending = false;
     }
     if (next === null) return;
-    if (m.producerId !== next.producerId && this.byProducerId.get(m.producerId) === m) this.byProducerId.delete(m.producerId);
+    if (m.producerId !== next.producerId && this.byProducerId.get(m.producerId) === m)
+      this.byProducerId.delete(m.producerId);
     m.apply(next);
     this.byProducerId.set(m.producerId, m);
   }
@@ -362,12 +381,17 @@ export class TransactionCoordinator {
     txnTimeoutMs: number,
     expected: { producerId: number; producerEpoch: number } | null,
   ): Promise<InitProducerIdResult> {
-    const fail = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH });
+    const fail = (errorCode: number): InitProducerIdResult => ({
+      errorCode,
+      producerId: NO_PRODUCER_ID,
+      producerEpoch: NO_PRODUCER_EPOCH,
+    });
     if (transactionalId === null) {
       return { errorCode: ErrorCode.NONE, producerId: this.deps.generateProducerId(), producerEpoch: 0 };
     }
     if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
-    if (txnTimeoutMs <= 0 || txnTimeoutMs > this.deps.config.transactionMaxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
+    if (txnTimeoutMs <= 0 || txnTimeoutMs > this.deps.config.transactionMaxTimeoutMs)
+      return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
     if (this.loading) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     if (!this.active) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     try {
@@ -388,7 +412,11 @@ export class TransactionCoordinator {
     if (m.pending) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
     if (
       expected !== null &&
-      !(m.producerEpoch === NO_PRODUCER_EPOCH || expected.producerId === m.producerId || (expected.producerId === m.lastProducerId && isEpochExhausted(expected.producerEpoch)))
+      !(
+        m.producerEpoch === NO_PRODUCER_EPOCH ||
+        expected.producerId === m.producerId ||
+        (expected.producerId === m.lastProducerId && isEpochExhausted(expected.producerEpoch))
+      )
     ) {
       return fail(ErrorCode.PRODUCER_FENCED);
     }
@@ -460,7 +488,12 @@ export class TransactionCoordinator {
    * AddPartitionsToTxn: makes the partitions part of the producer's transaction (starting it).
    * Unknown partitions fail with UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED.
    */
-  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: Array<[string, number]>): Promise<Map<string, Map<number, number>>> {
+  async addPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: Array<[string, number]>,
+  ): Promise<Map<string, Map<number, number>>> {
     const results = new Map<string, Map<number, number>>();
     const all = (code: number) => {
       for (const [t, p] of partitions) {
@@ -479,11 +512,17 @@ export class TransactionCoordinator {
     const m = this.txns.get(transactionalId);
     const code = this.checkProducer(m, producerId, producerEpoch);
     if (code !== ErrorCode.NONE) return all(code);
-    if (m!.pending || m!.state === TxnState.PrepareCommit || m!.state === TxnState.PrepareAbort || m!.state === TxnState.PrepareEpochFence) {
+    if (
+      m!.pending ||
+      m!.state === TxnState.PrepareCommit ||
+      m!.state === TxnState.PrepareAbort ||
+      m!.state === TxnState.PrepareEpochFence
+    ) {
       return all(ErrorCode.CONCURRENT_TRANSACTIONS);
     }
     const meta = m!;
-    if (meta.state === TxnState.Ongoing && partitions.every(([t, p]) => meta.hasPartition(t, p))) return all(ErrorCode.NONE);
+    if (meta.state === TxnState.Ongoing && partitions.every(([t, p]) => meta.hasPartition(t, p)))
+      return all(ErrorCode.NONE);
     const now = this.now();
     const next = meta.toValue();
     for (const [t, p] of partitions) {
@@ -503,11 +542,18 @@ export class TransactionCoordinator {
   }
 
   /** AddOffsetsToTxn: adds the group's __consumer_offsets partition to the transaction. */
-  async addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string): Promise<number> {
+  async addOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    groupId: string,
+  ): Promise<number> {
     const partition = this.deps.offsetsPartitionFor(groupId);
     // Only while the group coordinator is still creating __consumer_offsets: retriable.
     if (!this.deps.partitionExists(this.deps.offsetsTopic, partition)) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    const r = await this.addPartitions(transactionalId, producerId, producerEpoch, [[this.deps.offsetsTopic, partition]]);
+    const r = await this.addPartitions(transactionalId, producerId, producerEpoch, [
+      [this.deps.offsetsTopic, partition],
+    ]);
     return r.get(this.deps.offsetsTopic)!.get(partition)!;
   }
 
@@ -515,11 +561,17 @@ export class TransactionCoordinator {
    * AddPartitionsToTxn v4+ with VerifyOnly (KIP-890): whether each partition is already in the
    * producer's ongoing transaction (INVALID_TXN_STATE when not).
    */
-  verifyPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: Array<[string, number]>): Map<string, Map<number, number>> {
+  verifyPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: Array<[string, number]>,
+  ): Map<string, Map<number, number>> {
     const results = new Map<string, Map<number, number>>();
     const m = this.txns.get(transactionalId);
     let code = this.checkProducer(m, producerId, producerEpoch);
-    if (code === ErrorCode.NONE && (m!.state === TxnState.PrepareCommit || m!.state === TxnState.PrepareAbort)) code = ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (code === ErrorCode.NONE && (m!.state === TxnState.PrepareCommit || m!.state === TxnState.PrepareAbort))
+      code = ErrorCode.CONCURRENT_TRANSACTIONS;
     for (const [t, p] of partitions) {
       let r = results.get(t);
       if (r === undefined) results.set(t, (r = new Map()));
@@ -535,11 +587,18 @@ export class TransactionCoordinator {
    * partition in the producer's ongoing transaction at that epoch. Synchronous: the check and the
    * append happen in one tick.
    */
-  verifyProduce(transactionalId: string | null, producerId: number, producerEpoch: number, topic: string, partition: number): number {
+  verifyProduce(
+    transactionalId: string | null,
+    producerId: number,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): number {
     const m = transactionalId !== null ? this.txns.get(transactionalId) : this.byProducerId.get(producerId);
     if (m === undefined || m.producerId !== producerId) return ErrorCode.INVALID_TXN_STATE;
     if (producerEpoch < m.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
-    if (producerEpoch !== m.producerEpoch || m.state !== TxnState.Ongoing || !m.hasPartition(topic, partition)) return ErrorCode.INVALID_TXN_STATE;
+    if (producerEpoch !== m.producerEpoch || m.state !== TxnState.Ongoing || !m.hasPartition(topic, partition))
+      return ErrorCode.INVALID_TXN_STATE;
     return ErrorCode.NONE;
   }
 
@@ -553,7 +612,8 @@ export class TransactionCoordinator {
     if (this.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     if (m === undefined || m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (producerEpoch !== m.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
-    if (m.state !== TxnState.Ongoing || !m.hasPartition(this.deps.offsetsTopic, this.deps.offsetsPartitionFor(groupId))) return ErrorCode.INVALID_TXN_STATE;
+    if (m.state !== TxnState.Ongoing || !m.hasPartition(this.deps.offsetsTopic, this.deps.offsetsPartitionFor(groupId)))
+      return ErrorCode.INVALID_TXN_STATE;
     return ErrorCode.NONE;
   }
 
@@ -565,9 +625,17 @@ export class TransactionCoordinator {
    * of its epoch it belonged to, and aborting is what Kafka's tooling does with a hanging
    * transaction. Without it the partition's last stable offset would never move again.
    */
-  danglingTransactionMarker(producerId: number, producerEpoch: number, topic: string, partition: number): TxnMarkerSpec | null {
+  danglingTransactionMarker(
+    producerId: number,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): TxnMarkerSpec | null {
     const m = this.byProducerId.get(producerId);
-    const owned = m !== undefined && m.hasPartition(topic, partition) && (m.state === TxnState.Ongoing || m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort);
+    const owned =
+      m !== undefined &&
+      m.hasPartition(topic, partition) &&
+      (m.state === TxnState.Ongoing || m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort);
     if (owned) return null;
     return {
       producerId,
@@ -604,7 +672,10 @@ export class TransactionCoordinator {
       default:
         return ErrorCode.INVALID_TXN_STATE;
     }
-    const written = await this.transit(meta, { state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort, txnLastUpdateTimestamp: this.now() });
+    const written = await this.transit(meta, {
+      state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort,
+      txnLastUpdateTimestamp: this.now(),
+    });
     if (written !== ErrorCode.NONE) return written;
     await this.waitBounded(this.startCompletion(meta), END_TXN_WAIT_MS);
     return ErrorCode.NONE;
@@ -622,7 +693,12 @@ export class TransactionCoordinator {
   /** Epoch bump + abort, for a new instance of the producer or a timed-out transaction. */
   private async fenceAndAbort(m: TransactionMetadata): Promise<void> {
     const bumped = isEpochExhausted(m.producerEpoch) ? m.producerEpoch : m.producerEpoch + 1;
-    const code = await this.transit(m, { producerEpoch: bumped, lastProducerEpoch: NO_PRODUCER_EPOCH, state: TxnState.PrepareAbort, txnLastUpdateTimestamp: this.now() });
+    const code = await this.transit(m, {
+      producerEpoch: bumped,
+      lastProducerEpoch: NO_PRODUCER_EPOCH,
+      state: TxnState.PrepareAbort,
+      txnLastUpdateTimestamp: this.now(),
+    });
     if (code !== ErrorCode.NONE) return;
     await this.waitBounded(this.startCompletion(m), END_TXN_WAIT_MS);
   }
@@ -649,14 +725,23 @@ export class TransactionCoordinator {
     for (let delay = MARKER_RETRY_MIN_MS; this.active; delay = Math.min(delay * 2, MARKER_RETRY_MAX_MS)) {
       if (m.state !== (commit ? TxnState.PrepareCommit : TxnState.PrepareAbort)) return;
       if (!m.pending) {
-        const code = await this.transit(m, { state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort, partitions: new Map(), txnLastUpdateTimestamp: this.now() });
+        const code = await this.transit(m, {
+          state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort,
+          partitions: new Map(),
+          txnLastUpdateTimestamp: this.now(),
+        });
         if (code === ErrorCode.NONE) return;
       }
       await sleep(delay);
     }
   }
 
-  private async writeMarkerUntilDone(m: TransactionMetadata, topic: string, partition: number, marker: TxnMarkerSpec): Promise<void> {
+  private async writeMarkerUntilDone(
+    m: TransactionMetadata,
+    topic: string,
+    partition: number,
+    marker: TxnMarkerSpec,
+  ): Promise<void> {
     for (let delay = MARKER_RETRY_MIN_MS; this.active; delay = Math.min(delay * 2, MARKER_RETRY_MAX_MS)) {
       try {
         await this.deps.markers.writeMarker(topic, partition, marker);
@@ -664,10 +749,16 @@ export class TransactionCoordinator {
       } catch (err) {
         const code = err instanceof KafkaError ? err.code : ErrorCode.UNKNOWN_SERVER_ERROR;
         if (markerGivesUp(code)) {
-          this.log?.warn({ err, transactionalId: m.transactionalId, topic, partition }, 'transaction marker not written; giving up on this partition');
+          this.log?.warn(
+            { err, transactionalId: m.transactionalId, topic, partition },
+            'transaction marker not written; giving up on this partition',
+          );
           return;
         }
-        this.log?.warn({ err, transactionalId: m.transactionalId, topic, partition, retryInMs: delay }, 'transaction marker write failed; retrying');
+        this.log?.warn(
+          { err, transactionalId: m.transactionalId, topic, partition, retryInMs: delay },
+          'transaction marker write failed; retrying',
+        );
       }
       await sleep(delay);
     }
@@ -678,9 +769,14 @@ export class TransactionCoordinator {
   /** Aborts (with an epoch bump that fences the producer) transactions open longer than their timeout. */
   async abortTimedOutTransactions(): Promise<number> {
     const now = this.now();
-    const due = [...this.txns.values()].filter((m) => m.state === TxnState.Ongoing && !m.pending && m.txnStartTimestamp + m.txnTimeoutMs < now);
+    const due = [...this.txns.values()].filter(
+      (m) => m.state === TxnState.Ongoing && !m.pending && m.txnStartTimestamp + m.txnTimeoutMs < now,
+    );
     for (const m of due) {
-      this.log?.info({ transactionalId: m.transactionalId, producerId: m.producerId, epoch: m.producerEpoch }, 'aborting a timed-out transaction');
+      this.log?.info(
+        { transactionalId: m.transactionalId, producerId: m.producerId, epoch: m.producerEpoch },
+        'aborting a timed-out transaction',
+      );
     }
     await Promise.all(due.map((m) => this.fenceAndAbort(m)));
     return due.length;
@@ -692,7 +788,8 @@ export class TransactionCoordinator {
     const expiration = this.deps.config.transactionalIdExpirationMs;
     let n = 0;
     for (const m of [...this.txns.values()]) {
-      const idle = m.state === TxnState.Empty || m.state === TxnState.CompleteCommit || m.state === TxnState.CompleteAbort;
+      const idle =
+        m.state === TxnState.Empty || m.state === TxnState.CompleteCommit || m.state === TxnState.CompleteAbort;
       if (!idle || m.pending || now - m.txnLastUpdateTimestamp < expiration) continue;
       try {
         await this.persist(m, null);
@@ -710,7 +807,15 @@ export class TransactionCoordinator {
   // ---------------------------------------------------------------- describe / list
 
   describe(transactionalId: string): DescribedTransaction {
-    const base = { transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH, topics: [] };
+    const base = {
+      transactionalId,
+      transactionState: '',
+      transactionTimeoutMs: 0,
+      transactionStartTimeMs: -1,
+      producerId: NO_PRODUCER_ID,
+      producerEpoch: NO_PRODUCER_EPOCH,
+      topics: [],
+    };
     if (this.loading) return { ...base, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
     const m = this.txns.get(transactionalId);
     if (m === undefined) return { ...base, errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND };
@@ -730,8 +835,13 @@ export class TransactionCoordinator {
    * ListTransactions: every transactional id matching the filters (states by name, producer
    * ids, and v1's minimum running time in ms). Unknown state names come back separately.
    */
-  list(stateFilters: string[], producerIdFilters: number[], durationFilterMs: number): { errorCode: number; unknownStateFilters: string[]; transactions: ListedTransaction[] } {
-    if (this.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, unknownStateFilters: [], transactions: [] };
+  list(
+    stateFilters: string[],
+    producerIdFilters: number[],
+    durationFilterMs: number,
+  ): { errorCode: number; unknownStateFilters: string[]; transactions: ListedTransaction[] } {
+    if (this.loading)
+      return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, unknownStateFilters: [], transactions: [] };
     const states = new Set<TxnState>();
     const unknownStateFilters: string[] = [];
     for (const name of stateFilters) {
@@ -747,7 +857,11 @@ export class TransactionCoordinator {
       if (pids.size > 0 && !pids.has(m.producerId)) continue;
       if (stateFilters.length > 0 && !states.has(m.state)) continue;
       if (durationFilterMs >= 0 && now - m.txnStartTimestamp <= durationFilterMs) continue;
-      transactions.push({ transactionalId: m.transactionalId, producerId: m.producerId, transactionState: txnStateName(m.state) });
+      transactions.push({
+        transactionalId: m.transactionalId,
+        producerId: m.producerId,
+        transactionState: txnStateName(m.state),
+      });
     }
     return { errorCode: ErrorCode.NONE, unknownStateFilters, transactions };
   }

@@ -26,7 +26,9 @@ export const DUPLICATE_BATCH = -2;
 
 /** Last sequence of a batch, wrapping past Int32.MAX_VALUE to 0 as producers do. */
 export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
-  return baseSequence > INT32_MAX - lastOffsetDelta ? lastOffsetDelta - (INT32_MAX - baseSequence) - 1 : baseSequence + lastOffsetDelta;
+  return baseSequence > INT32_MAX - lastOffsetDelta
+    ? lastOffsetDelta - (INT32_MAX - baseSequence) - 1
+    : baseSequence + lastOffsetDelta;
 }
 
 function inSequence(lastSeq: number, nextSeq: number): boolean {
@@ -121,7 +123,12 @@ export class ProducerStateEntry {
     const out = [];
     for (let i = 0; i < this.count; i++) {
       const s = this.slot(i);
-      out.push({ firstSeq: this.firstSeqs[s]!, lastSeq: this.lastSeqs[s]!, firstOffset: this.firstOffsets[s]!, lastOffset: this.lastOffsets[s]! });
+      out.push({
+        firstSeq: this.firstSeqs[s]!,
+        lastSeq: this.lastSeqs[s]!,
+        firstOffset: this.firstOffsets[s]!,
+        lastOffset: this.lastOffsets[s]!,
+      });
     }
     return out;
   }
@@ -240,7 +247,8 @@ export class ProducerStateManager {
     } else e.updateEpoch(epoch);
     const firstSeq = batchBaseSequence(batch);
     // The group coordinator writes every offset commit with sequence 0; those are not a sequence.
-    if (origin !== 'coordinator' && firstSeq >= 0) e.addBatch(firstSeq, lastSequenceOf(firstSeq, delta), base, base + delta);
+    if (origin !== 'coordinator' && firstSeq >= 0)
+      e.addBatch(firstSeq, lastSequenceOf(firstSeq, delta), base, base + delta);
     e.lastTimestamp = batchMaxTimestamp(batch);
     if (batchIsTransactional(batch) && e.currentTxnFirstOffset < 0) {
       e.currentTxnFirstOffset = base;
@@ -266,7 +274,14 @@ export class ProducerStateManager {
   }
 
   /** Records a marker now in the log at `offset`; returns the transaction it ends here. */
-  applyMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, offset: number, aborted: boolean, timestamp: number): CompletedTxn {
+  applyMarker(
+    producerId: number,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+    offset: number,
+    aborted: boolean,
+    timestamp: number,
+  ): CompletedTxn {
     let e = this.producers.get(producerId);
     if (e === undefined) {
       e = new ProducerStateEntry(producerId, producerEpoch);
@@ -365,7 +380,14 @@ export class ProducerStateManager {
     } catch {
       return null; // other control types carry no transaction
     }
-    return this.applyMarker(pid, batchProducerEpoch(batch), marker.coordinatorEpoch, batchBaseOffset(batch), marker.type === ControlRecordType.ABORT, batchMaxTimestamp(batch));
+    return this.applyMarker(
+      pid,
+      batchProducerEpoch(batch),
+      marker.coordinatorEpoch,
+      batchBaseOffset(batch),
+      marker.type === ControlRecordType.ABORT,
+      batchMaxTimestamp(batch),
+    );
   }
 
   // ---------------------------------------------------------------- snapshots

@@ -15,7 +15,16 @@ export const TxnState = {
 } as const;
 export type TxnState = (typeof TxnState)[keyof typeof TxnState];
 
-const STATE_NAMES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'] as const;
+const STATE_NAMES = [
+  'Empty',
+  'Ongoing',
+  'PrepareCommit',
+  'PrepareAbort',
+  'CompleteCommit',
+  'CompleteAbort',
+  'Dead',
+  'PrepareEpochFence',
+] as const;
 export type TxnStateName = (typeof STATE_NAMES)[number];
 
 /** The name DescribeTransactions and ListTransactions report. */
@@ -107,7 +116,17 @@ export function decodeTxnLogValue(buf: Buffer): TxnLogValue {
     lastProducerId = r.int64();
     lastProducerEpoch = r.int16();
   }
-  return { producerId, lastProducerId, producerEpoch, lastProducerEpoch, txnTimeoutMs, state: state as TxnState, partitions, txnLastUpdateTimestamp, txnStartTimestamp };
+  return {
+    producerId,
+    lastProducerId,
+    producerEpoch,
+    lastProducerEpoch,
+    txnTimeoutMs,
+    state: state as TxnState,
+    partitions,
+    txnLastUpdateTimestamp,
+    txnStartTimestamp,
+  };
 }
 
 /**

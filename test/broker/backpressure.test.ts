@@ -2,7 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { spawnBroker } from './child.js';
-import { ErrorCode, WireClient, assertCode, batch, createTopic, fetchRequest, produce, produceRequest, removeDir, sleep, tempDir, within } from './support.js';
+import {
+  ErrorCode,
+  WireClient,
+  assertCode,
+  batch,
+  createTopic,
+  fetchRequest,
+  produce,
+  produceRequest,
+  removeDir,
+  sleep,
+  tempDir,
+  within,
+} from './support.js';
 
 const MB = 1024 * 1024;
 
@@ -16,14 +29,26 @@ test('a client that pipelines large fetches and produces without reading answers
   try {
     const c = await WireClient.open(broker.bootstrap);
     await createTopic(c, 'big', 1);
-    for (let i = 0; i < 8; i++) assertCode((await produce(c, 'big', 0, batch([{ value: Buffer.alloc(1_000_000, i) }]), { acks: 1 })).errorCode, ErrorCode.NONE);
+    for (let i = 0; i < 8; i++)
+      assertCode(
+        (await produce(c, 'big', 0, batch([{ value: Buffer.alloc(1_000_000, i) }]), { acks: 1 })).errorCode,
+        ErrorCode.NONE,
+      );
     await sleep(200);
     const baseline = await broker.memory();
 
     // 300 fetches of ~3 MB each (900 MB of answers) on a socket whose reader never reads.
     await connected;
     const fetches: Buffer[] = [];
-    for (let i = 0; i < 300; i++) fetches.push(c.encode('Fetch', 11, fetchRequest([{ topic: 'big', partition: 0, fetchOffset: 0, partitionMaxBytes: 3 * MB }]), 10_000 + i));
+    for (let i = 0; i < 300; i++)
+      fetches.push(
+        c.encode(
+          'Fetch',
+          11,
+          fetchRequest([{ topic: 'big', partition: 0, fetchOffset: 0, partitionMaxBytes: 3 * MB }]),
+          10_000 + i,
+        ),
+      );
     raw.write(Buffer.concat(fetches));
     await sleep(1500);
     const afterFetches = await broker.memory();
@@ -36,16 +61,32 @@ test('a client that pipelines large fetches and produces without reading answers
     const afterProduces = await broker.memory();
     const unread = raw.writableLength;
 
-    const growth = (m: NodeJS.MemoryUsage) => ({ rss: Math.round((m.rss - baseline.rss) / MB), buffers: Math.round((m.arrayBuffers - baseline.arrayBuffers) / MB) });
+    const growth = (m: NodeJS.MemoryUsage) => ({
+      rss: Math.round((m.rss - baseline.rss) / MB),
+      buffers: Math.round((m.arrayBuffers - baseline.arrayBuffers) / MB),
+    });
     const g1 = growth(afterFetches);
     const g2 = growth(afterProduces);
-    assert.ok(g1.buffers < 64 && g1.rss < 150, `900 MB of unread fetch answers grew the broker by ${JSON.stringify(g1)} MB`);
-    assert.ok(g2.buffers < 64 + queued / MB && g2.rss < 200, `150 MB of unread produces grew the broker by ${JSON.stringify(g2)} MB`);
-    assert.ok(unread > 100 * MB, `the broker stopped reading: ${Math.round(unread / MB)} MB still unsent in the client`);
+    assert.ok(
+      g1.buffers < 64 && g1.rss < 150,
+      `900 MB of unread fetch answers grew the broker by ${JSON.stringify(g1)} MB`,
+    );
+    assert.ok(
+      g2.buffers < 64 + queued / MB && g2.rss < 200,
+      `150 MB of unread produces grew the broker by ${JSON.stringify(g2)} MB`,
+    );
+    assert.ok(
+      unread > 100 * MB,
+      `the broker stopped reading: ${Math.round(unread / MB)} MB still unsent in the client`,
+    );
 
     // Once the greedy client goes away, the broker serves others as before.
     raw.destroy();
-    const v = await within(c.request('ApiVersions', 3, { clientSoftwareName: 'after', clientSoftwareVersion: '1' }), 5000, 'ApiVersions after the flood');
+    const v = await within(
+      c.request('ApiVersions', 3, { clientSoftwareName: 'after', clientSoftwareVersion: '1' }),
+      5000,
+      'ApiVersions after the flood',
+    );
     assertCode(v.errorCode, ErrorCode.NONE);
     c.close();
   } finally {

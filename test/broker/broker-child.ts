@@ -15,7 +15,11 @@ if (!send) {
 }
 
 const [dataDir, configJson] = process.argv.slice(2);
-const b = await startBroker({ dataDir, config: JSON.parse(configJson ?? '{}') as Record<string, string>, logLevel: 'warn' });
+const b = await startBroker({
+  dataDir,
+  config: JSON.parse(configJson ?? '{}') as Record<string, string>,
+  logLevel: 'warn',
+});
 
 process.on('message', (m: { type: string }) => {
   if (m.type === 'memory') {

@@ -13,13 +13,22 @@ export interface ChildBroker {
   memory(): Promise<NodeJS.MemoryUsage>;
 }
 
-export function spawnBroker(dataDir: string, config: Record<string, string> = {}, execArgv: string[] = []): Promise<ChildBroker> {
-  const child = fork(CHILD, [dataDir, JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv });
+export function spawnBroker(
+  dataDir: string,
+  config: Record<string, string> = {},
+  execArgv: string[] = [],
+): Promise<ChildBroker> {
+  const child = fork(CHILD, [dataDir, JSON.stringify(config)], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    execArgv,
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     let ready = false;
     const timer = setTimeout(() => {

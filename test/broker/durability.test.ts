@@ -55,10 +55,15 @@ test('acks=-1 with flush.messages=1: every acknowledged record survives SIGKILL 
 
       // What survived every earlier kill must be here, byte for byte.
       const log = await readAll(c, TOPIC, 0);
-      for (const [offset, value] of acked) assert.equal(log.get(offset), value, `round ${round}: acknowledged offset ${offset}`);
+      for (const [offset, value] of acked)
+        assert.equal(log.get(offset), value, `round ${round}: acknowledged offset ${offset}`);
       const values = [...log.values()];
       assert.equal(new Set(values).size, values.length, 'no record is stored twice');
-      assert.deepEqual([...log.keys()], [...log.keys()].sort((a, b) => a - b).map((_, i) => i), 'offsets are contiguous from 0');
+      assert.deepEqual(
+        [...log.keys()],
+        [...log.keys()].sort((a, b) => a - b).map((_, i) => i),
+        'offsets are contiguous from 0',
+      );
 
       // Produce with up to 8 requests in flight until the kill comes.
       let seq = 0;
@@ -96,7 +101,11 @@ test('acks=-1 with flush.messages=1: every acknowledged record survives SIGKILL 
       assert.equal(b.broker.logs.hadCleanShutdown, false, 'the broker knows it recovers from a crash');
       const log = await readAll(c, TOPIC, 0);
       for (const [offset, value] of acked) assert.equal(log.get(offset), value, `acknowledged offset ${offset}`);
-      assert.equal(await produceValues(c, TOPIC, 0, ['after-recovery']), log.size, 'appends continue at the recovered end');
+      assert.equal(
+        await produceValues(c, TOPIC, 0, ['after-recovery']),
+        log.size,
+        'appends continue at the recovered end',
+      );
     });
   } finally {
     for (const ch of children) if (ch.child.exitCode === null && ch.child.signalCode === null) ch.child.kill('SIGKILL');
@@ -108,11 +117,15 @@ test('SIGTERM to `brook start` shuts down gracefully: clean-shutdown marker writ
   const dir = await tempDir();
   const main = join(repoRoot, 'dist/src/cli/main.js');
   assert.ok(existsSync(main), `${main} is built`);
-  const child = spawn(process.execPath, [main, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'info'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   try {
     const deadline = Date.now() + 15_000;
     let bootstrap: string | null = null;
@@ -133,7 +146,10 @@ test('SIGTERM to `brook start` shuts down gracefully: clean-shutdown marker writ
     assert.ok(existsSync(join(dir, CLEAN_SHUTDOWN_FILE)), 'clean-shutdown marker written');
     await onDataDir(dir, {}, async (b, c2) => {
       assert.equal(b.broker.logs.hadCleanShutdown, true);
-      assert.deepEqual(valuesOf((await fetchPartition(c2, { topic: 'kept', partition: 0, fetchOffset: 0 })).records), ['one', 'two']);
+      assert.deepEqual(valuesOf((await fetchPartition(c2, { topic: 'kept', partition: 0, fetchOffset: 0 })).records), [
+        'one',
+        'two',
+      ]);
       assert.equal((await listOffset(c2, 'kept', 0, -1)).offset, 2);
     });
   } finally {

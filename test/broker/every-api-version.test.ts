@@ -44,7 +44,10 @@ test('every advertised API answers every advertised version with a well-formed r
   const broker = await startBroker({ config: { 'group.initial.rebalance.delay.ms': '0', 'num.partitions': '2' } });
   try {
     const c = await WireClient.open(broker.bootstrap);
-    const versions = await c.request('ApiVersions', 3, { clientSoftwareName: 'brook-test', clientSoftwareVersion: '1.0' });
+    const versions = await c.request('ApiVersions', 3, {
+      clientSoftwareName: 'brook-test',
+      clientSoftwareVersion: '1.0',
+    });
     c.close();
     assert.equal(versions.errorCode, 0);
     assert.ok(versions.apiKeys.length >= 15, 'the broker serves the core APIs');
@@ -52,7 +55,10 @@ test('every advertised API answers every advertised version with a well-formed r
     for (const range of versions.apiKeys) {
       const d = API_BY_KEY[range.apiKey];
       assert.ok(d, `advertised api key ${range.apiKey} exists in the protocol`);
-      assert.ok(range.minVersion === 0 || d.name === 'ListPartitionReassignments', `${d.name} is advertised from v0 (librdkafka needs it)`);
+      assert.ok(
+        range.minVersion === 0 || d.name === 'ListPartitionReassignments',
+        `${d.name} is advertised from v0 (librdkafka needs it)`,
+      );
       const schema = MESSAGE_SCHEMAS.find((s) => s.name === `${d.name}Request`);
       assert.ok(schema, `${d.name} has a schema`);
       for (let v = range.minVersion; v <= range.maxVersion; v++) {
@@ -75,7 +81,10 @@ test('every advertised API answers every advertised version with a well-formed r
     assert.deepEqual(failures, []);
     // And the broker is still healthy afterwards.
     const after = await WireClient.open(broker.bootstrap);
-    assert.equal((await after.request("ApiVersions", 0, { clientSoftwareName: "", clientSoftwareVersion: "" })).errorCode, 0);
+    assert.equal(
+      (await after.request('ApiVersions', 0, { clientSoftwareName: '', clientSoftwareVersion: '' })).errorCode,
+      0,
+    );
     after.close();
   } finally {
     await broker.close();

@@ -22,7 +22,13 @@ import {
 } from './support.js';
 
 /** Produces `n` single-record batches of about `size` bytes each; returns each batch's size. */
-async function produceBatches(c: WireClient, topic: string, partition: number, n: number, size: number): Promise<number[]> {
+async function produceBatches(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  n: number,
+  size: number,
+): Promise<number[]> {
   const sizes: number[] = [];
   for (let i = 0; i < n; i++) {
     const b = batch([{ value: Buffer.alloc(size - 70, 97 + (i % 26)) }]);
@@ -81,7 +87,11 @@ describe('fetch', () => {
     await createTopic(c, t, 1);
     const one = batch([{ value: Buffer.alloc(300, 1) }]).length;
     let answered = false;
-    const pending = fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 }, { maxWaitMs: 5000, minBytes: Math.floor(one * 2.5) }).then((p) => {
+    const pending = fetchPartition(
+      c,
+      { topic: t, partition: 0, fetchOffset: 0 },
+      { maxWaitMs: 5000, minBytes: Math.floor(one * 2.5) },
+    ).then((p) => {
       answered = true;
       return p;
     });
@@ -112,14 +122,28 @@ describe('fetch', () => {
     const t = topicName('partial');
     await createTopic(c, t, 1);
     await produceValues(c, t, 0, ['small']);
-    const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 }, { maxWaitMs: 300, minBytes: 1_000_000 });
+    const p = await fetchPartition(
+      c,
+      { topic: t, partition: 0, fetchOffset: 0 },
+      { maxWaitMs: 300, minBytes: 1_000_000 },
+    );
     assert.deepEqual(valuesOf(p.records), ['small']);
   });
 
   test('a long poll over two partitions wakes on a produce to either', async () => {
     const t = topicName('two');
     await createTopic(c, t, 2);
-    const pending = c.request('Fetch', 12, fetchRequest([{ topic: t, partition: 0, fetchOffset: 0 }, { topic: t, partition: 1, fetchOffset: 0 }], { maxWaitMs: 5000 }));
+    const pending = c.request(
+      'Fetch',
+      12,
+      fetchRequest(
+        [
+          { topic: t, partition: 0, fetchOffset: 0 },
+          { topic: t, partition: 1, fetchOffset: 0 },
+        ],
+        { maxWaitMs: 5000 },
+      ),
+    );
     await sleep(100);
     const at = Date.now();
     await produceValues(producer, t, 1, ['p1']);
@@ -147,14 +171,28 @@ describe('fetch', () => {
     await createTopic(c, t, 2);
     await produceBatches(c, t, 0, 3, 1000);
     await produceBatches(c, t, 1, 3, 1000);
-    const res = await c.request('Fetch', 12, fetchRequest([{ topic: t, partition: 0, fetchOffset: 0 }, { topic: t, partition: 1, fetchOffset: 0 }], { maxBytes: 1500 }));
+    const res = await c.request(
+      'Fetch',
+      12,
+      fetchRequest(
+        [
+          { topic: t, partition: 0, fetchOffset: 0 },
+          { topic: t, partition: 1, fetchOffset: 0 },
+        ],
+        { maxBytes: 1500 },
+      ),
+    );
     const parts = res.responses[0]!.partitions;
     const total = parts.reduce((n, p) => n + (p.records?.length ?? 0), 0);
     assert.ok(total <= 1500, `${total} bytes for max_bytes 1500`);
     assert.deepEqual(offsetsOf(parts.find((p) => p.partitionIndex === 0)!.records), [0]);
     assert.deepEqual(offsetsOf(parts.find((p) => p.partitionIndex === 1)?.records ?? null), []);
     // The first partition gets its first batch even when max_bytes is smaller.
-    const res2 = await c.request('Fetch', 12, fetchRequest([{ topic: t, partition: 1, fetchOffset: 0 }], { maxBytes: 10 }));
+    const res2 = await c.request(
+      'Fetch',
+      12,
+      fetchRequest([{ topic: t, partition: 1, fetchOffset: 0 }], { maxBytes: 10 }),
+    );
     assert.deepEqual(offsetsOf(res2.responses[0]!.partitions[0]!.records), [0]);
   });
 
@@ -178,8 +216,14 @@ describe('fetch', () => {
     const beyond = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 6 });
     assertCode(beyond.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
     assert.equal(beyond.highWatermark, 5, 'the error still reports the high watermark');
-    assertCode((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: -1 })).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
-    const dr = await c.request('DeleteRecords', 2, { topics: [{ name: t, partitions: [{ partitionIndex: 0, offset: 3 }] }], timeoutMs: 5000 });
+    assertCode(
+      (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: -1 })).errorCode,
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+    );
+    const dr = await c.request('DeleteRecords', 2, {
+      topics: [{ name: t, partitions: [{ partitionIndex: 0, offset: 3 }] }],
+      timeoutMs: 5000,
+    });
     assertCode(dr.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
     const below = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 2 });
     assertCode(below.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
@@ -187,18 +231,32 @@ describe('fetch', () => {
     const from = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 3 });
     assertCode(from.errorCode, ErrorCode.NONE);
     assert.equal(from.logStartOffset, 3);
-    assert.deepEqual(recordsOf(from.records).filter((r) => r.offset >= 3).map((r) => r.value!.toString()), ['d', 'e']);
+    assert.deepEqual(
+      recordsOf(from.records)
+        .filter((r) => r.offset >= 3)
+        .map((r) => r.value!.toString()),
+      ['d', 'e'],
+    );
     // A long poll at an out-of-range offset answers at once instead of waiting.
     const started = Date.now();
-    assertCode((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 99 }, { maxWaitMs: 3000 })).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+    assertCode(
+      (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 99 }, { maxWaitMs: 3000 })).errorCode,
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+    );
     assert.ok(Date.now() - started < 500);
   });
 
   test('an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION', async () => {
     const t = topicName('fk');
     await createTopic(c, t, 1);
-    assertCode((await fetchPartition(c, { topic: topicName('nope'), partition: 0, fetchOffset: 0 })).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    assertCode((await fetchPartition(c, { topic: t, partition: 4, fetchOffset: 0 })).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assertCode(
+      (await fetchPartition(c, { topic: topicName('nope'), partition: 0, fetchOffset: 0 })).errorCode,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
+    assertCode(
+      (await fetchPartition(c, { topic: t, partition: 4, fetchOffset: 0 })).errorCode,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
   });
 
   test('Fetch v13+ names topics by id; an unknown id is UNKNOWN_TOPIC_ID', async () => {
@@ -238,7 +296,10 @@ describe('fetch', () => {
     await produceValues(c, t, 0, ['e']);
     const ok = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0, currentLeaderEpoch: 0 });
     assert.deepEqual(valuesOf(ok.records), ['e']);
-    assertCode((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0, currentLeaderEpoch: 3 })).errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
+    assertCode(
+      (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0, currentLeaderEpoch: 3 })).errorCode,
+      ErrorCode.UNKNOWN_LEADER_EPOCH,
+    );
   });
 
   test('stored batches carry the partition leader epoch and absolute offsets', async () => {
@@ -248,6 +309,12 @@ describe('fetch', () => {
     await produceValues(c, t, 0, ['z']);
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 });
     const batches = decodeRecordBatches(p.records!);
-    assert.deepEqual(batches.map((x) => [x.baseOffset, x.lastOffset, x.partitionLeaderEpoch]), [[0, 1, 0], [2, 2, 0]]);
+    assert.deepEqual(
+      batches.map((x) => [x.baseOffset, x.lastOffset, x.partitionLeaderEpoch]),
+      [
+        [0, 1, 0],
+        [2, 2, 0],
+      ],
+    );
   });
 });

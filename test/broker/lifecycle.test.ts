@@ -54,12 +54,18 @@ test('requests in flight on other connections are answered before close() comple
   await createTopic(c, t, 1);
   // A burst of produces, then close at once: each either gets its answer or the connection closes; none hangs.
   const results = Array.from({ length: 20 }, (_, i) =>
-    c.request('Produce', 9, {
-      transactionalId: null,
-      acks: 1,
-      timeoutMs: 5000,
-      topicData: [{ name: t, partitionData: [{ index: 0, records: null }] }],
-    }).then((r) => r.responses[0]!.partitionResponses[0]!.errorCode, () => 'closed' as const).then((r) => [i, r] as const),
+    c
+      .request('Produce', 9, {
+        transactionalId: null,
+        acks: 1,
+        timeoutMs: 5000,
+        topicData: [{ name: t, partitionData: [{ index: 0, records: null }] }],
+      })
+      .then(
+        (r) => r.responses[0]!.partitionResponses[0]!.errorCode,
+        () => 'closed' as const,
+      )
+      .then((r) => [i, r] as const),
   );
   await b.close();
   const settled = await within(Promise.all(results), 3000, 'all requests settle');

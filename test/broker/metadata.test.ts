@@ -38,20 +38,31 @@ describe('metadata', () => {
     await createTopic(c, t, 2);
     for (const v of [1, 4, 9, 12]) {
       const md = await metadata(c, [t], v);
-      assert.deepEqual(md.brokers.map((x) => [x.nodeId, x.host, x.port]), [[NODE, b.host, b.port]], `Metadata v${v} brokers`);
+      assert.deepEqual(
+        md.brokers.map((x) => [x.nodeId, x.host, x.port]),
+        [[NODE, b.host, b.port]],
+        `Metadata v${v} brokers`,
+      );
       assert.equal(md.controllerId, NODE, `Metadata v${v} controller id`);
       const topic = md.topics[0]!;
       assertCode(topic.errorCode, ErrorCode.NONE);
       assert.deepEqual(
         topic.partitions.map((p) => [p.partitionIndex, p.errorCode, p.leaderId, p.replicaNodes, p.isrNodes]).sort(),
-        [[0, 0, NODE, [NODE], [NODE]], [1, 0, NODE, [NODE], [NODE]]],
+        [
+          [0, 0, NODE, [NODE], [NODE]],
+          [1, 0, NODE, [NODE], [NODE]],
+        ],
       );
     }
     const v0 = await metadata(c, [t], 0);
     assert.equal(v0.brokers[0]!.nodeId, NODE);
     const dc = await c.request('DescribeCluster', 1, { includeClusterAuthorizedOperations: false, endpointType: 1 });
     assert.equal(dc.controllerId, NODE);
-    assert.equal(dc.clusterId, (await metadata(c, [])).clusterId, 'DescribeCluster and Metadata agree on the cluster id');
+    assert.equal(
+      dc.clusterId,
+      (await metadata(c, [])).clusterId,
+      'DescribeCluster and Metadata agree on the cluster id',
+    );
   });
 
   test('Metadata v4+ auto-creates only when allow_auto_topic_creation is set', async () => {
@@ -64,7 +75,10 @@ describe('metadata', () => {
     const wanted = topicName('auto');
     const first = await metadata(c, [wanted], 12, true);
     // Kafka answers the creating request with LEADER_NOT_AVAILABLE while the topic comes up; NONE is as good.
-    assert.ok([ErrorCode.NONE, ErrorCode.LEADER_NOT_AVAILABLE].includes(first.topics[0]!.errorCode as 0), `got ${first.topics[0]!.errorCode}`);
+    assert.ok(
+      [ErrorCode.NONE, ErrorCode.LEADER_NOT_AVAILABLE].includes(first.topics[0]!.errorCode as 0),
+      `got ${first.topics[0]!.errorCode}`,
+    );
     const again = await metadata(c, [wanted], 12, false);
     assertCode(again.topics[0]!.errorCode, ErrorCode.NONE);
     assert.equal(again.topics[0]!.partitions.length, 3, 'num.partitions partitions');
@@ -109,7 +123,10 @@ describe('metadata', () => {
   test('empty and null topic lists: v0 empty = all, v1+ empty = none, null = all', async () => {
     const t = topicName('listing');
     await createTopic(c, t, 1);
-    assert.ok((await metadata(c, [], 0)).topics.some((x) => x.name === t), 'v0 empty list means all topics');
+    assert.ok(
+      (await metadata(c, [], 0)).topics.some((x) => x.name === t),
+      'v0 empty list means all topics',
+    );
     assert.equal((await metadata(c, [], 1)).topics.length, 0, 'v1 empty list means no topics');
     assert.equal((await metadata(c, [], 12)).topics.length, 0);
     assert.ok((await metadata(c, null, 1)).topics.some((x) => x.name === t));
@@ -121,7 +138,10 @@ describe('metadata', () => {
     const id = await createTopic(c, t, 1);
     assert.equal((await metadata(c, [t], 10)).topics[0]!.topicId, id);
     const byId = await c.request('Metadata', 12, {
-      topics: [{ name: null, topicId: id }, { name: null, topicId: '12345678-1234-4234-8234-123456789012' }],
+      topics: [
+        { name: null, topicId: id },
+        { name: null, topicId: '12345678-1234-4234-8234-123456789012' },
+      ],
       allowAutoTopicCreation: false,
       includeClusterAuthorizedOperations: false,
       includeTopicAuthorizedOperations: false,
@@ -156,7 +176,9 @@ test('topic ids, cluster id, partitions and data survive a restart on the same d
       assert.equal(md.clusterId, before.clusterId, 'cluster id');
       assert.equal(md.topics[0]!.topicId, before.id, 'topic id');
       assert.equal(md.topics[0]!.partitions.length, 2);
-      assert.deepEqual(valuesOf((await fetchPartition(c, { topic: t, partition: 1, fetchOffset: 0 })).records), ['kept']);
+      assert.deepEqual(valuesOf((await fetchPartition(c, { topic: t, partition: 1, fetchOffset: 0 })).records), [
+        'kept',
+      ]);
     });
   } finally {
     await removeDir(dir);

@@ -22,7 +22,13 @@ import {
 const MAX_REQUEST = 200_000;
 
 /** A request frame with header v1 (int16 client id length) and an arbitrary body. */
-function rawFrame(apiKey: number, version: number, correlationId: number, body: Buffer = Buffer.alloc(0), flexibleHeader = false): Buffer {
+function rawFrame(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  body: Buffer = Buffer.alloc(0),
+  flexibleHeader = false,
+): Buffer {
   const w = new Writer();
   w.int32(0);
   w.int16(apiKey);
@@ -65,7 +71,11 @@ describe('network layer', () => {
 
   after(async () => {
     // The bystander must still be served after all the malformed traffic on other connections.
-    const v = await within(bystander.request('ApiVersions', 3, { clientSoftwareName: 'bystander', clientSoftwareVersion: '1' }), 2000, 'bystander');
+    const v = await within(
+      bystander.request('ApiVersions', 3, { clientSoftwareName: 'bystander', clientSoftwareVersion: '1' }),
+      2000,
+      'bystander',
+    );
     assertCode(v.errorCode, ErrorCode.NONE);
     bystander.close();
     await b.close();
@@ -80,11 +90,25 @@ describe('network layer', () => {
         switch (i % 5) {
           case 0:
             kinds.push('ApiVersions');
-            frames.push(c.encode('ApiVersions', 3, { clientSoftwareName: 'pipeline', clientSoftwareVersion: '1' }, 1000 + i));
+            frames.push(
+              c.encode('ApiVersions', 3, { clientSoftwareName: 'pipeline', clientSoftwareVersion: '1' }, 1000 + i),
+            );
             break;
           case 1:
             kinds.push('Metadata');
-            frames.push(c.encode('Metadata', 12, { topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, 1000 + i));
+            frames.push(
+              c.encode(
+                'Metadata',
+                12,
+                {
+                  topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }],
+                  allowAutoTopicCreation: false,
+                  includeClusterAuthorizedOperations: false,
+                  includeTopicAuthorizedOperations: false,
+                },
+                1000 + i,
+              ),
+            );
             break;
           case 2:
             kinds.push('Produce');
@@ -96,7 +120,23 @@ describe('network layer', () => {
             break;
           default:
             kinds.push('ListOffsets');
-            frames.push(c.encode('ListOffsets', 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] }] }, 1000 + i));
+            frames.push(
+              c.encode(
+                'ListOffsets',
+                7,
+                {
+                  replicaId: -1,
+                  isolationLevel: 0,
+                  topics: [
+                    {
+                      name: topic,
+                      partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }],
+                    },
+                  ],
+                },
+                1000 + i,
+              ),
+            );
         }
       }
       const answers = frames.map(() => c.nextFrame());
@@ -110,7 +150,8 @@ describe('network layer', () => {
         const { correlationId, body } = decodeResponse(kind, version, frame);
         assert.equal(correlationId, 1000 + i, `answer ${i} carries request ${i}'s correlation id`);
         if (kind === 'Produce') {
-          const p = (body as { responses: { partitionResponses: { errorCode: number; baseOffset: number }[] }[] }).responses[0]!.partitionResponses[0]!;
+          const p = (body as { responses: { partitionResponses: { errorCode: number; baseOffset: number }[] }[] })
+            .responses[0]!.partitionResponses[0]!;
           assertCode(p.errorCode, ErrorCode.NONE);
           produced.push(p.baseOffset);
         }
@@ -122,7 +163,11 @@ describe('network layer', () => {
           lastEnd = end;
         }
       });
-      assert.deepEqual(produced, produced.map((_, i) => produced[0]! + i), 'produces appended in pipeline order');
+      assert.deepEqual(
+        produced,
+        produced.map((_, i) => produced[0]! + i),
+        'produces appended in pipeline order',
+      );
     } finally {
       c.close();
     }
@@ -132,13 +177,15 @@ describe('network layer', () => {
     const clients = await Promise.all(Array.from({ length: 200 }, () => WireClient.open(b.bootstrap)));
     try {
       const results = await within(
-        Promise.all(clients.map(async (c, i) => {
-          const [v, m] = await Promise.all([
-            c.request('ApiVersions', 3, { clientSoftwareName: 'many', clientSoftwareVersion: String(i) }),
-            metadata(c, [topic]),
-          ]);
-          return v.errorCode === 0 && m.topics[0]!.errorCode === 0 && m.topics[0]!.name === topic;
-        })),
+        Promise.all(
+          clients.map(async (c, i) => {
+            const [v, m] = await Promise.all([
+              c.request('ApiVersions', 3, { clientSoftwareName: 'many', clientSoftwareVersion: String(i) }),
+              metadata(c, [topic]),
+            ]);
+            return v.errorCode === 0 && m.topics[0]!.errorCode === 0 && m.topics[0]!.name === topic;
+          }),
+        ),
         15_000,
         '200 connections',
       );
@@ -162,7 +209,8 @@ describe('network layer', () => {
     const c = await WireClient.open(b.bootstrap);
     try {
       // Fill a Produce frame up to the limit with one record's value (varint lengths grow with it).
-      const frameWith = (n: number) => c.encode('Produce', 3, produceRequest(topic, 0, batch([{ value: Buffer.alloc(n, 7) }]), { acks: 1 }), 77);
+      const frameWith = (n: number) =>
+        c.encode('Produce', 3, produceRequest(topic, 0, batch([{ value: Buffer.alloc(n, 7) }]), { acks: 1 }), 77);
       let n = MAX_REQUEST - 200;
       n += MAX_REQUEST - (frameWith(n).length - 4);
       const frame = frameWith(n);
@@ -199,7 +247,12 @@ describe('network layer', () => {
   });
 
   test('an unsupported version of a known API closes the connection (kafka-python probes rely on it)', async () => {
-    for (const [key, version] of [[ApiKey.Metadata, 13], [ApiKey.Produce, 12], [ApiKey.Fetch, 18], [ApiKey.Metadata, -1]] as const) {
+    for (const [key, version] of [
+      [ApiKey.Metadata, 13],
+      [ApiKey.Produce, 12],
+      [ApiKey.Fetch, 18],
+      [ApiKey.Metadata, -1],
+    ] as const) {
       const c = await WireClient.open(b.bootstrap);
       c.sendRaw(rawFrame(key, version, 9));
       assert.ok(await closedWithin(c, 2000), `api ${key} v${version} closes the connection`);
@@ -210,7 +263,13 @@ describe('network layer', () => {
     const c = await WireClient.open(b.bootstrap);
     try {
       // What a client newer than the broker sends: header v2 and a body the broker cannot know.
-      const body = new Writer().uvarint(5).raw(Buffer.from('newer')).uvarint(2).raw(Buffer.from('9')).uvarint(0).toBuffer();
+      const body = new Writer()
+        .uvarint(5)
+        .raw(Buffer.from('newer'))
+        .uvarint(2)
+        .raw(Buffer.from('9'))
+        .uvarint(0)
+        .toBuffer();
       const answer = c.nextFrame();
       c.sendRaw(rawFrame(ApiKey.ApiVersions, 127, 4242, body, true));
       const frame = await within(answer, 2000, 'ApiVersions v127');
@@ -249,11 +308,23 @@ describe('network layer', () => {
   test('ApiVersions v3 with an invalid client software name answers INVALID_REQUEST and keeps the connection', async () => {
     const c = await WireClient.open(b.bootstrap);
     try {
-      for (const [name, version] of [['bad name!', '1.0'], ['-leading-dash', '1.0'], ['ok', 'trailing.'], ['', '1']]) {
+      for (const [name, version] of [
+        ['bad name!', '1.0'],
+        ['-leading-dash', '1.0'],
+        ['ok', 'trailing.'],
+        ['', '1'],
+      ]) {
         const res = await c.request('ApiVersions', 3, { clientSoftwareName: name, clientSoftwareVersion: version });
-        assertCode(res.errorCode, ErrorCode.INVALID_REQUEST, `software ${JSON.stringify(name)} ${JSON.stringify(version)}`);
+        assertCode(
+          res.errorCode,
+          ErrorCode.INVALID_REQUEST,
+          `software ${JSON.stringify(name)} ${JSON.stringify(version)}`,
+        );
       }
-      const ok = await c.request('ApiVersions', 4, { clientSoftwareName: 'apache-kafka-java', clientSoftwareVersion: '3.9.0' });
+      const ok = await c.request('ApiVersions', 4, {
+        clientSoftwareName: 'apache-kafka-java',
+        clientSoftwareVersion: '3.9.0',
+      });
       assertCode(ok.errorCode, ErrorCode.NONE);
     } finally {
       c.close();

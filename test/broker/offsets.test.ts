@@ -38,7 +38,12 @@ describe('offsets and cluster APIs', () => {
   });
 
   const deleteRecords = async (topic: string, partition: number, offset: number) =>
-    (await c.request('DeleteRecords', 2, { topics: [{ name: topic, partitions: [{ partitionIndex: partition, offset }] }], timeoutMs: 5000 })).topics[0]!.partitions[0]!;
+    (
+      await c.request('DeleteRecords', 2, {
+        topics: [{ name: topic, partitions: [{ partitionIndex: partition, offset }] }],
+        timeoutMs: 5000,
+      })
+    ).topics[0]!.partitions[0]!;
 
   test('ListOffsets earliest and latest at every version', async () => {
     const t = topicName('lo');
@@ -56,18 +61,30 @@ describe('offsets and cluster APIs', () => {
     const rc = await c.request('ListOffsets', 5, {
       replicaId: -1,
       isolationLevel: 1,
-      topics: [{ name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: 0, timestamp: LATEST, maxNumOffsets: 1 }] }],
+      topics: [
+        { name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: 0, timestamp: LATEST, maxNumOffsets: 1 }] },
+      ],
     });
     const p = rc.topics[0]!.partitions[0]!;
-    assert.deepEqual([p.errorCode, p.offset, p.leaderEpoch], [0, 5, 0], 'read_committed latest is the LSO (= HW without transactions)');
+    assert.deepEqual(
+      [p.errorCode, p.offset, p.leaderEpoch],
+      [0, 5, 0],
+      'read_committed latest is the LSO (= HW without transactions)',
+    );
   });
 
   test('ListOffsets by timestamp finds the first offset at or after it; max timestamp (v7+) finds the newest record', async () => {
     const t = topicName('ts');
     await createTopic(c, t, 1);
-    await produceValues(c, t, 0, [{ value: 'a', timestamp: 1000 }, { value: 'b', timestamp: 2000 }]); // offsets 0, 1
+    await produceValues(c, t, 0, [
+      { value: 'a', timestamp: 1000 },
+      { value: 'b', timestamp: 2000 },
+    ]); // offsets 0, 1
     await produceValues(c, t, 0, [{ value: 'c', timestamp: 5000 }]); // offset 2
-    await produceValues(c, t, 0, [{ value: 'd', timestamp: 3000 }, { value: 'e', timestamp: 4000 }]); // offsets 3, 4
+    await produceValues(c, t, 0, [
+      { value: 'd', timestamp: 3000 },
+      { value: 'e', timestamp: 4000 },
+    ]); // offsets 3, 4
     const cases: [number, number, number][] = [
       [0, 0, 1000],
       [1000, 0, 1000],
@@ -90,11 +107,15 @@ describe('offsets and cluster APIs', () => {
     await createTopic(c, t, 1);
     await produceValues(c, t, 0, ['a', 'b']);
     const ask = async (timestamp: number) =>
-      (await c.request('ListOffsets', 0, {
-        replicaId: -1,
-        isolationLevel: 0,
-        topics: [{ name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }],
-      })).topics[0]!.partitions[0]!;
+      (
+        await c.request('ListOffsets', 0, {
+          replicaId: -1,
+          isolationLevel: 0,
+          topics: [
+            { name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] },
+          ],
+        })
+      ).topics[0]!.partitions[0]!;
     const latest = await ask(LATEST);
     assertCode(latest.errorCode, ErrorCode.NONE);
     assert.deepEqual(latest.oldStyleOffsets, [2]);
@@ -109,7 +130,9 @@ describe('offsets and cluster APIs', () => {
     const res = await c.request('ListOffsets', 7, {
       replicaId: -1,
       isolationLevel: 0,
-      topics: [{ name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: 4, timestamp: LATEST, maxNumOffsets: 1 }] }],
+      topics: [
+        { name: t, partitions: [{ partitionIndex: 0, currentLeaderEpoch: 4, timestamp: LATEST, maxNumOffsets: 1 }] },
+      ],
     });
     assertCode(res.topics[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
   });
@@ -123,7 +146,10 @@ describe('offsets and cluster APIs', () => {
     assert.equal(r.lowWatermark, 4);
     assert.equal((await listOffset(c, t, 0, EARLIEST)).offset, 4);
     assert.equal((await listOffset(c, t, 0, LATEST)).offset, 10, 'the end does not move');
-    assertCode((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 3 })).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+    assertCode(
+      (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 3 })).errorCode,
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+    );
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 4 });
     assert.equal(p.logStartOffset, 4);
     assert.equal(offsetsOf(p.records)[0], 4);
@@ -160,7 +186,11 @@ describe('offsets and cluster APIs', () => {
       assertCode(dir.errorCode, ErrorCode.NONE);
       assert.ok(isAbsolute(dir.logDir));
       assert.equal(dir.logDir, resolve(b.dataDir));
-      assert.deepEqual(dir.topics.map((x) => x.name), [t], 'only the topic asked for');
+      assert.deepEqual(
+        dir.topics.map((x) => x.name),
+        [t],
+        'only the topic asked for',
+      );
       const sizes = new Map(dir.topics[0]!.partitions.map((p) => [p.partitionIndex, p.partitionSize]));
       assert.equal(sizes.get(0), 0);
       assert.equal(sizes.get(1), bytes, `v${v}: partition size is the bytes of its batches`);
@@ -169,11 +199,19 @@ describe('offsets and cluster APIs', () => {
       }
     }
     const all = await c.request('DescribeLogDirs', 4, { topics: null });
-    assert.ok(all.results[0]!.topics.some((x) => x.name === t), 'null means every topic');
+    assert.ok(
+      all.results[0]!.topics.some((x) => x.name === t),
+      'null means every topic',
+    );
   });
 
   const askEpoch = async (topic: string, partition: number, leaderEpoch: number, currentLeaderEpoch = -1) =>
-    (await c.request('OffsetForLeaderEpoch', 4, { replicaId: -1, topics: [{ topic, partitions: [{ partition, currentLeaderEpoch, leaderEpoch }] }] })).topics[0]!.partitions[0]!;
+    (
+      await c.request('OffsetForLeaderEpoch', 4, {
+        replicaId: -1,
+        topics: [{ topic, partitions: [{ partition, currentLeaderEpoch, leaderEpoch }] }],
+      })
+    ).topics[0]!.partitions[0]!;
 
   test('OffsetForLeaderEpoch answers the end offset of the current leader epoch', async () => {
     const t = topicName('ofle');
@@ -212,7 +250,10 @@ describe('offsets and cluster APIs', () => {
       assertCode(res.errorCode, ErrorCode.NONE);
       assert.equal(res.clusterId, md.clusterId);
       assert.equal(res.controllerId, b.broker.nodeId);
-      assert.deepEqual(res.brokers.map((x) => [x.brokerId, x.host, x.port]), [[b.broker.nodeId, b.host, b.port]]);
+      assert.deepEqual(
+        res.brokers.map((x) => [x.brokerId, x.host, x.port]),
+        [[b.broker.nodeId, b.host, b.port]],
+      );
       assert.notEqual(res.clusterAuthorizedOperations, -2147483648, 'authorized operations when asked for');
     }
     // Kafka's broker listener answers a request for controller endpoints with MISMATCHED_ENDPOINT_TYPE
@@ -239,13 +280,19 @@ test('the log start offset moved by DeleteRecords survives a restart', async () 
     await onDataDir(dir, {}, async (_b, c) => {
       await createTopic(c, t, 1);
       for (let i = 0; i < 6; i++) await produceValues(c, t, 0, [`v${i}`]);
-      const r = await c.request('DeleteRecords', 2, { topics: [{ name: t, partitions: [{ partitionIndex: 0, offset: 4 }] }], timeoutMs: 5000 });
+      const r = await c.request('DeleteRecords', 2, {
+        topics: [{ name: t, partitions: [{ partitionIndex: 0, offset: 4 }] }],
+        timeoutMs: 5000,
+      });
       assertCode(r.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
     });
     await onDataDir(dir, {}, async (_b, c) => {
       assert.equal((await listOffset(c, t, 0, EARLIEST)).offset, 4);
       assert.equal((await listOffset(c, t, 0, LATEST)).offset, 6);
-      assertCode((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 2 })).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+      assertCode(
+        (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 2 })).errorCode,
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+      );
     });
   } finally {
     await removeDir(dir);

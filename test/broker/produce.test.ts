@@ -1,7 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
-import { CRC_OFFSET, RECORD_BATCH_OVERHEAD, TIMESTAMP_TYPE_MASK, attributes, compressionCodec, maxTimestamp, setBaseOffset } from '../../src/protocol/records/batch-header.js';
+import {
+  CRC_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  TIMESTAMP_TYPE_MASK,
+  attributes,
+  compressionCodec,
+  maxTimestamp,
+  setBaseOffset,
+} from '../../src/protocol/records/batch-header.js';
 import { decodeMessageSet, encodeMessageSet } from '../../src/protocol/records/legacy.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
 import {
@@ -42,7 +50,11 @@ describe('produce', () => {
     const expected: { key: string; value: string; headers: string }[] = [];
     let next = 0;
     for (const [i, n] of sizes.entries()) {
-      const specs = Array.from({ length: n }, (_, j) => ({ key: `k${i}-${j}`, value: `v${i}-${j}`, headers: [{ key: 'h', value: `${i}.${j}` }] }));
+      const specs = Array.from({ length: n }, (_, j) => ({
+        key: `k${i}-${j}`,
+        value: `v${i}-${j}`,
+        headers: [{ key: 'h', value: `${i}.${j}` }],
+      }));
       const r = await produce(c, t, 0, batch(specs), { acks: i % 2 === 0 ? 1 : -1, version: 9 });
       assertCode(r.errorCode, ErrorCode.NONE);
       assert.equal(r.baseOffset, next, `batch ${i} gets base offset ${next}`);
@@ -54,9 +66,16 @@ describe('produce', () => {
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 });
     assert.equal(p.highWatermark, next);
     const got = recordsOf(p.records);
-    assert.deepEqual(got.map((r) => r.offset), Array.from({ length: next }, (_, i) => i));
     assert.deepEqual(
-      got.map((r) => ({ key: r.key!.toString(), value: r.value!.toString(), headers: r.headers[0]!.value!.toString() })),
+      got.map((r) => r.offset),
+      Array.from({ length: next }, (_, i) => i),
+    );
+    assert.deepEqual(
+      got.map((r) => ({
+        key: r.key!.toString(),
+        value: r.value!.toString(),
+        headers: r.headers[0]!.value!.toString(),
+      })),
       expected,
     );
   });
@@ -65,10 +84,12 @@ describe('produce', () => {
     const t = topicName('acks0');
     await createTopic(c, t, 1);
     const answer = c.nextFrame();
-    c.sendRaw(Buffer.concat([
-      c.encode('Produce', 9, produceRequest(t, 0, batch(['fire-and-forget']), { acks: 0 }), 500),
-      c.encode('ApiVersions', 3, { clientSoftwareName: 'acks0', clientSoftwareVersion: '1' }, 501),
-    ]));
+    c.sendRaw(
+      Buffer.concat([
+        c.encode('Produce', 9, produceRequest(t, 0, batch(['fire-and-forget']), { acks: 0 }), 500),
+        c.encode('ApiVersions', 3, { clientSoftwareName: 'acks0', clientSoftwareVersion: '1' }, 501),
+      ]),
+    );
     const frame = await within(answer, 2000, 'answer after acks=0');
     assert.equal(frame.readInt32BE(0), 501, 'the first frame back answers the ApiVersions, not the produce');
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 });
@@ -94,7 +115,10 @@ describe('produce', () => {
   test('an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION', async () => {
     const t = topicName('known');
     await createTopic(c, t, 2);
-    assertCode((await produce(c, topicName('unknown'), 0, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    assertCode(
+      (await produce(c, topicName('unknown'), 0, batch(['x']))).errorCode,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
     assertCode((await produce(c, t, 2, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     assertCode((await produce(c, t, -1, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
@@ -130,7 +154,8 @@ describe('produce', () => {
     const t = topicName('twobatches');
     await createTopic(c, t, 1);
     const two = Buffer.concat([batch(['a']), batch(['b'])]);
-    for (const v of [3, 9]) assertCode((await produce(c, t, 0, two, { version: v })).errorCode, ErrorCode.INVALID_RECORD, `Produce v${v}`);
+    for (const v of [3, 9])
+      assertCode((await produce(c, t, 0, two, { version: v })).errorCode, ErrorCode.INVALID_RECORD, `Produce v${v}`);
     assert.equal((await listOffset(c, t, 0, -1)).offset, 0);
   });
 
@@ -161,16 +186,27 @@ describe('produce', () => {
   test('compressed batches (gzip, snappy, lz4, zstd) read back with identical records', async () => {
     const t = topicName('codecs');
     await createTopic(c, t, 1);
-    const values = Array.from({ length: 50 }, (_, i) => ({ key: `key-${i % 7}`, value: `value ${i} `.repeat(i + 1), headers: [{ key: 'n', value: String(i) }] }));
+    const values = Array.from({ length: 50 }, (_, i) => ({
+      key: `key-${i % 7}`,
+      value: `value ${i} `.repeat(i + 1),
+      headers: [{ key: 'n', value: String(i) }],
+    }));
     for (const codec of [1, 2, 3, 4]) {
       const r = await produce(c, t, 0, batch(values, { compression: codec }));
       assertCode(r.errorCode, ErrorCode.NONE, `codec ${codec}`);
     }
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 });
     const batches = decodeRecordBatches(p.records!);
-    assert.deepEqual(batches.map((x) => x.compression), [1, 2, 3, 4], 'stored as the producer compressed them');
+    assert.deepEqual(
+      batches.map((x) => x.compression),
+      [1, 2, 3, 4],
+      'stored as the producer compressed them',
+    );
     for (const x of batches) {
-      assert.deepEqual(x.records.map((r) => [r.key!.toString(), r.value!.toString(), r.headers[0]!.value!.toString()]), values.map((v) => [v.key, v.value, v.headers[0]!.value]));
+      assert.deepEqual(
+        x.records.map((r) => [r.key!.toString(), r.value!.toString(), r.headers[0]!.value!.toString()]),
+        values.map((v) => [v.key, v.value, v.headers[0]!.value]),
+      );
     }
   });
 
@@ -192,21 +228,38 @@ describe('produce', () => {
     const r = await produce(c, t, 0, batch([{ value: 'old', timestamp: now - 2 * 3600_000 }]));
     assertCode(r.errorCode, ErrorCode.INVALID_TIMESTAMP);
     const got = recordsOf((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 })).records);
-    assert.deepEqual(got.map((x) => [x.value!.toString(), x.timestamp]), [['recent', now - 1000]]);
+    assert.deepEqual(
+      got.map((x) => [x.value!.toString(), x.timestamp]),
+      [['recent', now - 1000]],
+    );
   });
 
   test('a LogAppendTime topic stamps broker time on every record', async () => {
     const t = topicName('lat');
     await createTopic(c, t, 1, { 'message.timestamp.type': 'LogAppendTime' });
     const before = Date.now();
-    const r = await produce(c, t, 0, batch([{ value: 'a', timestamp: 1000 }, { value: 'b', timestamp: 2000 }]));
+    const r = await produce(
+      c,
+      t,
+      0,
+      batch([
+        { value: 'a', timestamp: 1000 },
+        { value: 'b', timestamp: 2000 },
+      ]),
+    );
     const afterProduce = Date.now();
     assertCode(r.errorCode, ErrorCode.NONE);
-    assert.ok(r.logAppendTimeMs >= before && r.logAppendTimeMs <= afterProduce, `log_append_time ${r.logAppendTimeMs} is broker time`);
+    assert.ok(
+      r.logAppendTimeMs >= before && r.logAppendTimeMs <= afterProduce,
+      `log_append_time ${r.logAppendTimeMs} is broker time`,
+    );
     const p = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 });
     assert.ok((attributes(p.records!, 0) & TIMESTAMP_TYPE_MASK) !== 0, 'timestamp type bit set');
     assert.equal(maxTimestamp(p.records!, 0), r.logAppendTimeMs);
-    assert.deepEqual(recordsOf(p.records).map((x) => x.timestamp), [r.logAppendTimeMs, r.logAppendTimeMs]);
+    assert.deepEqual(
+      recordsOf(p.records).map((x) => x.timestamp),
+      [r.logAppendTimeMs, r.logAppendTimeMs],
+    );
     // Time lookups see broker time, not the producer's 1000/2000.
     const found = await listOffset(c, t, 0, before - 1);
     assert.equal(found.offset, 0);
@@ -216,10 +269,19 @@ describe('produce', () => {
   test('legacy magic 0 (Produce v0) and magic 1 (Produce v2) read back through Fetch v0, v2 and v4+', async () => {
     const t = topicName('legacy');
     await createTopic(c, t, 1);
-    const m0 = [{ key: Buffer.from('k0'), value: Buffer.from('magic-zero') }, { key: null, value: Buffer.from('no-key') }];
+    const m0 = [
+      { key: Buffer.from('k0'), value: Buffer.from('magic-zero') },
+      { key: null, value: Buffer.from('no-key') },
+    ];
     const ts = Date.now() - 5000;
-    const m1 = [{ key: Buffer.from('k1'), value: Buffer.from('magic-one'), timestamp: ts }, { key: Buffer.from('k2'), value: null, timestamp: ts + 1 }];
-    const m1gzip = [{ key: Buffer.from('g1'), value: Buffer.from('gzip-one'), timestamp: ts + 2 }, { key: Buffer.from('g2'), value: Buffer.from('gzip-two'), timestamp: ts + 3 }];
+    const m1 = [
+      { key: Buffer.from('k1'), value: Buffer.from('magic-one'), timestamp: ts },
+      { key: Buffer.from('k2'), value: null, timestamp: ts + 1 },
+    ];
+    const m1gzip = [
+      { key: Buffer.from('g1'), value: Buffer.from('gzip-one'), timestamp: ts + 2 },
+      { key: Buffer.from('g2'), value: Buffer.from('gzip-two'), timestamp: ts + 3 },
+    ];
     const r0 = await produce(c, t, 0, encodeMessageSet(m0, { magic: 0 }), { version: 0 });
     assertCode(r0.errorCode, ErrorCode.NONE);
     assert.equal(r0.baseOffset, 0);
@@ -234,27 +296,63 @@ describe('produce', () => {
 
     const v0 = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 }, { version: 0 });
     const legacy0 = decodeMessageSet(v0.records!);
-    assert.ok(legacy0.every((m) => m.magic === 0), 'Fetch v0 answers magic 0');
-    assert.deepEqual(legacy0.map((m) => m.offset), [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual(legacy0.map((m) => [m.key?.toString() ?? null, m.value?.toString() ?? null]), all);
+    assert.ok(
+      legacy0.every((m) => m.magic === 0),
+      'Fetch v0 answers magic 0',
+    );
+    assert.deepEqual(
+      legacy0.map((m) => m.offset),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      legacy0.map((m) => [m.key?.toString() ?? null, m.value?.toString() ?? null]),
+      all,
+    );
 
     const v2 = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 }, { version: 2 });
     const legacy1 = decodeMessageSet(v2.records!);
-    assert.ok(legacy1.every((m) => m.magic === 1), 'Fetch v2 answers magic 1');
-    assert.deepEqual(legacy1.map((m) => m.offset), [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual(legacy1.map((m) => [m.key?.toString() ?? null, m.value?.toString() ?? null]), all);
-    assert.deepEqual(legacy1.slice(2).map((m) => m.timestamp), [ts, ts + 1, ts + 2, ts + 3], 'magic-1 CreateTime timestamps survive');
+    assert.ok(
+      legacy1.every((m) => m.magic === 1),
+      'Fetch v2 answers magic 1',
+    );
+    assert.deepEqual(
+      legacy1.map((m) => m.offset),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      legacy1.map((m) => [m.key?.toString() ?? null, m.value?.toString() ?? null]),
+      all,
+    );
+    assert.deepEqual(
+      legacy1.slice(2).map((m) => m.timestamp),
+      [ts, ts + 1, ts + 2, ts + 3],
+      'magic-1 CreateTime timestamps survive',
+    );
 
     const v11 = await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 0 }, { version: 11 });
     const recs = recordsOf(v11.records);
     assert.ok(v11.records!.readInt8(16) === 2, 'Fetch v4+ answers magic 2 batches');
-    assert.deepEqual(recs.map((r) => r.offset), [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual(recs.map((r) => [r.key?.toString() ?? null, r.value?.toString() ?? null]), all);
-    assert.deepEqual(recs.slice(2).map((r) => r.timestamp), [ts, ts + 1, ts + 2, ts + 3]);
+    assert.deepEqual(
+      recs.map((r) => r.offset),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      recs.map((r) => [r.key?.toString() ?? null, r.value?.toString() ?? null]),
+      all,
+    );
+    assert.deepEqual(
+      recs.slice(2).map((r) => r.timestamp),
+      [ts, ts + 1, ts + 2, ts + 3],
+    );
 
     // A fetch starting inside a stored batch returns only later messages in the old formats.
-    const mid = decodeMessageSet((await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 3 }, { version: 2 })).records!);
-    assert.deepEqual(mid.map((m) => m.offset), [3, 4, 5]);
+    const mid = decodeMessageSet(
+      (await fetchPartition(c, { topic: t, partition: 0, fetchOffset: 3 }, { version: 2 })).records!,
+    );
+    assert.deepEqual(
+      mid.map((m) => m.offset),
+      [3, 4, 5],
+    );
   });
 
   test('legacy message sets on Produce v3+ are INVALID_RECORD; a corrupt legacy message is CORRUPT_MESSAGE', async () => {
@@ -278,7 +376,15 @@ describe('produce', () => {
       acks: -1,
       timeoutMs: 5000,
       topicData: [
-        { name: t, partitionData: [{ index: 0, records: batch(['p0']) }, { index: 1, records: bad }, { index: 2, records: batch(['p2a', 'p2b']) }, { index: 7, records: batch(['none']) }] },
+        {
+          name: t,
+          partitionData: [
+            { index: 0, records: batch(['p0']) },
+            { index: 1, records: bad },
+            { index: 2, records: batch(['p2a', 'p2b']) },
+            { index: 7, records: batch(['none']) },
+          ],
+        },
       ],
     });
     const byIndex = new Map(res.responses[0]!.partitionResponses.map((p) => [p.index, p]));
@@ -286,7 +392,10 @@ describe('produce', () => {
     assertCode(byIndex.get(1)!.errorCode, ErrorCode.CORRUPT_MESSAGE);
     assertCode(byIndex.get(2)!.errorCode, ErrorCode.NONE);
     assertCode(byIndex.get(7)!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    assert.deepEqual(valuesOf((await fetchPartition(c, { topic: t, partition: 2, fetchOffset: 0 })).records), ['p2a', 'p2b']);
+    assert.deepEqual(valuesOf((await fetchPartition(c, { topic: t, partition: 2, fetchOffset: 0 })).records), [
+      'p2a',
+      'p2b',
+    ]);
     assert.equal((await listOffset(c, t, 1, -1)).offset, 0);
   });
 
@@ -297,7 +406,10 @@ describe('produce', () => {
     await createTopic(c, t, 1);
     const whole = batch(['abcdef']);
     const r = await produce(c, t, 0, whole.subarray(0, RECORD_BATCH_OVERHEAD + 2));
-    assert.ok(r.errorCode === ErrorCode.INVALID_RECORD || r.errorCode === ErrorCode.CORRUPT_MESSAGE, `refused, got ${r.errorCode}`);
+    assert.ok(
+      r.errorCode === ErrorCode.INVALID_RECORD || r.errorCode === ErrorCode.CORRUPT_MESSAGE,
+      `refused, got ${r.errorCode}`,
+    );
     assert.equal((await listOffset(c, t, 0, -1)).offset, 0);
   });
 });

@@ -22,7 +22,11 @@ export const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Asserts a Kafka error code, naming both codes on failure. */
 export function assertCode(actual: number, expected: number, what = 'error code'): void {
-  assert.equal(actual, expected, `${what}: got ${actual} ${errorName(actual)}, want ${expected} ${errorName(expected)}`);
+  assert.equal(
+    actual,
+    expected,
+    `${what}: got ${actual} ${errorName(actual)}, want ${expected} ${errorName(expected)}`,
+  );
 }
 
 /** A fresh data directory under the OS temp dir; the caller removes it. */
@@ -44,7 +48,10 @@ export function topicName(what: string): string {
  * Starts an embedded broker and one connected WireClient, runs `fn`, then closes both (also on
  * failure). The client is closed first so a hanging request cannot hold the broker open.
  */
-export async function withBroker<T>(opts: StartBrokerOptions, fn: (b: BrokerHandle, c: WireClient) => Promise<T>): Promise<T> {
+export async function withBroker<T>(
+  opts: StartBrokerOptions,
+  fn: (b: BrokerHandle, c: WireClient) => Promise<T>,
+): Promise<T> {
   const b = await startBroker({ logLevel: 'silent', ...opts });
   let c: WireClient | null = null;
   try {
@@ -102,7 +109,8 @@ export interface RecordSpec {
   timestamp?: number;
 }
 
-const buf = (v: string | Buffer | null | undefined): Buffer | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v));
+const buf = (v: string | Buffer | null | undefined): Buffer | null =>
+  v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v);
 
 /** One magic-2 batch as a producer writes it (base offset 0, no producer id). */
 export function batch(records: (RecordSpec | string)[], opts: Partial<EncodeRecordBatchOptions> = {}): Buffer {
@@ -134,9 +142,22 @@ export function offsetsOf(blob: Buffer | null): number[] {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-export async function createTopic(c: WireClient, name: string, partitions = 1, configs: Record<string, string> = {}): Promise<string> {
+export async function createTopic(
+  c: WireClient,
+  name: string,
+  partitions = 1,
+  configs: Record<string, string> = {},
+): Promise<string> {
   const res = await c.request('CreateTopics', 7, {
-    topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
+    topics: [
+      {
+        name,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        assignments: [],
+        configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })),
+      },
+    ],
     timeoutMs: 5000,
     validateOnly: false,
   });
@@ -152,7 +173,13 @@ export interface ProduceOptions {
 }
 
 /** One Produce request for one partition; returns that partition's response. */
-export async function produce(c: WireClient, topic: string, partition: number, records: Buffer | null, o: ProduceOptions = {}): Promise<ProduceResponsePartitionProduceResponse> {
+export async function produce(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  records: Buffer | null,
+  o: ProduceOptions = {},
+): Promise<ProduceResponsePartitionProduceResponse> {
   const res = await c.request('Produce', o.version ?? 9, produceRequest(topic, partition, records, o));
   assert.equal(res.responses.length, 1);
   assert.equal(res.responses[0]!.name, topic);
@@ -169,7 +196,13 @@ export function produceRequest(topic: string, partition: number, records: Buffer
 }
 
 /** Produces one batch of `values` and asserts success; returns the base offset. */
-export async function produceValues(c: WireClient, topic: string, partition: number, values: (RecordSpec | string)[], o: ProduceOptions = {}): Promise<number> {
+export async function produceValues(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  values: (RecordSpec | string)[],
+  o: ProduceOptions = {},
+): Promise<number> {
   const r = await produce(c, topic, partition, batch(values), o);
   assertCode(r.errorCode, ErrorCode.NONE, `produce to ${topic}-${partition} (${r.errorMessage ?? ''})`);
   return r.baseOffset;
@@ -238,11 +271,19 @@ export function onlyPartition(res: FetchResponse): FetchResponsePartitionData {
   return res.responses[0]!.partitions[0]!;
 }
 
-export async function listOffset(c: WireClient, topic: string, partition: number, timestamp: number, version = 7): Promise<{ errorCode: number; offset: number; timestamp: number }> {
+export async function listOffset(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  timestamp: number,
+  version = 7,
+): Promise<{ errorCode: number; offset: number; timestamp: number }> {
   const res = await c.request('ListOffsets', version, {
     replicaId: -1,
     isolationLevel: 0,
-    topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }],
+    topics: [
+      { name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] },
+    ],
   });
   const p = res.topics[0]!.partitions[0]!;
   return { errorCode: p.errorCode, offset: p.offset, timestamp: p.timestamp };
@@ -261,9 +302,22 @@ export async function metadata(c: WireClient, topics: string[] | null, version =
 /** Config resource types of DescribeConfigs / AlterConfigs. */
 export const Resource = { TOPIC: 2, BROKER: 4 } as const;
 /** Config sources (DescribeConfigs v1+). */
-export const Source = { DYNAMIC_TOPIC_CONFIG: 1, DYNAMIC_BROKER_CONFIG: 2, DYNAMIC_DEFAULT_BROKER_CONFIG: 3, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 } as const;
+export const Source = {
+  DYNAMIC_TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+} as const;
 
-export async function describeConfigs(c: WireClient, resourceType: number, resourceName: string, keys: string[] | null = null, version = 4, extra: { synonyms?: boolean; docs?: boolean } = {}) {
+export async function describeConfigs(
+  c: WireClient,
+  resourceType: number,
+  resourceName: string,
+  keys: string[] | null = null,
+  version = 4,
+  extra: { synonyms?: boolean; docs?: boolean } = {},
+) {
   const res = await c.request('DescribeConfigs', version, {
     resources: [{ resourceType, resourceName, configurationKeys: keys }],
     includeSynonyms: extra.synonyms ?? false,
@@ -272,7 +326,11 @@ export async function describeConfigs(c: WireClient, resourceType: number, resou
   return res.results[0]!;
 }
 
-export async function topicConfig(c: WireClient, topic: string, key: string): Promise<{ value: string | null; source: number }> {
+export async function topicConfig(
+  c: WireClient,
+  topic: string,
+  key: string,
+): Promise<{ value: string | null; source: number }> {
   const r = await describeConfigs(c, Resource.TOPIC, topic, [key]);
   assertCode(r.errorCode, ErrorCode.NONE, `describe ${topic}`);
   const e = r.configs.find((x) => x.name === key);
@@ -280,16 +338,32 @@ export async function topicConfig(c: WireClient, topic: string, key: string): Pr
   return { value: e.value, source: e.configSource };
 }
 
-export async function incrementalAlter(c: WireClient, resourceType: number, resourceName: string, ops: { name: string; op: 'SET' | 'DELETE' | 'APPEND' | 'SUBTRACT'; value?: string | null }[], validateOnly = false) {
+export async function incrementalAlter(
+  c: WireClient,
+  resourceType: number,
+  resourceName: string,
+  ops: { name: string; op: 'SET' | 'DELETE' | 'APPEND' | 'SUBTRACT'; value?: string | null }[],
+  validateOnly = false,
+) {
   const code = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
   const res = await c.request('IncrementalAlterConfigs', 1, {
-    resources: [{ resourceType, resourceName, configs: ops.map((o) => ({ name: o.name, configOperation: code[o.op], value: o.value ?? null })) }],
+    resources: [
+      {
+        resourceType,
+        resourceName,
+        configs: ops.map((o) => ({ name: o.name, configOperation: code[o.op], value: o.value ?? null })),
+      },
+    ],
     validateOnly,
   });
   return res.responses[0]!;
 }
 
 /** Starts a broker on an existing data dir (kept across restarts), runs fn, closes it. */
-export async function onDataDir<T>(dataDir: string, config: Record<string, string>, fn: (b: BrokerHandle, c: WireClient) => Promise<T>): Promise<T> {
+export async function onDataDir<T>(
+  dataDir: string,
+  config: Record<string, string>,
+  fn: (b: BrokerHandle, c: WireClient) => Promise<T>,
+): Promise<T> {
   return withBroker({ dataDir, config }, fn);
 }

@@ -38,15 +38,37 @@ describe('brook CLI', { concurrency: 4 }, () => {
     assert.equal(d.topic, name);
     assert.equal(d.partitionCount, 3);
     assert.deepEqual(d.configs, { 'retention.ms': '3600000' });
-    assert.deepEqual(d.partitions.map((p: { partition: number }) => p.partition), [0, 1, 2]);
+    assert.deepEqual(
+      d.partitions.map((p: { partition: number }) => p.partition),
+      [0, 1, 2],
+    );
 
     r = await brook(['topics', 'describe', name, ...b]);
-    assert.match(r.stdout, new RegExp(`Topic: ${name}\\s+TopicId: [0-9a-f-]{36}\\s+PartitionCount: 3\\s+ReplicationFactor: 1\\s+Configs: retention.ms=3600000`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `Topic: ${name}\\s+TopicId: [0-9a-f-]{36}\\s+PartitionCount: 3\\s+ReplicationFactor: 1\\s+Configs: retention.ms=3600000`,
+      ),
+    );
     assert.match(r.stdout, /PARTITION\s+LEADER\s+REPLICAS\s+ISR\n\s+0\s+1\s+1\s+1/);
 
-    r = await brook(['topics', 'alter', name, '--partitions', '5', '--config', 'cleanup.policy=compact', '--delete-config', 'retention.ms', ...b]);
+    r = await brook([
+      'topics',
+      'alter',
+      name,
+      '--partitions',
+      '5',
+      '--config',
+      'cleanup.policy=compact',
+      '--delete-config',
+      'retention.ms',
+      ...b,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), `Altered topic ${name}: partitions 3 -> 5, cleanup.policy=compact, retention.ms reset to default.`);
+    assert.equal(
+      r.stdout.trim(),
+      `Altered topic ${name}: partitions 3 -> 5, cleanup.policy=compact, retention.ms reset to default.`,
+    );
     const after = JSON.parse((await brook(['topics', 'describe', name, '--json', ...b])).stdout)[0];
     assert.equal(after.partitionCount, 5);
     assert.deepEqual(after.configs, { 'cleanup.policy': 'compact' });
@@ -54,7 +76,11 @@ describe('brook CLI', { concurrency: 4 }, () => {
     r = await brook(['topics', 'delete', name, ...b]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), `Deleted topic ${name}.`);
-    await eventually(async () => !(await brook(['topics', 'list', ...b])).stdout.split('\n').includes(name), 10_000, 'the topic to disappear');
+    await eventually(
+      async () => !(await brook(['topics', 'list', ...b])).stdout.split('\n').includes(name),
+      10_000,
+      'the topic to disappear',
+    );
   });
 
   test('errors are clear and exit non-zero: existing topic, missing topic, bad flags, no broker', async () => {
@@ -97,13 +123,39 @@ describe('brook CLI', { concurrency: 4 }, () => {
     const name = uniq('cli-pc');
     await brook(['topics', 'create', name, '--partitions', '3', ...b]);
     const lines = ['alice:{"amount":10}', 'bob:{"amount":20}', 'alice:{"amount":30}', 'carol:{"amount":40}'];
-    let r = await brook(['produce', name, '--key-separator', ':', '--header', 'source=cli', '--header', 'v=1', '--value-format', 'json', ...b], { input: lines.join('\n') + '\n' });
+    let r = await brook(
+      [
+        'produce',
+        name,
+        '--key-separator',
+        ':',
+        '--header',
+        'source=cli',
+        '--header',
+        'v=1',
+        '--value-format',
+        'json',
+        ...b,
+      ],
+      { input: lines.join('\n') + '\n' },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Produced 4 records to /);
 
-    r = await brook(['consume', name, '--from-beginning', '--end', '--format', '{partition}|{offset}|{key}|{value}|{headers}|{header.source}', ...b]);
+    r = await brook([
+      'consume',
+      name,
+      '--from-beginning',
+      '--end',
+      '--format',
+      '{partition}|{offset}|{key}|{value}|{headers}|{header.source}',
+      ...b,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const rows = r.stdout.trim().split('\n').map((l) => l.split('|'));
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|'));
     assert.equal(rows.length, 4);
     for (const [partition, , key, value, headers, source] of rows) {
       assert.equal(Number(partition), partitionForKey(Buffer.from(key!), 3), `${key} on its murmur2 partition`);
@@ -112,16 +164,43 @@ describe('brook CLI', { concurrency: 4 }, () => {
       assert.ok(lines.includes(`${key}:${value}`));
     }
     const alice = rows.filter((x) => x[2] === 'alice');
-    assert.deepEqual(alice.map((x) => x[3]), ['{"amount":10}', '{"amount":30}'], 'per-key order kept');
+    assert.deepEqual(
+      alice.map((x) => x[3]),
+      ['{"amount":10}', '{"amount":30}'],
+      'per-key order kept',
+    );
     assert.ok(Number(alice[0]![1]) < Number(alice[1]![1]));
 
-    r = await brook(['consume', name, '--from-beginning', '-n', '2', '--partition', String(partitionForKey(Buffer.from('alice'), 3)), '--json', ...b]);
+    r = await brook([
+      'consume',
+      name,
+      '--from-beginning',
+      '-n',
+      '2',
+      '--partition',
+      String(partitionForKey(Buffer.from('alice'), 3)),
+      '--json',
+      ...b,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const json = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const onAlicePartition = rows.filter((x) => Number(x[0]) === partitionForKey(Buffer.from('alice'), 3)).sort((x, y) => Number(x[1]) - Number(y[1])).slice(0, 2);
+    const json = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const onAlicePartition = rows
+      .filter((x) => Number(x[0]) === partitionForKey(Buffer.from('alice'), 3))
+      .sort((x, y) => Number(x[1]) - Number(y[1]))
+      .slice(0, 2);
     assert.deepEqual(
       json.map((j: { key: string; value: string; headers: string[][] }) => [j.key, j.value, j.headers]),
-      onAlicePartition.map((x) => [x[2], x[3], [['source', 'cli'], ['v', '1']]]),
+      onAlicePartition.map((x) => [
+        x[2],
+        x[3],
+        [
+          ['source', 'cli'],
+          ['v', '1'],
+        ],
+      ]),
     );
 
     r = await brook(['produce', name, '--value-format', 'json', ...b], { input: '{"ok":1}\nnot json\n' });
@@ -139,12 +218,29 @@ describe('brook CLI', { concurrency: 4 }, () => {
       await writeFile(file, Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n') + '\n');
       let r = await brook(['produce', name, '--file', file, '--partition', '1', '--json', ...b]);
       assert.equal(r.code, 0, r.stderr);
-      const acks = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-      assert.deepEqual(acks.map((a: { partition: number; offset: number }) => [a.partition, a.offset]), Array.from({ length: 20 }, (_, i) => [1, i]));
+      const acks = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        acks.map((a: { partition: number; offset: number }) => [a.partition, a.offset]),
+        Array.from({ length: 20 }, (_, i) => [1, i]),
+      );
 
       r = await brook(['consume', name, '--partition', '1', '--offset', '7', '-n', '4', '--format', '{offset}', ...b]);
       assert.deepEqual(r.stdout.trim().split('\n'), ['7', '8', '9', '10']);
-      r = await brook(['consume', name, '--partition', '1', '--offset', '-3', '--end', '--format', '{offset}:{value}', ...b]);
+      r = await brook([
+        'consume',
+        name,
+        '--partition',
+        '1',
+        '--offset',
+        '-3',
+        '--end',
+        '--format',
+        '{offset}:{value}',
+        ...b,
+      ]);
       assert.deepEqual(r.stdout.trim().split('\n'), ['17:line 17', '18:line 18', '19:line 19']);
       r = await brook(['consume', name, '--partition', '0', '--from-beginning', '--end', ...b]);
       assert.equal(r.stdout, '', 'partition 0 is empty');
@@ -200,7 +296,17 @@ describe('brook CLI', { concurrency: 4 }, () => {
     r = await brook(['groups', 'describe', group, '--json', ...b]);
     const [g] = JSON.parse(r.stdout);
     assert.equal(g.state, 'Empty');
-    assert.deepEqual(g.offsets.map((o: { partition: number; committedOffset: number; lag: number }) => [o.partition, o.committedOffset, o.lag]), [[0, 4, 0], [1, 2, 0]]);
+    assert.deepEqual(
+      g.offsets.map((o: { partition: number; committedOffset: number; lag: number }) => [
+        o.partition,
+        o.committedOffset,
+        o.lag,
+      ]),
+      [
+        [0, 4, 0],
+        [1, 2, 0],
+      ],
+    );
 
     r = await brook(['groups', 'reset-offsets', group, '--to-earliest', '--dry-run', ...b]);
     assert.equal(r.code, 0, r.stderr);
@@ -217,8 +323,23 @@ describe('brook CLI', { concurrency: 4 }, () => {
     r = await brook(['consume', name, '--group', group, '-n', '1', ...b]);
     assert.equal(r.stdout.trim(), 'd', 'the group re-reads from the reset offset');
 
-    r = await brook(['groups', 'reset-offsets', group, '--to-datetime', '1970-01-01T00:00:00Z', '--dry-run', '--json', ...b]);
-    assert.deepEqual(JSON.parse(r.stdout).offsets.map((o: { partition: number; newOffset: number }) => [o.partition, o.newOffset]), [[0, 0], [1, 0]]);
+    r = await brook([
+      'groups',
+      'reset-offsets',
+      group,
+      '--to-datetime',
+      '1970-01-01T00:00:00Z',
+      '--dry-run',
+      '--json',
+      ...b,
+    ]);
+    assert.deepEqual(
+      JSON.parse(r.stdout).offsets.map((o: { partition: number; newOffset: number }) => [o.partition, o.newOffset]),
+      [
+        [0, 0],
+        [1, 0],
+      ],
+    );
     r = await brook(['groups', 'reset-offsets', group, '--to-datetime', 'yesterday-ish', ...b]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--to-datetime: "yesterday-ish" is not a date-time/);
@@ -260,24 +381,41 @@ describe('brook CLI', { concurrency: 4 }, () => {
   test('log dump reads segment files offline, with records, and flags a torn tail', async () => {
     const name = uniq('cli-dump');
     await brook(['topics', 'create', name, ...b]);
-    await brook(['produce', name, '--key-separator', '=', '--header', 'h=1', '--compression', 'gzip', ...b], { input: 'k1=hello\nk2=world\n' });
+    await brook(['produce', name, '--key-separator', '=', '--header', 'h=1', '--compression', 'gzip', ...b], {
+      input: 'k1=hello\nk2=world\n',
+    });
     await brook(['produce', name, ...b], { input: 'third\n' });
     const dir = join(broker.dataDir, `${name}-0`);
-    const segment = join(dir, (await readdir(dir)).find((f) => f.endsWith('.log'))!);
+    const segment = join(
+      dir,
+      (await readdir(dir)).find((f) => f.endsWith('.log'))!,
+    );
     let r = await brook(['log', 'dump', segment, '--print-data']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], `Dumping ${segment}`);
     assert.equal(lines[1], 'Log starting offset: 0');
-    assert.match(lines[2]!, /^baseOffset: 0 lastOffset: 1 count: 2 .*isTransactional: false isControl: false position: 0 CreateTime: \d+ size: \d+ magic: 2 compresscodec: gzip crc: \d+ isvalid: true$/);
-    assert.match(lines[3]!, /^\| offset: 0 CreateTime: \d+ keySize: 2 valueSize: 5 sequence: \d+ headerKeys: \[h\] key: k1 payload: hello$/);
+    assert.match(
+      lines[2]!,
+      /^baseOffset: 0 lastOffset: 1 count: 2 .*isTransactional: false isControl: false position: 0 CreateTime: \d+ size: \d+ magic: 2 compresscodec: gzip crc: \d+ isvalid: true$/,
+    );
+    assert.match(
+      lines[3]!,
+      /^\| offset: 0 CreateTime: \d+ keySize: 2 valueSize: 5 sequence: \d+ headerKeys: \[h\] key: k1 payload: hello$/,
+    );
     assert.match(lines[4]!, /^\| offset: 1 .* key: k2 payload: world$/);
     assert.match(lines[5]!, /^baseOffset: 2 lastOffset: 2 count: 1 .*compresscodec: none/);
     assert.match(lines[6]!, /key: null payload: third$/);
 
     r = await brook(['log', 'dump', segment, '--json']);
     const j = JSON.parse(r.stdout);
-    assert.deepEqual(j.batches.map((x: { baseOffset: number; count: number }) => [x.baseOffset, x.count]), [[0, 2], [2, 1]]);
+    assert.deepEqual(
+      j.batches.map((x: { baseOffset: number; count: number }) => [x.baseOffset, x.count]),
+      [
+        [0, 2],
+        [2, 1],
+      ],
+    );
 
     const tmp = await mkdtemp(join(tmpdir(), 'brook-dump-'));
     try {

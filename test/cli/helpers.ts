@@ -11,9 +11,15 @@ export interface RunResult {
 }
 
 /** Runs `brook <args>` as a user would: a child process, optional stdin, captured output. */
-export function brook(args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function brook(
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -32,8 +38,16 @@ export function brook(args: string[], opts: { input?: string; timeoutMs?: number
 }
 
 /** Starts `brook <args>` and leaves it running (for follow mode and signals). */
-export function brookBackground(args: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; errors: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function brookBackground(args: string[]): {
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+  errors: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -24,7 +24,10 @@ test('create, list, describe and delete a topic', async () => {
   assert.ok((await admin.listTopics()).includes(name));
   const [d] = await admin.describeTopics([name]);
   assert.equal(d!.partitions.length, 3);
-  assert.deepEqual(d!.partitions.map((p) => p.partition), [0, 1, 2]);
+  assert.deepEqual(
+    d!.partitions.map((p) => p.partition),
+    [0, 1, 2],
+  );
   for (const p of d!.partitions) {
     assert.ok(p.leader >= 0);
     assert.ok(p.replicas.includes(p.leader) && p.isr.includes(p.leader));
@@ -39,17 +42,29 @@ test('create, list, describe and delete a topic', async () => {
 test('creating an existing topic fails unless ifNotExists; bad partition counts are refused', async () => {
   const name = uniq('admin-dup');
   await admin.createTopics([{ name, partitions: 1 }]);
-  await assert.rejects(admin.createTopics([{ name, partitions: 1 }]), (err: unknown) => err instanceof KafkaError && err.code === 36 && err.message.includes(name));
+  await assert.rejects(
+    admin.createTopics([{ name, partitions: 1 }]),
+    (err: unknown) => err instanceof KafkaError && err.code === 36 && err.message.includes(name),
+  );
   assert.deepEqual(await admin.createTopics([{ name, partitions: 1 }], { ifNotExists: true }), []);
-  await assert.rejects(admin.createTopics([{ name: uniq('admin-zero'), partitions: 0 }]), (err: unknown) => err instanceof KafkaError && err.code === 37);
-  await assert.rejects(admin.deleteTopics([uniq('never-created')]), (err: unknown) => err instanceof KafkaError && err.code === 3);
+  await assert.rejects(
+    admin.createTopics([{ name: uniq('admin-zero'), partitions: 0 }]),
+    (err: unknown) => err instanceof KafkaError && err.code === 37,
+  );
+  await assert.rejects(
+    admin.deleteTopics([uniq('never-created')]),
+    (err: unknown) => err instanceof KafkaError && err.code === 3,
+  );
   await admin.deleteTopics([uniq('never-created')], { ifExists: true });
 });
 
 test('topic configs: set at creation, altered, removed', async () => {
   const name = uniq('admin-config');
-  await admin.createTopics([{ name, partitions: 1, configs: { 'cleanup.policy': 'compact', 'retention.ms': '3600000' } }]);
-  const get = async () => Object.fromEntries((await admin.describeConfigs([{ type: 'topic', name }]))[0]!.configs.map((c) => [c.name, c]));
+  await admin.createTopics([
+    { name, partitions: 1, configs: { 'cleanup.policy': 'compact', 'retention.ms': '3600000' } },
+  ]);
+  const get = async () =>
+    Object.fromEntries((await admin.describeConfigs([{ type: 'topic', name }]))[0]!.configs.map((c) => [c.name, c]));
   let cfg = await get();
   assert.equal(cfg['cleanup.policy']!.value, 'compact');
   assert.equal(cfg['cleanup.policy']!.isDefault, false);
@@ -61,7 +76,10 @@ test('topic configs: set at creation, altered, removed', async () => {
   assert.equal(cfg['retention.ms']!.value, '60000');
   assert.equal(cfg['cleanup.policy']!.value, 'delete');
   assert.equal(cfg['cleanup.policy']!.isDefault, true);
-  await assert.rejects(admin.alterConfigs([{ type: 'topic', name, set: { 'no.such.config': '1' } }]), (err: unknown) => err instanceof KafkaError && err.code === 40);
+  await assert.rejects(
+    admin.alterConfigs([{ type: 'topic', name, set: { 'no.such.config': '1' } }]),
+    (err: unknown) => err instanceof KafkaError && err.code === 40,
+  );
 });
 
 test('partitions can be added, not removed', async () => {
@@ -69,7 +87,10 @@ test('partitions can be added, not removed', async () => {
   await admin.createTopics([{ name, partitions: 2 }]);
   await admin.createPartitions([{ topic: name, count: 5 }]);
   assert.equal((await admin.describeTopics([name]))[0]!.partitions.length, 5);
-  await assert.rejects(admin.createPartitions([{ topic: name, count: 3 }]), (err: unknown) => err instanceof KafkaError && err.code === 37);
+  await assert.rejects(
+    admin.createPartitions([{ topic: name, count: 3 }]),
+    (err: unknown) => err instanceof KafkaError && err.code === 37,
+  );
 });
 
 test('cluster description and offsets by time', async () => {

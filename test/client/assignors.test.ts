@@ -13,12 +13,30 @@ import {
 } from '../../src/client/assignors.js';
 import type { TopicPartition } from '../../src/client/cluster.js';
 
-const member = (memberId: string, topics: string[], owned: TopicPartition[] = [], generationId = -1): MemberSubscription => ({ memberId, groupInstanceId: null, topics, ownedPartitions: owned, generationId, userData: null });
+const member = (
+  memberId: string,
+  topics: string[],
+  owned: TopicPartition[] = [],
+  generationId = -1,
+): MemberSubscription => ({
+  memberId,
+  groupInstanceId: null,
+  topics,
+  ownedPartitions: owned,
+  generationId,
+  userData: null,
+});
 const fmt = (tps: TopicPartition[] | undefined) => (tps ?? []).map((tp) => `${tp.topic}-${tp.partition}`).sort();
 const tps = (topic: string, ...ps: number[]) => ps.map((partition) => ({ topic, partition }));
 
 test('range: contiguous ranges per topic, the first members take the remainder', () => {
-  const a = rangeAssignor.assign([member('c', ['t', 'u']), member('a', ['t', 'u']), member('b', ['t'])], new Map([['t', 7], ['u', 2]]));
+  const a = rangeAssignor.assign(
+    [member('c', ['t', 'u']), member('a', ['t', 'u']), member('b', ['t'])],
+    new Map([
+      ['t', 7],
+      ['u', 2],
+    ]),
+  );
   // t: 7 partitions over a, b, c -> 3, 2, 2; u: 2 partitions over a, c -> 1, 1.
   assert.deepEqual(fmt(a.get('a')), ['t-0', 't-1', 't-2', 'u-0']);
   assert.deepEqual(fmt(a.get('b')), ['t-3', 't-4']);
@@ -37,14 +55,21 @@ test('sticky: members keep what they own and the assignment stays balanced', () 
   assert.equal(first.get('a')!.length, 3);
   assert.equal(first.get('b')!.length, 3);
   // c joins: a and b keep two each of their old partitions, c gets one from each.
-  const second = stickyAssign([member('a', ['t'], first.get('a')!, 1), member('b', ['t'], first.get('b')!, 1), member('c', ['t'])], counts, false);
+  const second = stickyAssign(
+    [member('a', ['t'], first.get('a')!, 1), member('b', ['t'], first.get('b')!, 1), member('c', ['t'])],
+    counts,
+    false,
+  );
   for (const m of ['a', 'b']) {
     const kept = second.get(m)!.filter((tp) => first.get(m)!.some((x) => x.partition === tp.partition));
     assert.equal(kept.length, 2, `${m} keeps two`);
     assert.equal(second.get(m)!.length, 2);
   }
   assert.equal(second.get('c')!.length, 2);
-  const all = [...second.values()].flat().map((tp) => tp.partition).sort();
+  const all = [...second.values()]
+    .flat()
+    .map((tp) => tp.partition)
+    .sort();
   assert.deepEqual(all, [0, 1, 2, 3, 4, 5], 'every partition exactly once');
 });
 
@@ -56,7 +81,9 @@ test('cooperative: a partition changing owner is left out until its owner gave i
   );
   // c should end up with one partition, but it is still owned by a or b: nobody gets it this round.
   assert.equal(round1.get('c')!.length, 0);
-  const moving = [...fmt(tps('t', 0, 1, 2, 3))].filter((p) => ![...fmt(round1.get('a')), ...fmt(round1.get('b'))].includes(p));
+  const moving = [...fmt(tps('t', 0, 1, 2, 3))].filter(
+    (p) => ![...fmt(round1.get('a')), ...fmt(round1.get('b'))].includes(p),
+  );
   assert.equal(moving.length, 1, 'exactly one partition is revoked this round');
   // Round 2: the owner revoked it; now c gets it.
   const round2 = cooperativeStickyAssignor.assign(
@@ -72,7 +99,11 @@ test('cooperative: partitions of a member that left are handed out at once', () 
   const a = cooperativeStickyAssignor.assign([member('a', ['t'], tps('t', 0), 4)], new Map([['t', 2]]));
   assert.deepEqual(fmt(a.get('a')), ['t-0', 't-1']);
   // An older generation's claim loses to a newer one.
-  const b = stickyAssign([member('a', ['t'], tps('t', 0), 3), member('b', ['t'], tps('t', 0), 5)], new Map([['t', 2]]), true);
+  const b = stickyAssign(
+    [member('a', ['t'], tps('t', 0), 3), member('b', ['t'], tps('t', 0), 5)],
+    new Map([['t', 2]]),
+    true,
+  );
   assert.deepEqual(fmt(b.get('b')), ['t-0']);
 });
 
@@ -83,7 +114,10 @@ test('subscriptions and assignments round-trip through the consumer protocol enc
   assert.deepEqual(d.topics, ['a', 'b']);
   assert.deepEqual(fmt(d.ownedPartitions), ['a-0', 'a-2']);
   assert.equal(d.generationId, 9);
-  assert.deepEqual(decodeAssignment(encodeAssignment([...tps('x', 3, 1), ...tps('y', 0)])).map((tp) => `${tp.topic}-${tp.partition}`), ['x-1', 'x-3', 'y-0']);
+  assert.deepEqual(
+    decodeAssignment(encodeAssignment([...tps('x', 3, 1), ...tps('y', 0)])).map((tp) => `${tp.topic}-${tp.partition}`),
+    ['x-1', 'x-3', 'y-0'],
+  );
   assert.deepEqual(decodeAssignment(Buffer.alloc(0)), [], 'an empty assignment');
   // A version-0 subscription (older clients) has no owned partitions.
   const v0 = Buffer.from([0, 0, 0, 0, 0, 1, 0, 1, 0x74, 0xff, 0xff, 0xff, 0xff]);

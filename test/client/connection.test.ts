@@ -7,16 +7,30 @@ import { ZERO_UUID } from '../../src/protocol/messages/support.js';
 import { FakeBroker } from './helpers/fake-broker.js';
 
 function connect(b: FakeBroker, requestTimeoutMs = 5000): Connection {
-  return new Connection({ host: b.host, port: b.port, clientId: 'conn-test', connectTimeoutMs: 2000, requestTimeoutMs });
+  return new Connection({
+    host: b.host,
+    port: b.port,
+    clientId: 'conn-test',
+    connectTimeoutMs: 2000,
+    requestTimeoutMs,
+  });
 }
 
-const metadataFor = (topic: string) => () => ({ topics: [{ topicId: ZERO_UUID, name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+const metadataFor = (topic: string) => () => ({
+  topics: [{ topicId: ZERO_UUID, name: topic }],
+  allowAutoTopicCreation: false,
+  includeClusterAuthorizedOperations: false,
+  includeTopicAuthorizedOperations: false,
+});
 
 /** Metadata handler that echoes the requested topic name, so answers can be matched to requests. */
 function echoTopics(b: FakeBroker, gate?: Promise<void>) {
   b.handlers.Metadata = async (req) => {
     if (gate !== undefined) await gate;
-    return { brokers: [], topics: req.body.topics.map((t: { name: string }) => ({ errorCode: 3, name: t.name, partitions: [] })) };
+    return {
+      brokers: [],
+      topics: req.body.topics.map((t: { name: string }) => ({ errorCode: 3, name: t.name, partitions: [] })),
+    };
   };
 }
 
@@ -27,7 +41,10 @@ test('a broker that does not know ApiVersions v3 answers in v0 with its range an
   const c = connect(b);
   try {
     await c.connect();
-    assert.deepEqual(b.of('ApiVersions').map((r) => r.version), [3, 2]);
+    assert.deepEqual(
+      b.of('ApiVersions').map((r) => r.version),
+      [3, 2],
+    );
     assert.equal(b.of('ApiVersions')[0]!.body.clientSoftwareName, 'brook-client');
     assert.equal(c.versions.version('Metadata'), 7);
     echoTopics(b);
@@ -74,7 +91,10 @@ test('responses split into 3-byte pieces are reassembled', async () => {
   const c = connect(b);
   try {
     await c.connect();
-    const [x, y] = await Promise.all([c.request('Metadata', metadataFor('first')), c.request('Metadata', metadataFor('second'))]);
+    const [x, y] = await Promise.all([
+      c.request('Metadata', metadataFor('first')),
+      c.request('Metadata', metadataFor('second')),
+    ]);
     assert.equal(x.topics[0]!.name, 'first');
     assert.equal(y.topics[0]!.name, 'second');
   } finally {
@@ -91,8 +111,16 @@ test('a request without an answer times out and closes the connection, failing w
     await c.connect();
     const first = c.request('Metadata', metadataFor('a'));
     const second = c.request('Metadata', metadataFor('b'), { timeoutMs: 10_000 });
-    await assert.rejects(first, (err: unknown) => err instanceof RequestTimeoutError && /Metadata request to 127\.0\.0\.1:\d+ got no response within 200 ms/.test(err.message));
-    await assert.rejects(second, (err: unknown) => err instanceof ConnectionError && /closed after a Metadata request timed out/.test(err.message));
+    await assert.rejects(
+      first,
+      (err: unknown) =>
+        err instanceof RequestTimeoutError &&
+        /Metadata request to 127\.0\.0\.1:\d+ got no response within 200 ms/.test(err.message),
+    );
+    await assert.rejects(
+      second,
+      (err: unknown) => err instanceof ConnectionError && /closed after a Metadata request timed out/.test(err.message),
+    );
     assert.equal(c.isClosed, true);
     await assert.rejects(c.request('Metadata', metadataFor('c')), ConnectionError);
   } finally {
@@ -107,7 +135,10 @@ test('a broker closing the connection fails the waiting request with a retriable
   const c = connect(b);
   try {
     await c.connect();
-    await assert.rejects(c.request('Metadata', metadataFor('a')), (err: unknown) => err instanceof ConnectionError && err.retriable && /closed by the broker/.test(err.message));
+    await assert.rejects(
+      c.request('Metadata', metadataFor('a')),
+      (err: unknown) => err instanceof ConnectionError && err.retriable && /closed by the broker/.test(err.message),
+    );
   } finally {
     c.close();
     await b.close();
@@ -123,7 +154,10 @@ test('nothing listening: a ConnectionError that says so', async () => {
   await assert.rejects(c.connect(), (err: unknown) => {
     assert.ok(err instanceof ConnectionError);
     assert.equal(err.code, 'ECONNREFUSED');
-    assert.equal(err.message, `cannot connect to broker 127.0.0.1:${port}: connection refused (is a broker running there?)`);
+    assert.equal(
+      err.message,
+      `cannot connect to broker 127.0.0.1:${port}: connection refused (is a broker running there?)`,
+    );
     return true;
   });
 });

@@ -12,26 +12,67 @@ const rec = (v: string, timestamp = 1000) => ({ key: null, value: Buffer.from(v)
 function transactionalLog(): Buffer {
   return Buffer.concat([
     encodeRecordBatch({ baseOffset: 0, records: [rec('a'), rec('b')] }),
-    encodeRecordBatch({ baseOffset: 2, transactional: true, producerId: 10, producerEpoch: 0, baseSequence: 0, records: [rec('aborted-1'), rec('aborted-2')] }),
-    encodeRecordBatch({ baseOffset: 4, transactional: true, producerId: 11, producerEpoch: 0, baseSequence: 0, records: [rec('committed')] }),
-    encodeControlBatch({ baseOffset: 5, producerId: 10, producerEpoch: 0, type: ControlRecordType.ABORT, coordinatorEpoch: 1, timestamp: 1000 }),
-    encodeControlBatch({ baseOffset: 6, producerId: 11, producerEpoch: 0, type: ControlRecordType.COMMIT, coordinatorEpoch: 1, timestamp: 1000 }),
+    encodeRecordBatch({
+      baseOffset: 2,
+      transactional: true,
+      producerId: 10,
+      producerEpoch: 0,
+      baseSequence: 0,
+      records: [rec('aborted-1'), rec('aborted-2')],
+    }),
+    encodeRecordBatch({
+      baseOffset: 4,
+      transactional: true,
+      producerId: 11,
+      producerEpoch: 0,
+      baseSequence: 0,
+      records: [rec('committed')],
+    }),
+    encodeControlBatch({
+      baseOffset: 5,
+      producerId: 10,
+      producerEpoch: 0,
+      type: ControlRecordType.ABORT,
+      coordinatorEpoch: 1,
+      timestamp: 1000,
+    }),
+    encodeControlBatch({
+      baseOffset: 6,
+      producerId: 11,
+      producerEpoch: 0,
+      type: ControlRecordType.COMMIT,
+      coordinatorEpoch: 1,
+      timestamp: 1000,
+    }),
     encodeRecordBatch({ baseOffset: 7, records: [rec('c')] }),
   ]);
 }
 
-function fetchBroker(b: FakeBroker, log: Buffer, opts: { highWatermark: number; aborted?: { producerId: number; firstOffset: number }[]; outOfRangeBelow?: number }) {
+function fetchBroker(
+  b: FakeBroker,
+  log: Buffer,
+  opts: { highWatermark: number; aborted?: { producerId: number; firstOffset: number }[]; outOfRangeBelow?: number },
+) {
   b.handlers.Metadata = b.metadata({ t: 1 });
   b.handlers.ListOffsets = (req) => ({
     topics: req.body.topics.map((t: { name: string; partitions: { partitionIndex: number; timestamp: number }[] }) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: 0, timestamp: -1, offset: p.timestamp === -2 ? (opts.outOfRangeBelow ?? 0) : opts.highWatermark })),
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: 0,
+        timestamp: -1,
+        offset: p.timestamp === -2 ? (opts.outOfRangeBelow ?? 0) : opts.highWatermark,
+      })),
     })),
   });
   b.handlers.Fetch = async (req) => {
     const p = req.body.topics[0].partitions[0];
     if (opts.outOfRangeBelow !== undefined && p.fetchOffset < opts.outOfRangeBelow) {
-      return { responses: [{ topic: 't', partitions: [{ partitionIndex: 0, errorCode: 1, highWatermark: -1, records: null }] }] };
+      return {
+        responses: [
+          { topic: 't', partitions: [{ partitionIndex: 0, errorCode: 1, highWatermark: -1, records: null }] },
+        ],
+      };
     }
     // Kafka returns whole batches from the one holding the fetch offset; a real fetch may also end
     // with a batch cut short by the size limit.
@@ -48,7 +89,22 @@ function fetchBroker(b: FakeBroker, log: Buffer, opts: { highWatermark: number; 
       records = Buffer.concat([log.subarray(pos), cut.subarray(0, 30)]);
     } else await new Promise((r) => setTimeout(r, 20));
     return {
-      responses: [{ topic: 't', partitions: [{ partitionIndex: 0, errorCode: 0, highWatermark: opts.highWatermark, lastStableOffset: opts.highWatermark, logStartOffset: 0, abortedTransactions: opts.aborted ?? [], records }] }],
+      responses: [
+        {
+          topic: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              highWatermark: opts.highWatermark,
+              lastStableOffset: opts.highWatermark,
+              logStartOffset: 0,
+              abortedTransactions: opts.aborted ?? [],
+              records,
+            },
+          ],
+        },
+      ],
     };
   };
 }
@@ -56,7 +112,8 @@ function fetchBroker(b: FakeBroker, log: Buffer, opts: { highWatermark: number; 
 async function readAll(c: Consumer, n: number, timeoutMs = 3000): Promise<{ offset: number; value: string }[]> {
   const out: { offset: number; value: string }[] = [];
   const deadline = Date.now() + timeoutMs;
-  while (out.length < n && Date.now() < deadline) for (const r of await c.poll(100)) out.push({ offset: r.offset, value: r.value!.toString() });
+  while (out.length < n && Date.now() < deadline)
+    for (const r of await c.poll(100)) out.push({ offset: r.offset, value: r.value!.toString() });
   return out;
 }
 
@@ -79,7 +136,10 @@ test('read_committed drops aborted transactions and control records; read_uncomm
 
     uncommitted.assign([{ topic: 't', partition: 0 }]);
     uncommitted.seek({ topic: 't', partition: 0, offset: 0 });
-    assert.deepEqual((await readAll(uncommitted, 6)).map((r) => r.value), ['a', 'b', 'aborted-1', 'aborted-2', 'committed', 'c']);
+    assert.deepEqual(
+      (await readAll(uncommitted, 6)).map((r) => r.value),
+      ['a', 'b', 'aborted-1', 'aborted-2', 'committed', 'c'],
+    );
   } finally {
     await committed.close();
     await uncommitted.close();
@@ -94,7 +154,10 @@ test('a fetch starting inside a batch skips the records before the fetch offset'
   try {
     c.assign([{ topic: 't', partition: 0 }]);
     c.seek({ topic: 't', partition: 0, offset: 3 });
-    assert.deepEqual((await readAll(c, 3)).map((r) => r.offset), [3, 4, 7]);
+    assert.deepEqual(
+      (await readAll(c, 3)).map((r) => r.offset),
+      [3, 4, 7],
+    );
     assert.equal(c.lag({ topic: 't', partition: 0 }), 0);
   } finally {
     await c.close();
@@ -110,7 +173,11 @@ test('an out-of-range offset resets to auto.offset.reset, or fails with "none"',
   try {
     earliest.assign([{ topic: 't', partition: 0 }]);
     earliest.seek({ topic: 't', partition: 0, offset: 2 });
-    assert.deepEqual((await readAll(earliest, 1)).map((r) => r.offset), [7], 'reset to the log start (7 here)');
+    assert.deepEqual(
+      (await readAll(earliest, 1)).map((r) => r.offset),
+      [7],
+      'reset to the log start (7 here)',
+    );
     none.assign([{ topic: 't', partition: 0 }]);
     none.seek({ topic: 't', partition: 0, offset: 2 });
     await assert.rejects(readAll(none, 1), (err: unknown) => err instanceof KafkaError && err.code === 1);
@@ -140,7 +207,10 @@ test('paused partitions return nothing until resumed; the iterator yields record
     }
     assert.deepEqual(seen, [0, 1, 2, 3, 4]);
     // What the loop did not reach is still there for the next read.
-    assert.deepEqual((await c.poll(500)).map((r) => r.offset), [7]);
+    assert.deepEqual(
+      (await c.poll(500)).map((r) => r.offset),
+      [7],
+    );
   } finally {
     await c.close();
     await b.close();

@@ -25,18 +25,32 @@ async function topicWith(partitions: number, records: number): Promise<string> {
   const name = uniq('grp');
   await admin.createTopics([{ name, partitions }]);
   const p = new Producer({ bootstrap: broker.bootstrap, lingerMs: 0 });
-  await Promise.all(Array.from({ length: records }, (_, i) => p.send({ topic: name, partition: i % partitions, value: `m${i}` })));
+  await Promise.all(
+    Array.from({ length: records }, (_, i) => p.send({ topic: name, partition: i % partitions, value: `m${i}` })),
+  );
   await p.close();
   return name;
 }
 
 type C = Consumer<Buffer | null, string | null>;
 function consumer(groupId: string, opts: Partial<ConsumerOptions<Buffer | null, string | null>> = {}): C {
-  return new Consumer({ bootstrap: broker.bootstrap, groupId, autoOffsetReset: 'earliest', valueDeserializer: stringDeserializer, ...FAST_GROUP, ...opts });
+  return new Consumer({
+    bootstrap: broker.bootstrap,
+    groupId,
+    autoOffsetReset: 'earliest',
+    valueDeserializer: stringDeserializer,
+    ...FAST_GROUP,
+    ...opts,
+  });
 }
 
 /** Polls several consumers in turn until `done` says so. */
-async function pollAll(consumers: C[], into: ConsumerRecord<Buffer | null, string | null>[][], done: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function pollAll(
+  consumers: C[],
+  into: ConsumerRecord<Buffer | null, string | null>[][],
+  done: () => boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out; got ${into.map((x) => x.length).join('/')}`);
@@ -56,20 +70,35 @@ for (const groupProtocol of ['classic', 'consumer'] as const) {
       a.subscribe(name);
       b.subscribe(name);
       const got: ConsumerRecord<Buffer | null, string | null>[][] = [[], []];
-      await pollAll([a, b], got, () => got[0]!.length + got[1]!.length >= 40 && a.assignment().length > 0 && b.assignment().length > 0 && a.assignment().length + b.assignment().length === 4);
+      await pollAll(
+        [a, b],
+        got,
+        () =>
+          got[0]!.length + got[1]!.length >= 40 &&
+          a.assignment().length > 0 &&
+          b.assignment().length > 0 &&
+          a.assignment().length + b.assignment().length === 4,
+      );
       const sa = new Set(a.assignment().map(key));
       const sb = new Set(b.assignment().map(key));
       assert.equal(sa.size + sb.size, 4);
-      assert.ok([...sa].every((p) => !sb.has(p)), 'disjoint assignments');
+      assert.ok(
+        [...sa].every((p) => !sb.has(p)),
+        'disjoint assignments',
+      );
       const all = [...got[0]!, ...got[1]!].map((r) => `${r.partition}:${r.offset}`);
       assert.equal(new Set(all).size, 40, 'each record once across the group');
       await a.commit();
       await b.commit();
       await b.close();
-      await eventually(async () => {
-        await a.poll(50);
-        return a.assignment().length === 4;
-      }, 15_000, 'the remaining member to own every partition');
+      await eventually(
+        async () => {
+          await a.poll(50);
+          return a.assignment().length === 4;
+        },
+        15_000,
+        'the remaining member to own every partition',
+      );
     } finally {
       await a.close();
       await b.close();
@@ -88,14 +117,22 @@ test('committed offsets with metadata; a restarted member resumes exactly after 
       for (const r of await first.poll(100)) {
         if (processed.length >= 20) break;
         processed.push(`${r.partition}:${r.offset}`);
-        await first.commit([{ topic: r.topic, partition: r.partition, offset: r.offset + 1, metadata: 'processed ok' }]);
+        await first.commit([
+          { topic: r.topic, partition: r.partition, offset: r.offset + 1, metadata: 'processed ok' },
+        ]);
       }
       return processed.length >= 20;
     });
     const committed = await first.committed(first.assignment());
     for (const c of committed) if (c.offset > 0) assert.equal(c.metadata, 'processed ok');
     const viaAdmin = await admin.fetchOffsets(group);
-    assert.deepEqual(viaAdmin.map((c) => [c.partition, c.offset]).sort(), committed.filter((c) => c.offset >= 0).map((c) => [c.partition, c.offset]).sort());
+    assert.deepEqual(
+      viaAdmin.map((c) => [c.partition, c.offset]).sort(),
+      committed
+        .filter((c) => c.offset >= 0)
+        .map((c) => [c.partition, c.offset])
+        .sort(),
+    );
   } finally {
     // A crash: nothing more is committed.
     await first.close();
@@ -170,22 +207,35 @@ test('cooperative-sticky: a third member joins without any partition ever having
   const members = [make('a'), make('b')];
   try {
     for (const m of members) m.subscribe(name);
-    await eventually(async () => {
-      for (const m of members) await m.poll(50);
-      return members.every((m) => m.assignment().length === 3);
-    }, 15_000, 'a and b to own three each');
+    await eventually(
+      async () => {
+        for (const m of members) await m.poll(50);
+        return members.every((m) => m.assignment().length === 3);
+      },
+      15_000,
+      'a and b to own three each',
+    );
     const before = new Map(members.map((m, i) => [i, new Set(m.assignment().map(key))]));
     revokedFrom.clear();
     members.push(make('c'));
     members[2]!.subscribe(name);
-    await eventually(async () => {
-      for (const m of members) await m.poll(50);
-      return members.every((m) => m.assignment().length === 2);
-    }, 20_000, 'a balanced three-way split');
+    await eventually(
+      async () => {
+        for (const m of members) await m.poll(50);
+        return members.every((m) => m.assignment().length === 2);
+      },
+      20_000,
+      'a balanced three-way split',
+    );
     assert.deepEqual(violations, []);
     // Sticky: a and b keep two of their original three.
-    for (const i of [0, 1]) assert.equal(members[i]!.assignment().filter((tp) => before.get(i)!.has(key(tp))).length, 2);
-    assert.equal((revokedFrom.get('a') ?? 0) + (revokedFrom.get('b') ?? 0), 2, 'only the two moving partitions were revoked');
+    for (const i of [0, 1])
+      assert.equal(members[i]!.assignment().filter((tp) => before.get(i)!.has(key(tp))).length, 2);
+    assert.equal(
+      (revokedFrom.get('a') ?? 0) + (revokedFrom.get('b') ?? 0),
+      2,
+      'only the two moving partitions were revoked',
+    );
   } finally {
     for (const m of members) await m.close();
   }
@@ -203,7 +253,10 @@ test('admin: list, describe with lag, reset offsets and delete a group', async (
       n += rs.length;
       return n >= 20;
     });
-    await c.commit([{ topic: name, partition: 0, offset: 4 }, { topic: name, partition: 1, offset: 10 }]);
+    await c.commit([
+      { topic: name, partition: 0, offset: 4 },
+      { topic: name, partition: 1, offset: 10 },
+    ]);
     assert.ok((await admin.listGroups()).some((g) => g.groupId === group));
     const [d] = await admin.describeGroups([group]);
     assert.equal(d!.state, 'Stable');
@@ -211,26 +264,70 @@ test('admin: list, describe with lag, reset offsets and delete a group', async (
     assert.equal(d!.members[0]!.clientId, 'lag-checker');
     assert.deepEqual(d!.members[0]!.assignment.map(key).sort(), [`${name}-0`, `${name}-1`]);
     const lag = await admin.describeGroupOffsets(group);
-    assert.deepEqual(lag.map((r) => [r.partition, r.committedOffset, r.logEndOffset, r.lag, r.clientId]), [[0, 4, 10, 6, 'lag-checker'], [1, 10, 10, 0, 'lag-checker']]);
-    await assert.rejects(admin.resetGroupOffsets(group, 'earliest'), (err: unknown) => err instanceof KafkaError && err.code === 68 && /no active members/.test(err.message));
+    assert.deepEqual(
+      lag.map((r) => [r.partition, r.committedOffset, r.logEndOffset, r.lag, r.clientId]),
+      [
+        [0, 4, 10, 6, 'lag-checker'],
+        [1, 10, 10, 0, 'lag-checker'],
+      ],
+    );
+    await assert.rejects(
+      admin.resetGroupOffsets(group, 'earliest'),
+      (err: unknown) => err instanceof KafkaError && err.code === 68 && /no active members/.test(err.message),
+    );
   } finally {
     await c.close();
   }
-  await eventually(async () => (await admin.describeGroups([group]))[0]!.state === 'Empty', 10_000, 'the group to be empty');
+  await eventually(
+    async () => (await admin.describeGroups([group]))[0]!.state === 'Empty',
+    10_000,
+    'the group to be empty',
+  );
   const dry = await admin.resetGroupOffsets(group, { shiftBy: -3 }, { dryRun: true });
-  assert.deepEqual(dry.map((r) => [r.partition, r.previousOffset, r.newOffset]), [[0, 4, 1], [1, 10, 7]]);
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset).sort((a, b) => a - b), [4, 10], 'dry run commits nothing');
+  assert.deepEqual(
+    dry.map((r) => [r.partition, r.previousOffset, r.newOffset]),
+    [
+      [0, 4, 1],
+      [1, 10, 7],
+    ],
+  );
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => o.offset).sort((a, b) => a - b),
+    [4, 10],
+    'dry run commits nothing',
+  );
   await admin.resetGroupOffsets(group, 'earliest');
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [0, 0]);
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => o.offset),
+    [0, 0],
+  );
   await admin.resetGroupOffsets(group, 'latest');
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [10, 10]);
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => o.offset),
+    [10, 10],
+  );
   await admin.resetGroupOffsets(group, { datetime: new Date(0) });
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [0, 0], 'every record is later than 1970');
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => o.offset),
+    [0, 0],
+    'every record is later than 1970',
+  );
   await admin.resetGroupOffsets(group, { datetime: Date.now() + 3_600_000 });
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [10, 10], 'nothing that late: the end');
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => o.offset),
+    [10, 10],
+    'nothing that late: the end',
+  );
   await admin.resetGroupOffsets(group, 'earliest');
   await admin.resetGroupOffsets(group, { offset: 99 }, { partitions: [{ topic: name, partition: 1 }] });
-  assert.deepEqual((await admin.fetchOffsets(group)).map((o) => [o.partition, o.offset]).sort(), [[0, 0], [1, 10]], 'clamped to the log end');
+  assert.deepEqual(
+    (await admin.fetchOffsets(group)).map((o) => [o.partition, o.offset]).sort(),
+    [
+      [0, 0],
+      [1, 10],
+    ],
+    'clamped to the log end',
+  );
   await admin.deleteGroups([group]);
   assert.ok(!(await admin.listGroups()).some((g) => g.groupId === group));
 });
@@ -251,16 +348,26 @@ test('consume-transform-produce exactly once: offsets commit with the transactio
       await p.transaction(async (tx) => {
         for (const r of records) await tx.send({ topic: output, value: `processed ${r.value}` });
         const last = records[records.length - 1]!;
-        await tx.sendOffsetsToTransaction([{ topic: last.topic, partition: last.partition, offset: last.offset + 1 }], c.groupMetadata());
+        await tx.sendOffsetsToTransaction(
+          [{ topic: last.topic, partition: last.partition, offset: last.offset + 1 }],
+          c.groupMetadata(),
+        );
       });
       done += records.length;
     }
-    assert.deepEqual((await admin.fetchOffsets(group)).map((o) => o.offset), [10]);
+    assert.deepEqual(
+      (await admin.fetchOffsets(group)).map((o) => o.offset),
+      [10],
+    );
   } finally {
     await c.close();
     await p.close();
   }
-  const reader = new Consumer({ bootstrap: broker.bootstrap, isolationLevel: 'read_committed', valueDeserializer: stringDeserializer });
+  const reader = new Consumer({
+    bootstrap: broker.bootstrap,
+    isolationLevel: 'read_committed',
+    valueDeserializer: stringDeserializer,
+  });
   try {
     reader.assign([{ topic: output, partition: 0 }]);
     reader.seekToBeginning();
@@ -269,7 +376,10 @@ test('consume-transform-produce exactly once: offsets commit with the transactio
       out.push(...(await reader.poll(100)).map((r) => r.value!));
       return out.length >= 10;
     });
-    assert.deepEqual(out, Array.from({ length: 10 }, (_, i) => `processed m${i}`));
+    assert.deepEqual(
+      out,
+      Array.from({ length: 10 }, (_, i) => `processed m${i}`),
+    );
   } finally {
     await reader.close();
   }

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { murmur2, partitionForKey, toPositive, StickyPartitioner, defaultPartitioner } from '../../src/client/partitioner.js';
+import {
+  murmur2,
+  partitionForKey,
+  toPositive,
+  StickyPartitioner,
+  defaultPartitioner,
+} from '../../src/client/partitioner.js';
 
 // Expected values from Kafka's own murmur2 test (org.apache.kafka.common.utils.UtilsTest).
 const JAVA_VECTORS: [string, number][] = [
@@ -12,7 +18,7 @@ const JAVA_VECTORS: [string, number][] = [
   ['abc', 479470107],
 ];
 
-test('murmur2 gives the Java client\'s hash for its test vectors', () => {
+test("murmur2 gives the Java client's hash for its test vectors", () => {
   for (const [key, hash] of JAVA_VECTORS) assert.equal(murmur2(Buffer.from(key)), hash, key);
 });
 
@@ -33,7 +39,8 @@ test('the positive step masks the sign bit instead of taking the absolute value'
 test('keyed records land where the Java client puts them', () => {
   // (murmur2(key) & 0x7fffffff) % n for the vectors above and a few partition counts.
   for (const [key, hash] of JAVA_VECTORS) {
-    for (const n of [1, 3, 6, 10, 50]) assert.equal(defaultPartitioner('t', Buffer.from(key), n), (hash & 0x7fffffff) % n);
+    for (const n of [1, 3, 6, 10, 50])
+      assert.equal(defaultPartitioner('t', Buffer.from(key), n), (hash & 0x7fffffff) % n);
   }
   assert.equal(defaultPartitioner('t', null, 6), -1, 'unkeyed records are left to sticky partitioning');
 });

@@ -6,7 +6,12 @@ import { Admin } from '../../src/client/admin.js';
 import { Producer, type RecordMetadata } from '../../src/client/producer.js';
 import { Consumer, type ConsumerRecord } from '../../src/client/consumer.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
-import { jsonDeserializer, jsonSerializer, stringDeserializer, stringSerializer } from '../../src/client/serializers.js';
+import {
+  jsonDeserializer,
+  jsonSerializer,
+  stringDeserializer,
+  stringSerializer,
+} from '../../src/client/serializers.js';
 import { KafkaError } from '../../src/client/errors.js';
 import { startTestBroker, uniq } from './helpers/broker.js';
 
@@ -29,7 +34,12 @@ async function topic(partitions: number): Promise<string> {
 }
 
 /** Reads every partition of a topic from the start until `n` records arrived. */
-async function readN<K, V>(c: Consumer<K, V>, name: string, partitions: number, n: number): Promise<ConsumerRecord<K, V>[]> {
+async function readN<K, V>(
+  c: Consumer<K, V>,
+  name: string,
+  partitions: number,
+  n: number,
+): Promise<ConsumerRecord<K, V>[]> {
   c.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: name, partition })));
   c.seekToBeginning();
   const out: ConsumerRecord<K, V>[] = [];
@@ -46,11 +56,26 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const) {
     try {
       const sent = Array.from({ length: 301 }, (_, i) => ({
         key: i === 0 ? null : Buffer.from(`key-${i % 17}`),
-        value: i === 1 ? Buffer.alloc(0) : i % 3 === 0 ? randomBytes(50 + (i % 200)) : Buffer.from(`compressible text ${i} `.repeat(1 + (i % 20))),
-        headers: i % 5 === 0 ? ([['trace', `t${i}`], ['dup', '1'], ['dup', Buffer.from([0xff, 0])]] as [string, string | Buffer][]) : undefined,
+        value:
+          i === 1
+            ? Buffer.alloc(0)
+            : i % 3 === 0
+              ? randomBytes(50 + (i % 200))
+              : Buffer.from(`compressible text ${i} `.repeat(1 + (i % 20))),
+        headers:
+          i % 5 === 0
+            ? ([
+                ['trace', `t${i}`],
+                ['dup', '1'],
+                ['dup', Buffer.from([0xff, 0])],
+              ] as [string, string | Buffer][])
+            : undefined,
       }));
       const mds = await Promise.all(sent.map((r) => p.send({ topic: name, ...r })));
-      assert.deepEqual(mds.map((m) => m.offset), sent.map((_, i) => i));
+      assert.deepEqual(
+        mds.map((m) => m.offset),
+        sent.map((_, i) => i),
+      );
       const got = await readN(c, name, 1, 301);
       assert.equal(got.length, 301);
       got.forEach((r, i) => {
@@ -58,7 +83,10 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const) {
         assert.deepEqual(r.key, sent[i]!.key);
         assert.deepEqual(r.value, sent[i]!.value);
         const hs = sent[i]!.headers ?? [];
-        assert.deepEqual(r.headers.map((h) => [h.key, h.value]), hs.map(([k, v]) => [k, Buffer.from(v)]));
+        assert.deepEqual(
+          r.headers.map((h) => [h.key, h.value]),
+          hs.map(([k, v]) => [k, Buffer.from(v)]),
+        );
       });
     } finally {
       await p.close();
@@ -69,8 +97,16 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const) {
 
 test('keys stay on their murmur2 partition; offsets from send() match what is consumed', async () => {
   const name = await topic(4);
-  const p = new Producer<string, unknown>({ bootstrap: broker.bootstrap, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer });
-  const c = new Consumer<string | null, unknown>({ bootstrap: broker.bootstrap, keyDeserializer: stringDeserializer, valueDeserializer: jsonDeserializer });
+  const p = new Producer<string, unknown>({
+    bootstrap: broker.bootstrap,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+  });
+  const c = new Consumer<string | null, unknown>({
+    bootstrap: broker.bootstrap,
+    keyDeserializer: stringDeserializer,
+    valueDeserializer: jsonDeserializer,
+  });
   try {
     const mds: RecordMetadata[] = [];
     for (let i = 0; i < 60; i++) mds.push(await p.send({ topic: name, key: `customer-${i % 10}`, value: { seq: i } }));
@@ -135,7 +171,10 @@ test('the batch form yields what poll returns, and follows records produced late
   const p = new Producer({ bootstrap: broker.bootstrap, lingerMs: 0 });
   const c = new Consumer({ bootstrap: broker.bootstrap, valueDeserializer: stringDeserializer });
   try {
-    c.assign([{ topic: name, partition: 0 }, { topic: name, partition: 1 }]);
+    c.assign([
+      { topic: name, partition: 0 },
+      { topic: name, partition: 1 },
+    ]);
     c.seekToEnd();
     const received: string[] = [];
     const reading = (async () => {
@@ -158,11 +197,17 @@ test('idempotent producer against Brook: one producer id, contiguous offsets und
   const name = await topic(2);
   const p = new Producer({ bootstrap: broker.bootstrap, lingerMs: 1, batchSize: 512, maxInFlight: 5 });
   try {
-    const mds = await Promise.all(Array.from({ length: 400 }, (_, i) => p.send({ topic: name, partition: i % 2, value: `record-${i}` })));
+    const mds = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => p.send({ topic: name, partition: i % 2, value: `record-${i}` })),
+    );
     assert.equal(p.isIdempotent, true);
     for (const part of [0, 1]) {
       const offsets = mds.filter((m) => m.partition === part).map((m) => m.offset);
-      assert.deepEqual(offsets, offsets.map((_, i) => i), `partition ${part} offsets in send order`);
+      assert.deepEqual(
+        offsets,
+        offsets.map((_, i) => i),
+        `partition ${part} offsets in send order`,
+      );
     }
   } finally {
     await p.close();
@@ -172,7 +217,11 @@ test('idempotent producer against Brook: one producer id, contiguous offsets und
 test('transactions against Brook: read_committed sees committed data only, read_uncommitted sees aborted data too', async () => {
   const name = await topic(1);
   const p = new Producer({ bootstrap: broker.bootstrap, transactionalId: uniq('txn'), lingerMs: 0 });
-  const committed = new Consumer({ bootstrap: broker.bootstrap, isolationLevel: 'read_committed', valueDeserializer: stringDeserializer });
+  const committed = new Consumer({
+    bootstrap: broker.bootstrap,
+    isolationLevel: 'read_committed',
+    valueDeserializer: stringDeserializer,
+  });
   const uncommitted = new Consumer({ bootstrap: broker.bootstrap, valueDeserializer: stringDeserializer });
   try {
     await p.transaction(async (tx) => {
@@ -186,9 +235,15 @@ test('transactions against Brook: read_committed sees committed data only, read_
       await tx.send({ topic: name, value: 'c3' });
     });
     const got = await readN(committed, name, 1, 3);
-    assert.deepEqual(got.map((r) => r.value), ['c1', 'c2', 'c3']);
+    assert.deepEqual(
+      got.map((r) => r.value),
+      ['c1', 'c2', 'c3'],
+    );
     const all = await readN(uncommitted, name, 1, 4);
-    assert.deepEqual(all.map((r) => r.value), ['c1', 'c2', 'a1', 'c3']);
+    assert.deepEqual(
+      all.map((r) => r.value),
+      ['c1', 'c2', 'a1', 'c3'],
+    );
   } finally {
     await p.close();
     await committed.close();
@@ -199,7 +254,10 @@ test('transactions against Brook: read_committed sees committed data only, read_
 test('producing to a missing topic fails with UNKNOWN_TOPIC_OR_PARTITION when auto-creation is off', async () => {
   const p = new Producer({ bootstrap: broker.bootstrap, allowAutoTopicCreation: false, maxBlockMs: 2000 });
   try {
-    await assert.rejects(p.send({ topic: uniq('missing'), value: 'x' }), (err: unknown) => err instanceof KafkaError && err.code === 3);
+    await assert.rejects(
+      p.send({ topic: uniq('missing'), value: 'x' }),
+      (err: unknown) => err instanceof KafkaError && err.code === 3,
+    );
   } finally {
     await p.close();
   }

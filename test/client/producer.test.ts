@@ -17,7 +17,11 @@ interface Appended {
  * A fake broker that keeps a log per partition and, like Kafka, accepts a producer's batch only at
  * the next expected sequence, answering a resent batch with its original offset.
  */
-function logBroker(b: FakeBroker, topics: Record<string, number>, hooks: { beforeAppend?: (req: ReceivedRequest, n: number) => 'close' | number | undefined } = {}) {
+function logBroker(
+  b: FakeBroker,
+  topics: Record<string, number>,
+  hooks: { beforeAppend?: (req: ReceivedRequest, n: number) => 'close' | number | undefined } = {},
+) {
   const logs = new Map<string, Appended[]>();
   const nextOffset = new Map<string, number>();
   const seqs = new Map<string, { next: number; offsets: Map<number, number> }>();
@@ -27,29 +31,31 @@ function logBroker(b: FakeBroker, topics: Record<string, number>, hooks: { befor
   b.handlers.Produce = (req) => {
     const n = produceCount++;
     const hook = hooks.beforeAppend?.(req, n);
-    const responses = req.body.topicData.map((t: { name: string; partitionData: { index: number; records: Buffer }[] }) => ({
-      name: t.name,
-      partitionResponses: t.partitionData.map((p) => {
-        if (typeof hook === 'number') return { index: p.index, errorCode: hook, baseOffset: -1 };
-        const key = `${t.name}-${p.index}`;
-        const [batch] = decodeRecordBatches(p.records);
-        if (batch!.producerId >= 0) {
-          const s = seqs.get(key) ?? { next: 0, offsets: new Map() };
-          seqs.set(key, s);
-          const dup = s.offsets.get(batch!.baseSequence);
-          if (dup !== undefined) return { index: p.index, errorCode: 0, baseOffset: dup };
-          if (batch!.baseSequence !== s.next) return { index: p.index, errorCode: 45, baseOffset: -1 };
-          s.next = batch!.baseSequence + batch!.recordsCount;
-          s.offsets.set(batch!.baseSequence, nextOffset.get(key) ?? 0);
-        }
-        const base = nextOffset.get(key) ?? 0;
-        nextOffset.set(key, base + batch!.recordsCount);
-        const list = logs.get(key) ?? [];
-        list.push({ partition: p.index, batch: batch!, raw: p.records });
-        logs.set(key, list);
-        return { index: p.index, errorCode: 0, baseOffset: base };
+    const responses = req.body.topicData.map(
+      (t: { name: string; partitionData: { index: number; records: Buffer }[] }) => ({
+        name: t.name,
+        partitionResponses: t.partitionData.map((p) => {
+          if (typeof hook === 'number') return { index: p.index, errorCode: hook, baseOffset: -1 };
+          const key = `${t.name}-${p.index}`;
+          const [batch] = decodeRecordBatches(p.records);
+          if (batch!.producerId >= 0) {
+            const s = seqs.get(key) ?? { next: 0, offsets: new Map() };
+            seqs.set(key, s);
+            const dup = s.offsets.get(batch!.baseSequence);
+            if (dup !== undefined) return { index: p.index, errorCode: 0, baseOffset: dup };
+            if (batch!.baseSequence !== s.next) return { index: p.index, errorCode: 45, baseOffset: -1 };
+            s.next = batch!.baseSequence + batch!.recordsCount;
+            s.offsets.set(batch!.baseSequence, nextOffset.get(key) ?? 0);
+          }
+          const base = nextOffset.get(key) ?? 0;
+          nextOffset.set(key, base + batch!.recordsCount);
+          const list = logs.get(key) ?? [];
+          list.push({ partition: p.index, batch: batch!, raw: p.records });
+          logs.set(key, list);
+          return { index: p.index, errorCode: 0, baseOffset: base };
+        }),
       }),
-    }));
+    );
     if (hook === 'close') {
       // The write happened, but the answer is lost with the connection.
       setImmediate(() => b.dropConnections());
@@ -57,17 +63,40 @@ function logBroker(b: FakeBroker, topics: Record<string, number>, hooks: { befor
     }
     return { responses };
   };
-  return { logs, records: (topic: string, partition: number) => (logs.get(`${topic}-${partition}`) ?? []).flatMap((a) => a.batch.records) };
+  return {
+    logs,
+    records: (topic: string, partition: number) =>
+      (logs.get(`${topic}-${partition}`) ?? []).flatMap((a) => a.batch.records),
+  };
 }
 
 test('records sent within linger.ms travel in one batch, with keys, values, headers and timestamps intact', async () => {
   const b = await new FakeBroker().start();
   const log = logBroker(b, { orders: 1 });
-  const p = new Producer<string, unknown>({ bootstrap: b.bootstrap, lingerMs: 50, keySerializer: stringSerializer as never, valueSerializer: jsonSerializer });
+  const p = new Producer<string, unknown>({
+    bootstrap: b.bootstrap,
+    lingerMs: 50,
+    keySerializer: stringSerializer as never,
+    valueSerializer: jsonSerializer,
+  });
   try {
-    const sends = Array.from({ length: 10 }, (_, i) => p.send({ topic: 'orders', key: `o${i}`, value: { id: i }, headers: [['h', `${i}`], ['h', 'dup']], timestamp: 1_700_000_000_000 + i }));
+    const sends = Array.from({ length: 10 }, (_, i) =>
+      p.send({
+        topic: 'orders',
+        key: `o${i}`,
+        value: { id: i },
+        headers: [
+          ['h', `${i}`],
+          ['h', 'dup'],
+        ],
+        timestamp: 1_700_000_000_000 + i,
+      }),
+    );
     const mds = await Promise.all(sends);
-    assert.deepEqual(mds.map((m) => m.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      mds.map((m) => m.offset),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.ok(mds.every((m) => m.topic === 'orders' && m.partition === 0));
     assert.equal(b.of('Produce').length, 1, 'one request');
     const [appended] = log.logs.get('orders-0')!;
@@ -75,7 +104,13 @@ test('records sent within linger.ms travel in one batch, with keys, values, head
     const r3 = appended!.batch.records[3]!;
     assert.equal(r3.key!.toString(), 'o3');
     assert.deepEqual(JSON.parse(r3.value!.toString()), { id: 3 });
-    assert.deepEqual(r3.headers.map((h) => [h.key, h.value!.toString()]), [['h', '3'], ['h', 'dup']]);
+    assert.deepEqual(
+      r3.headers.map((h) => [h.key, h.value!.toString()]),
+      [
+        ['h', '3'],
+        ['h', 'dup'],
+      ],
+    );
     assert.equal(r3.timestamp, 1_700_000_000_003);
     assert.equal(mds[3]!.timestamp, 1_700_000_000_003);
   } finally {
@@ -100,7 +135,10 @@ test('batch.size closes a batch early; each partition gets its own batches', asy
     const batches = log.logs.get('t-0')!;
     assert.ok(batches.length >= 4, `expected several batches, got ${batches.length}`);
     for (const a of batches) assert.ok(a.raw.length <= 1024 + 300, `batch of ${a.raw.length} bytes`);
-    assert.equal(batches.reduce((n, a) => n + a.batch.recordsCount, 0), 20);
+    assert.equal(
+      batches.reduce((n, a) => n + a.batch.recordsCount, 0),
+      20,
+    );
   } finally {
     await p.close();
     await b.close();
@@ -118,10 +156,16 @@ test('idempotent by default: producer id from InitProducerId and per-partition s
     assert.equal(b.of('InitProducerId')[0]!.body.transactionalId, null);
     for (const part of [0, 1]) {
       const batches = log.logs.get(`t-${part}`)!.map((a) => a.batch);
-      assert.deepEqual(batches.map((x) => x.baseSequence), [0, 1, 2]);
+      assert.deepEqual(
+        batches.map((x) => x.baseSequence),
+        [0, 1, 2],
+      );
       assert.ok(batches.every((x) => x.producerId === 4242 && x.producerEpoch === 3 && !x.isTransactional));
     }
-    assert.ok(b.of('Produce').every((r) => r.body.acks === -1), 'acks=all');
+    assert.ok(
+      b.of('Produce').every((r) => r.body.acks === -1),
+      'acks=all',
+    );
   } finally {
     await p.close();
     await b.close();
@@ -134,12 +178,20 @@ test('a lost produce answer is retried with the same sequence and written once',
   const p = new Producer({ bootstrap: b.bootstrap, lingerMs: 20, retryBackoffMs: 20, requestTimeoutMs: 3000 });
   try {
     const mds = await Promise.all(['a', 'b', 'c'].map((v) => p.send({ topic: 't', value: v })));
-    assert.deepEqual(mds.map((m) => m.offset), [0, 1, 2], 'offsets of the first (only) write');
+    assert.deepEqual(
+      mds.map((m) => m.offset),
+      [0, 1, 2],
+      'offsets of the first (only) write',
+    );
     const produces = b.of('Produce');
     assert.equal(produces.length, 2, 'sent twice');
     const [first, second] = produces.map((r) => r.body.topicData[0].partitionData[0].records as Buffer);
     assert.ok(first!.equals(second!), 'the retry resends the identical batch (same producer id and sequence)');
-    assert.deepEqual(log.records('t', 0).map((r) => r.value!.toString()), ['a', 'b', 'c'], 'no duplicates in the log');
+    assert.deepEqual(
+      log.records('t', 0).map((r) => r.value!.toString()),
+      ['a', 'b', 'c'],
+      'no duplicates in the log',
+    );
   } finally {
     await p.close();
     await b.close();
@@ -148,13 +200,20 @@ test('a lost produce answer is retried with the same sequence and written once',
 
 test('retriable partition errors are retried after a metadata refresh; fatal ones fail the send', async () => {
   const b = await new FakeBroker().start();
-  logBroker(b, { t: 1, u: 1 }, { beforeAppend: (req, n) => (req.body.topicData[0].name === 'u' ? 87 : n === 0 ? 6 : undefined) });
+  logBroker(
+    b,
+    { t: 1, u: 1 },
+    { beforeAppend: (req, n) => (req.body.topicData[0].name === 'u' ? 87 : n === 0 ? 6 : undefined) },
+  );
   const p = new Producer({ bootstrap: b.bootstrap, lingerMs: 0, retryBackoffMs: 10 });
   try {
     const md = await p.send({ topic: 't', value: 'x' });
     assert.equal(md.offset, 0);
     assert.ok(b.of('Metadata').length >= 2, 'NOT_LEADER_OR_FOLLOWER triggered a metadata refresh');
-    await assert.rejects(p.send({ topic: 'u', value: 'x' }), (err: unknown) => err instanceof KafkaError && err.code === 87 && /INVALID_RECORD/.test(err.message));
+    await assert.rejects(
+      p.send({ topic: 'u', value: 'x' }),
+      (err: unknown) => err instanceof KafkaError && err.code === 87 && /INVALID_RECORD/.test(err.message),
+    );
   } finally {
     await p.close();
     await b.close();
@@ -187,9 +246,18 @@ test('compressed batches carry the codec and decode back to the same records', a
       const values = Array.from({ length: 50 }, (_, i) => `${compression} record ${i} `.repeat(20));
       await Promise.all(values.map((v, i) => p.send({ topic: 't', key: i % 2 === 0 ? null : `k${i}`, value: v })));
       const batches = log.logs.get('t-0')!;
-      assert.ok(batches.every((a) => a.batch.compression === ['none', 'gzip', 'snappy', 'lz4', 'zstd'].indexOf(compression)), compression);
-      assert.ok(batches.reduce((n, a) => n + a.raw.length, 0) < values.join('').length / 2, `${compression} actually compresses`);
-      assert.deepEqual(log.records('t', 0).map((r) => r.value!.toString()), values);
+      assert.ok(
+        batches.every((a) => a.batch.compression === ['none', 'gzip', 'snappy', 'lz4', 'zstd'].indexOf(compression)),
+        compression,
+      );
+      assert.ok(
+        batches.reduce((n, a) => n + a.raw.length, 0) < values.join('').length / 2,
+        `${compression} actually compresses`,
+      );
+      assert.deepEqual(
+        log.records('t', 0).map((r) => r.value!.toString()),
+        values,
+      );
     } finally {
       await p.close();
       await b.close();
@@ -237,7 +305,10 @@ test('an unknown topic is reported without creating it when auto-creation is off
   logBroker(b, { t: 1 });
   const p = new Producer({ bootstrap: b.bootstrap, allowAutoTopicCreation: false });
   try {
-    await assert.rejects(p.send({ topic: 'missing', value: 'x' }), (err: unknown) => err instanceof KafkaError && err.code === 3 && /topic "missing"/.test(err.message));
+    await assert.rejects(
+      p.send({ topic: 'missing', value: 'x' }),
+      (err: unknown) => err instanceof KafkaError && err.code === 3 && /topic "missing"/.test(err.message),
+    );
     const md = b.of('Metadata').find((r) => r.body.topics?.[0]?.name === 'missing')!;
     assert.equal(md.body.allowAutoTopicCreation, false);
   } finally {

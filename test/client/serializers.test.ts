@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesDeserializer, bytesSerializer, jsonDeserializer, jsonSerializer, stringDeserializer, stringSerializer } from '../../src/client/serializers.js';
+import {
+  bytesDeserializer,
+  bytesSerializer,
+  jsonDeserializer,
+  jsonSerializer,
+  stringDeserializer,
+  stringSerializer,
+} from '../../src/client/serializers.js';
 import { toRecordHeaders } from '../../src/client/headers.js';
 
 test('JSON values round-trip and null stays a tombstone', () => {
@@ -27,11 +34,18 @@ test('strings are UTF-8; bytes pass through without a copy', () => {
 });
 
 test('headers keep order and duplicates from a list, and expand arrays from an object', () => {
-  assert.deepEqual(toRecordHeaders([['dup', '1'], ['a', null], ['dup', Buffer.from([2])]]), [
-    { key: 'dup', value: Buffer.from('1') },
-    { key: 'a', value: null },
-    { key: 'dup', value: Buffer.from([2]) },
-  ]);
+  assert.deepEqual(
+    toRecordHeaders([
+      ['dup', '1'],
+      ['a', null],
+      ['dup', Buffer.from([2])],
+    ]),
+    [
+      { key: 'dup', value: Buffer.from('1') },
+      { key: 'a', value: null },
+      { key: 'dup', value: Buffer.from([2]) },
+    ],
+  );
   assert.deepEqual(toRecordHeaders({ trace: 'abc', dup: ['1', '2'], empty: '' }), [
     { key: 'trace', value: Buffer.from('abc') },
     { key: 'dup', value: Buffer.from('1') },

@@ -10,16 +10,23 @@ import { APIS } from '../../src/protocol/apis.js';
 import { CLIENT_VERSIONS, NegotiatedVersions, pickVersion, type VersionRange } from '../../src/client/versions.js';
 import { UnsupportedVersionError } from '../../src/client/errors.js';
 
-const fixture = (name: string) => Buffer.from(readFileSync(join(repoRoot, 'test/client/fixtures', name), 'utf8').trim(), 'hex');
+const fixture = (name: string) =>
+  Buffer.from(readFileSync(join(repoRoot, 'test/client/fixtures', name), 'utf8').trim(), 'hex');
 
-function ranges(res: { apiKeys: { apiKey: number; minVersion: number; maxVersion: number }[] }): Map<number, VersionRange> {
+function ranges(res: {
+  apiKeys: { apiKey: number; minVersion: number; maxVersion: number }[];
+}): Map<number, VersionRange> {
   return new Map(res.apiKeys.map((k) => [k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion }]));
 }
 
 test('picks min(client max, broker max) when the ranges overlap, -1 when they do not', () => {
   assert.equal(pickVersion('Fetch', { minVersion: 0, maxVersion: 17 }), 12, 'client max wins');
   assert.equal(pickVersion('Fetch', { minVersion: 0, maxVersion: 7 }), 7, 'broker max wins');
-  assert.equal(pickVersion('Produce', { minVersion: 0, maxVersion: 2 }), -1, 'broker max below the client minimum (record batches need v3)');
+  assert.equal(
+    pickVersion('Produce', { minVersion: 0, maxVersion: 2 }),
+    -1,
+    'broker max below the client minimum (record batches need v3)',
+  );
   assert.equal(pickVersion('Metadata', { minVersion: 13, maxVersion: 15 }), -1, 'broker min above the client max');
   assert.equal(pickVersion('Metadata', undefined), -1, 'API not offered');
 });
@@ -39,7 +46,7 @@ test('a recorded Brook ApiVersions v3 answer negotiates every API the client use
   assert.ok(v.supports('CreateTopics') && v.supports('ListOffsets'));
 });
 
-test('a recorded UNSUPPORTED_VERSION reply is v0-shaped and lists the broker\'s own ApiVersions range', () => {
+test("a recorded UNSUPPORTED_VERSION reply is v0-shaped and lists the broker's own ApiVersions range", () => {
   // Brook's answer to ApiVersions v5, a version it does not know.
   const r = new Reader(fixture('brook-api-versions-v5-unsupported.hex'));
   readResponseHeader(r, 0);
@@ -64,7 +71,12 @@ test('an older, non-flexible broker gets non-flexible versions', () => {
     [APIS.OffsetFetch.key, { minVersion: 0, maxVersion: 5 }],
   ]);
   const v = new NegotiatedVersions('old', old);
-  for (const [api, key] of [['Metadata', APIS.Metadata.key], ['Produce', APIS.Produce.key], ['Fetch', APIS.Fetch.key], ['JoinGroup', APIS.JoinGroup.key]] as const) {
+  for (const [api, key] of [
+    ['Metadata', APIS.Metadata.key],
+    ['Produce', APIS.Produce.key],
+    ['Fetch', APIS.Fetch.key],
+    ['JoinGroup', APIS.JoinGroup.key],
+  ] as const) {
     const version = v.version(api);
     const desc = Object.values(APIS).find((d) => d.key === key)!;
     assert.ok(desc.firstFlexibleVersion < 0 || version < desc.firstFlexibleVersion, `${api} v${version} is flexible`);
@@ -75,11 +87,17 @@ test('an older, non-flexible broker gets non-flexible versions', () => {
 
 test('no overlap raises a clear UnsupportedVersionError naming both ranges', () => {
   const v = new NegotiatedVersions('b:9092', new Map([[APIS.Produce.key, { minVersion: 0, maxVersion: 2 }]]));
-  assert.throws(() => v.version('Produce'), (err: unknown) => {
-    assert.ok(err instanceof UnsupportedVersionError);
-    assert.match(err.message, /b:9092 cannot serve Produce: this client speaks versions 3-11, the broker offers versions 0-2/);
-    return true;
-  });
+  assert.throws(
+    () => v.version('Produce'),
+    (err: unknown) => {
+      assert.ok(err instanceof UnsupportedVersionError);
+      assert.match(
+        err.message,
+        /b:9092 cannot serve Produce: this client speaks versions 3-11, the broker offers versions 0-2/,
+      );
+      return true;
+    },
+  );
   assert.throws(() => v.version('EndTxn'), /does not offer it/);
   assert.equal(v.supports('EndTxn'), false);
 });

@@ -38,7 +38,10 @@ test('a Kafka server.properties loads with Kafka names; unknown names warn, know
 test('--set overrides the file, and invalid values are rejected naming the property', () => {
   const c = BrokerConfig.fromProperties('num.partitions=3', [['num.partitions', '6']]);
   assert.equal(c.int('num.partitions'), 6);
-  assert.throws(() => new BrokerConfig([['num.partitions', 'three']]), (e: unknown) => e instanceof ConfigError && e.property === 'num.partitions');
+  assert.throws(
+    () => new BrokerConfig([['num.partitions', 'three']]),
+    (e: unknown) => e instanceof ConfigError && e.property === 'num.partitions',
+  );
   assert.throws(() => new BrokerConfig([['num.partitions', '0']]), /num.partitions/);
   assert.throws(() => new BrokerConfig([['auto.create.topics.enable', 'yes']]), /auto.create.topics.enable/);
   assert.throws(() => new BrokerConfig([['listeners', 'localhost:9092']]), /listeners/);

@@ -36,5 +36,11 @@ test('server.properties syntax: separators, comments, continuations and escapes'
 
 test('Windows line endings and trailing spaces in values are kept as Java does', () => {
   const props = parseProperties('a=1\r\nb=two words \r\n');
-  assert.deepEqual(props.map((p) => [p.key, p.value]), [['a', '1'], ['b', 'two words ']]);
+  assert.deepEqual(
+    props.map((p) => [p.key, p.value]),
+    [
+      ['a', '1'],
+      ['b', 'two words '],
+    ],
+  );
 });

@@ -45,7 +45,10 @@ describe('examples', { concurrency: 3 }, () => {
     const revenue = sample.reduce((n, o) => n + o.quantity * o.unitPrice, 0);
     assert.equal(result.orders, 60);
     assert.equal(result.revenue, revenue);
-    assert.equal(Object.values(result.revenueByProduct).reduce((a, b) => a + b, 0), revenue);
+    assert.equal(
+      Object.values(result.revenueByProduct).reduce((a, b) => a + b, 0),
+      revenue,
+    );
     const spent = new Map<string, number>();
     for (const o of sample) spent.set(o.customerId, (spent.get(o.customerId) ?? 0) + o.quantity * o.unitPrice);
     assert.equal(result.topCustomer!.spent, Math.max(...spent.values()));
@@ -60,19 +63,51 @@ describe('examples', { concurrency: 3 }, () => {
     assert.equal(r.analytics.received, 40);
     const ok = payments.filter((p) => p.status === 'succeeded');
     assert.deepEqual([...r.fulfilment.shipped].sort(), ok.map((p) => p.orderId).sort());
-    assert.equal(r.analytics.revenue, ok.reduce((n, p) => n + p.amount, 0));
+    assert.equal(
+      r.analytics.revenue,
+      ok.reduce((n, p) => n + p.amount, 0),
+    );
     assert.equal(r.analytics.failed, payments.length - ok.length);
-    assert.deepEqual(r.fraudDetection.flagged.map((f) => f.paymentId).sort(), payments.filter((p) => p.amount > 1000 || p.country !== 'ES').map((p) => p.paymentId).sort());
+    assert.deepEqual(
+      r.fraudDetection.flagged.map((f) => f.paymentId).sort(),
+      payments
+        .filter((p) => p.amount > 1000 || p.country !== 'ES')
+        .map((p) => p.paymentId)
+        .sort(),
+    );
   });
 
   test('event sourcing: state rebuilt by replaying customer_events, the same every time', async () => {
     const t = await topic(3);
     await es.appendEvents(broker.bootstrap, t, es.sampleHistory());
     // Noise from many other customers on the same partitions.
-    await es.appendEvents(broker.bootstrap, t, Array.from({ length: 30 }, (_, i) => ({ type: 'customer_created' as const, customerId: 100 + i, name: `n${i}`, email: `n${i}@x` })));
+    await es.appendEvents(
+      broker.bootstrap,
+      t,
+      Array.from({ length: 30 }, (_, i) => ({
+        type: 'customer_created' as const,
+        customerId: 100 + i,
+        name: `n${i}`,
+        email: `n${i}@x`,
+      })),
+    );
     const alice = await es.getCustomerState(broker.bootstrap, t, 1);
-    assert.deepEqual(alice, { customerId: 1, name: 'Alice', email: 'alice@example.com', plan: 'premium', deleted: false, version: 3 });
-    assert.deepEqual(await es.getCustomerState(broker.bootstrap, t, 2), { customerId: 2, name: 'Bob', email: 'robert@example.com', plan: 'pro', deleted: false, version: 3 });
+    assert.deepEqual(alice, {
+      customerId: 1,
+      name: 'Alice',
+      email: 'alice@example.com',
+      plan: 'premium',
+      deleted: false,
+      version: 3,
+    });
+    assert.deepEqual(await es.getCustomerState(broker.bootstrap, t, 2), {
+      customerId: 2,
+      name: 'Bob',
+      email: 'robert@example.com',
+      plan: 'pro',
+      deleted: false,
+      version: 3,
+    });
     assert.equal((await es.getCustomerState(broker.bootstrap, t, 3))!.deleted, true);
     assert.equal(await es.getCustomerState(broker.bootstrap, t, 99), null, 'a customer without events has no state');
     assert.deepEqual(await es.getCustomerState(broker.bootstrap, t, 1), alice, 'replay is deterministic');
@@ -94,7 +129,12 @@ describe('examples', { concurrency: 3 }, () => {
       const deadline = Date.now() + 10_000;
       while (v.eventsApplied < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const alice = v.getCart('alice');
-      assert.deepEqual(alice, { userId: 'alice', items: { lamp: { quantity: 1, price: 40 } }, total: 40, version: removedAt });
+      assert.deepEqual(alice, {
+        userId: 'alice',
+        items: { lamp: { quantity: 1, price: 40 } },
+        total: 40,
+        version: removedAt,
+      });
       assert.equal(v.getCart('bob'), undefined, 'checked out');
     } finally {
       await commands.close();
@@ -109,18 +149,45 @@ describe('examples', { concurrency: 3 }, () => {
     const topics = await eos.createTopics(broker.bootstrap, uniq('eos'));
     const requests = eos.sampleRequests(20);
     await eos.publishRequests(broker.bootstrap, topics.requests, requests);
-    const common = { bootstrap: broker.bootstrap, topics, groupId: uniq('processor'), transactionalId: uniq('processor-tx') };
+    const common = {
+      bootstrap: broker.bootstrap,
+      topics,
+      groupId: uniq('processor'),
+      transactionalId: uniq('processor-tx'),
+    };
     const first = await eos.runProcessor({ ...common, stopAfter: 20, crashAt: 8 });
     assert.ok(first < 8, 'the crashed transaction was not committed');
     const second = await eos.runProcessor({ ...common, stopAfter: 20 - first });
     assert.equal(first + second, 20);
-    const committed = await eos.readAll<eos.PaymentResult>(broker.bootstrap, topics.results, 'read_committed', 20, 1000);
+    const committed = await eos.readAll<eos.PaymentResult>(
+      broker.bootstrap,
+      topics.results,
+      'read_committed',
+      20,
+      1000,
+    );
     assert.equal(committed.length, 20);
-    assert.deepEqual(committed.map((r) => r.paymentId).sort(), requests.map((r) => r.paymentId).sort(), 'each payment exactly once');
+    assert.deepEqual(
+      committed.map((r) => r.paymentId).sort(),
+      requests.map((r) => r.paymentId).sort(),
+      'each payment exactly once',
+    );
     for (const r of committed) assert.deepEqual(r, eos.decide(requests.find((q) => q.paymentId === r.paymentId)!));
     const raw = await eos.readAll<eos.PaymentResult>(broker.bootstrap, topics.results, 'read_uncommitted', 21, 1000);
     assert.ok(raw.length > 20, 'the aborted attempt is still in the log, hidden from read_committed');
-    const ledger = await eos.readAll<{ paymentId: string; debit: number }>(broker.bootstrap, topics.ledger, 'read_committed', 1, 1000);
-    assert.deepEqual(ledger.map((l) => l.paymentId).sort(), committed.filter((r) => r.status === 'approved').map((r) => r.paymentId).sort());
+    const ledger = await eos.readAll<{ paymentId: string; debit: number }>(
+      broker.bootstrap,
+      topics.ledger,
+      'read_committed',
+      1,
+      1000,
+    );
+    assert.deepEqual(
+      ledger.map((l) => l.paymentId).sort(),
+      committed
+        .filter((r) => r.status === 'approved')
+        .map((r) => r.paymentId)
+        .sort(),
+    );
   });
 });

@@ -32,9 +32,9 @@ class Member {
         memberEpoch: this.epoch,
         instanceId: this.opts.instanceId ?? null,
         rackId: null,
-        rebalanceTimeoutMs: joining ? this.opts.rebalanceTimeoutMs ?? 30_000 : -1,
+        rebalanceTimeoutMs: joining ? (this.opts.rebalanceTimeoutMs ?? 30_000) : -1,
         subscribedTopicNames: joining ? this.topics : null,
-        serverAssignor: joining ? this.opts.assignor ?? null : null,
+        serverAssignor: joining ? (this.opts.assignor ?? null) : null,
         topicPartitions: joining ? [] : this.ownedList(),
         ...over,
       },
@@ -94,7 +94,8 @@ function coverage(members: Member[]): string[] {
 
 function allPartitions(h: Harness, topics: Record<string, number>): string[] {
   const out: string[] = [];
-  for (const [name, n] of Object.entries(topics)) for (let p = 0; p < n; p++) out.push(`${h.topics.topicIdOf(name)}:${p}`);
+  for (const [name, n] of Object.entries(topics))
+    for (let p = 0; p < n; p++) out.push(`${h.topics.topicIdOf(name)}:${p}`);
   return out.sort();
 }
 
@@ -107,14 +108,21 @@ test('first heartbeat: a member id, epoch 1 and every partition of its subscript
   assert.match(r.memberId!, /^[0-9a-f-]{36}$/);
   assert.equal(r.memberEpoch, 1);
   assert.equal(r.heartbeatIntervalMs, 5000);
-  assert.deepEqual(r.assignment, { topicPartitions: [{ topicId: h.topics.topicIdOf('orders')!, partitions: [0, 1, 2, 3] }] });
+  assert.deepEqual(r.assignment, {
+    topicPartitions: [{ topicId: h.topics.topicIdOf('orders')!, partitions: [0, 1, 2, 3] }],
+  });
   // A heartbeat that changes nothing does not repeat the assignment.
   const again = await m.heartbeat({ topicPartitions: null });
   assert.equal(again.assignment, null);
   assert.equal(again.memberEpoch, 1);
   const d = h.coordinator.consumerGroupDescribe(['k1'])[0]!;
-  assert.deepEqual({ state: d.groupState, epoch: d.groupEpoch, assignmentEpoch: d.assignmentEpoch, assignor: d.assignorName }, { state: 'Stable', epoch: 1, assignmentEpoch: 1, assignor: 'uniform' });
-  assert.deepEqual(d.members[0]!.assignment.topicPartitions, [{ topicId: h.topics.topicIdOf('orders'), topicName: 'orders', partitions: [0, 1, 2, 3] }]);
+  assert.deepEqual(
+    { state: d.groupState, epoch: d.groupEpoch, assignmentEpoch: d.assignmentEpoch, assignor: d.assignorName },
+    { state: 'Stable', epoch: 1, assignmentEpoch: 1, assignor: 'uniform' },
+  );
+  assert.deepEqual(d.members[0]!.assignment.topicPartitions, [
+    { topicId: h.topics.topicIdOf('orders'), topicName: 'orders', partitions: [0, 1, 2, 3] },
+  ]);
   assert.equal(d.members[0]!.clientId, 'kip848-client');
 });
 
@@ -127,7 +135,11 @@ for (const assignor of ['uniform', 'range']) {
     for (let i = 0; i < 3; i++) {
       members.push(new Member(h, 'conv', ['a', 'b'], { assignor }));
       await converge(h, 'conv', members);
-      assert.deepEqual(coverage(members), allPartitions(h, topics), `all partitions owned with ${members.length} members`);
+      assert.deepEqual(
+        coverage(members),
+        allPartitions(h, topics),
+        `all partitions owned with ${members.length} members`,
+      );
     }
     const counts = members.map((m) => m.count()).sort();
     if (assignor === 'uniform') assert.deepEqual(counts, [4, 4, 4]);
@@ -228,12 +240,22 @@ test('epoch checks: a newer epoch or an older one is fenced, a lost response (pr
   const lost = await a.heartbeat({ memberEpoch: 1 });
   assert.equal(lost.errorCode, ErrorCode.NONE);
   assert.equal(lost.memberEpoch, 2);
-  const stale = await a.heartbeat({ memberEpoch: 0, topicPartitions: a.ownedList(), subscribedTopicNames: null, rebalanceTimeoutMs: -1 });
+  const stale = await a.heartbeat({
+    memberEpoch: 0,
+    topicPartitions: a.ownedList(),
+    subscribedTopicNames: null,
+    rebalanceTimeoutMs: -1,
+  });
   assert.equal(stale.errorCode, ErrorCode.INVALID_REQUEST, 'a rejoin must say what it subscribes to');
   const unknown = await a.heartbeat({ memberId: 'who' });
   assert.equal(unknown.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
   // A fenced member rejoins with epoch 0 and its member id, and gets a full assignment back.
-  const rejoin = await a.heartbeat({ memberEpoch: 0, subscribedTopicNames: ['t'], rebalanceTimeoutMs: 30_000, topicPartitions: [] });
+  const rejoin = await a.heartbeat({
+    memberEpoch: 0,
+    subscribedTopicNames: ['t'],
+    rebalanceTimeoutMs: 30_000,
+    topicPartitions: [],
+  });
   assert.equal(rejoin.errorCode, ErrorCode.NONE);
   assert.equal(rejoin.memberId, a.memberId);
   assert.ok(rejoin.assignment !== null);
@@ -245,32 +267,89 @@ test('request validation: INVALID_REQUEST, UNSUPPORTED_ASSIGNOR, and a classic g
   const m = new Member(h, 'val', ['t']);
   assert.equal((await m.heartbeat({ groupId: '' })).errorCode, ErrorCode.INVALID_REQUEST);
   assert.equal((await m.heartbeat({ rebalanceTimeoutMs: -1 })).errorCode, ErrorCode.INVALID_REQUEST);
-  assert.equal((await m.heartbeat({ topicPartitions: [{ topicId: h.topics.topicIdOf('t')!, partitions: [0] }] })).errorCode, ErrorCode.INVALID_REQUEST);
-  assert.equal((await m.heartbeat({ memberEpoch: 5 })).errorCode, ErrorCode.INVALID_REQUEST, 'a member id is required past epoch 0');
+  assert.equal(
+    (await m.heartbeat({ topicPartitions: [{ topicId: h.topics.topicIdOf('t')!, partitions: [0] }] })).errorCode,
+    ErrorCode.INVALID_REQUEST,
+  );
+  assert.equal(
+    (await m.heartbeat({ memberEpoch: 5 })).errorCode,
+    ErrorCode.INVALID_REQUEST,
+    'a member id is required past epoch 0',
+  );
   assert.equal((await m.heartbeat({ memberEpoch: -3, memberId: 'x' })).errorCode, ErrorCode.INVALID_REQUEST);
   const bad = await m.heartbeat({ serverAssignor: 'sticky' });
   assert.equal(bad.errorCode, ErrorCode.UNSUPPORTED_ASSIGNOR);
   assert.match(bad.errorMessage!, /uniform, range/);
-  void h.coordinator.join({ groupId: 'classic', memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: subscription(['t']) }], sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, clientId: 'c', clientHost: '/h', requireKnownMemberId: false, supportSkippingAssignment: false });
+  void h.coordinator.join({
+    groupId: 'classic',
+    memberId: '',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: subscription(['t']) }],
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    clientId: 'c',
+    clientHost: '/h',
+    requireKnownMemberId: false,
+    supportSkippingAssignment: false,
+  });
   await advance(h, 0);
   const clash = await new Member(h, 'classic', ['t']).heartbeat();
   assert.equal(clash.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   // And the other way round: classic members cannot join a consumer group that has members.
   await m.heartbeat();
-  const j = await h.coordinator.join({ groupId: 'val', memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: subscription(['t']) }], sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, clientId: 'c', clientHost: '/h', requireKnownMemberId: false, supportSkippingAssignment: false });
+  const j = await h.coordinator.join({
+    groupId: 'val',
+    memberId: '',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: subscription(['t']) }],
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    clientId: 'c',
+    clientHost: '/h',
+    requireKnownMemberId: false,
+    supportSkippingAssignment: false,
+  });
   assert.equal(j.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
   assert.equal(h.coordinator.describeGroups(['val'])[0]!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   assert.equal(h.coordinator.consumerGroupDescribe(['classic'])[0]!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
-  assert.deepEqual(h.coordinator.listGroups([], ['consumer']).groups, [{ groupId: 'val', protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' }]);
+  assert.deepEqual(h.coordinator.listGroups([], ['consumer']).groups, [
+    { groupId: 'val', protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' },
+  ]);
 });
 
 test('an offsets-only classic group converts to a consumer group and keeps its offsets', async () => {
   const h = await harness();
   h.topics.add('t', 1);
-  await h.coordinator.commitOffsets({ groupId: 'conv2', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 12, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }] });
+  await h.coordinator.commitOffsets({
+    groupId: 'conv2',
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: [
+      {
+        name: 't',
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: 12,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
   const m = new Member(h, 'conv2', ['t']);
   assert.equal((await m.heartbeat()).errorCode, ErrorCode.NONE);
-  assert.equal(h.coordinator.fetchOffsets({ groupId: 'conv2', topics: null, requireStable: false }).topics[0]!.partitions[0]!.committedOffset, 12);
+  assert.equal(
+    h.coordinator.fetchOffsets({ groupId: 'conv2', topics: null, requireStable: false }).topics[0]!.partitions[0]!
+      .committedOffset,
+    12,
+  );
 });
 
 test('static member: leaving with epoch -2 keeps its partitions for its next incarnation, no rebalance', async () => {
@@ -294,7 +373,11 @@ test('static member: leaving with epoch -2 keeps its partitions for its next inc
   assert.notEqual(r.memberId, a.memberId);
   assert.deepEqual(a2.ownedList(), had, 'the new incarnation gets the same partitions');
   assert.equal(h.coordinator.consumerGroupDescribe(['st'])[0]!.groupEpoch, epoch, 'no group epoch bump');
-  assert.equal((await a.heartbeat({ memberEpoch: r.memberEpoch })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID, 'the old member id is gone');
+  assert.equal(
+    (await a.heartbeat({ memberEpoch: r.memberEpoch })).errorCode,
+    ErrorCode.UNKNOWN_MEMBER_ID,
+    'the old member id is gone',
+  );
 });
 
 test('new partitions of a subscribed topic bump the epoch and get assigned', async () => {
@@ -322,12 +405,37 @@ test('offset commits and fetches check the member epoch', async () => {
   const m = new Member(h, 'oc', ['t']);
   await m.heartbeat();
   const c = (gen: number, memberId: string) =>
-    h.coordinator.commitOffsets({ groupId: 'oc', generationIdOrMemberEpoch: gen, memberId, groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }] });
+    h.coordinator.commitOffsets({
+      groupId: 'oc',
+      generationIdOrMemberEpoch: gen,
+      memberId,
+      groupInstanceId: null,
+      retentionTimeMs: -1,
+      topics: [
+        {
+          name: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: 3,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1,
+              committedMetadata: null,
+            },
+          ],
+        },
+      ],
+    });
   assert.equal((await c(m.epoch, m.memberId))[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
   assert.equal((await c(m.epoch - 1, m.memberId))[0]!.partitions[0]!.errorCode, ErrorCode.STALE_MEMBER_EPOCH);
-  assert.equal((await c(-1, ''))[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_MEMBER_ID, 'admin commits need an empty group');
+  assert.equal(
+    (await c(-1, ''))[0]!.partitions[0]!.errorCode,
+    ErrorCode.UNKNOWN_MEMBER_ID,
+    'admin commits need an empty group',
+  );
   assert.equal((await c(m.epoch, 'nobody'))[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
-  const f = (memberId: string, memberEpoch: number) => h.coordinator.fetchOffsets({ groupId: 'oc', topics: null, requireStable: true, memberId, memberEpoch });
+  const f = (memberId: string, memberEpoch: number) =>
+    h.coordinator.fetchOffsets({ groupId: 'oc', topics: null, requireStable: true, memberId, memberEpoch });
   assert.equal(f(m.memberId, m.epoch).topics[0]!.partitions[0]!.committedOffset, 3);
   assert.equal(f(m.memberId, m.epoch + 1).errorCode, ErrorCode.STALE_MEMBER_EPOCH);
   assert.equal(f('', -1).errorCode, ErrorCode.NONE, 'admin fetches are always fine');
@@ -341,7 +449,10 @@ test('offset commits and fetches check the member epoch', async () => {
 test('durability: a consumer group restarts with its epochs and assignments; members continue without rejoining', async () => {
   const h = await harness();
   h.topics.add('t', 6);
-  const members = [new Member(h, 'dur848', ['t']), new Member(h, 'dur848', ['t'], { instanceId: 'static-1', assignor: 'range' })];
+  const members = [
+    new Member(h, 'dur848', ['t']),
+    new Member(h, 'dur848', ['t'], { instanceId: 'static-1', assignor: 'range' }),
+  ];
   await converge(h, 'dur848', members);
   const before = h.coordinator.consumerGroupDescribe(['dur848'])[0]!;
   h.coordinator.shutdown();
@@ -359,7 +470,10 @@ test('durability: a consumer group restarts with its epochs and assignments; mem
   await members[0]!.heartbeat({ memberEpoch: -1 });
   h2.coordinator.shutdown();
   const h3 = await harness({ log: h.log, topics: h.topics, time: h.time });
-  assert.deepEqual(h3.coordinator.consumerGroupDescribe(['dur848'])[0]!.members.map((m) => m.instanceId), ['static-1']);
+  assert.deepEqual(
+    h3.coordinator.consumerGroupDescribe(['dur848'])[0]!.members.map((m) => m.instanceId),
+    ['static-1'],
+  );
   h3.coordinator.shutdown();
 });
 
@@ -377,7 +491,9 @@ test('assignors: uniform balances mixed subscriptions, range keeps co-partitione
   ]);
   const spec = (subs: Record<string, string[]>) => ({
     topics,
-    members: new Map(Object.entries(subs).map(([id, t]) => [id, { subscribedTopicIds: new Set(t), currentAssignment: new Map() }])),
+    members: new Map(
+      Object.entries(subs).map(([id, t]) => [id, { subscribedTopicIds: new Set(t), currentAssignment: new Map() }]),
+    ),
   });
   const u = uniformAssignor.assign(spec({ m1: ['A'], m2: ['A', 'B'] }));
   const n = (a: Map<string, Set<number>> | undefined) => [...(a?.values() ?? [])].reduce((s, x) => s + x.size, 0);
@@ -398,7 +514,8 @@ test('assignors: uniform balances mixed subscriptions, range keeps co-partitione
     ]),
   });
   for (const id of ['m1', 'm2']) {
-    for (const [t, parts] of grown.get(id)!) for (const p of parts) assert.ok(before.get(id)!.get(t)!.has(p), `${id} kept ${t}-${p}`);
+    for (const [t, parts] of grown.get(id)!)
+      for (const p of parts) assert.ok(before.get(id)!.get(t)!.has(p), `${id} kept ${t}-${p}`);
   }
   assert.deepEqual(['m1', 'm2', 'm3'].map((id) => n(grown.get(id))).sort(), [2, 3, 3]);
 });

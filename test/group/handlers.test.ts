@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { APIS, responseHeaderVersion, requestHeaderVersion, type ApiMessages, type ApiName } from '../../src/protocol/apis.js';
+import {
+  APIS,
+  responseHeaderVersion,
+  requestHeaderVersion,
+  type ApiMessages,
+  type ApiName,
+} from '../../src/protocol/apis.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { readResponseHeader, writeRequestHeader } from '../../src/protocol/headers.js';
 import { Reader } from '../../src/protocol/reader.js';
@@ -14,7 +20,11 @@ import { MemoryOffsetsLog, advance, harness, settle, subscription, track, type H
 interface Wire {
   h: Harness;
   processor: KafkaRequestProcessor;
-  call<K extends ApiName>(api: K, version: number, request: ApiMessages[K]['request']): Promise<ApiMessages[K]['response']>;
+  call<K extends ApiName>(
+    api: K,
+    version: number,
+    request: ApiMessages[K]['request'],
+  ): Promise<ApiMessages[K]['response']>;
 }
 
 async function wire(config = {}, log?: MemoryOffsetsLog): Promise<Wire> {
@@ -29,7 +39,11 @@ async function wire(config = {}, log?: MemoryOffsetsLog): Promise<Wire> {
       const def = APIS[api];
       const w = new Writer(256);
       const cid = correlationId++;
-      writeRequestHeader(w, { requestApiKey: def.key, requestApiVersion: version, correlationId: cid, clientId: 'wire-test' }, requestHeaderVersion(def.key, version));
+      writeRequestHeader(
+        w,
+        { requestApiKey: def.key, requestApiVersion: version, correlationId: cid, clientId: 'wire-test' },
+        requestHeaderVersion(def.key, version),
+      );
       (def.writeRequest as (w: Writer, v: number, m: unknown) => void)(w, version, request);
       const outcome = await processor.process(conn, w.toBuffer());
       assert.equal(outcome.kind, 'response', `${api} v${version} answered`);
@@ -44,7 +58,12 @@ async function wire(config = {}, log?: MemoryOffsetsLog): Promise<Wire> {
 }
 
 // Requests with each field set only where the version has it (the codecs refuse the rest).
-const joinReq = (v: number, groupId: string, memberId: string, instance: string | null = null): ApiMessages['JoinGroup']['request'] => ({
+const joinReq = (
+  v: number,
+  groupId: string,
+  memberId: string,
+  instance: string | null = null,
+): ApiMessages['JoinGroup']['request'] => ({
   groupId,
   sessionTimeoutMs: 10_000,
   rebalanceTimeoutMs: v >= 1 ? 20_000 : -1,
@@ -55,19 +74,56 @@ const joinReq = (v: number, groupId: string, memberId: string, instance: string 
   reason: null,
 });
 
-const commitReq = (v: number, groupId: string, gen: number, memberId: string, offset: number, metadata: string): ApiMessages['OffsetCommit']['request'] => ({
+const commitReq = (
+  v: number,
+  groupId: string,
+  gen: number,
+  memberId: string,
+  offset: number,
+  metadata: string,
+): ApiMessages['OffsetCommit']['request'] => ({
   groupId,
   generationIdOrMemberEpoch: v >= 1 ? gen : -1,
   memberId: v >= 1 ? memberId : '',
   groupInstanceId: null,
   retentionTimeMs: -1,
-  topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: v >= 6 ? 4 : -1, commitTimestamp: -1, committedMetadata: metadata }] }],
+  topics: [
+    {
+      name: 't',
+      partitions: [
+        {
+          partitionIndex: 0,
+          committedOffset: offset,
+          committedLeaderEpoch: v >= 6 ? 4 : -1,
+          commitTimestamp: -1,
+          committedMetadata: metadata,
+        },
+      ],
+    },
+  ],
 });
 
 const fetchReq = (v: number, groupId: string, topics: string[] | null): ApiMessages['OffsetFetch']['request'] =>
   v >= 8
-    ? { groupId: '', topics: [], groups: [{ groupId, memberId: null, memberEpoch: -1, topics: topics === null ? null : topics.map((name) => ({ name, partitionIndexes: [0] })) }], requireStable: false }
-    : { groupId, topics: topics === null ? null : topics.map((name) => ({ name, partitionIndexes: [0] })), groups: [], requireStable: false };
+    ? {
+        groupId: '',
+        topics: [],
+        groups: [
+          {
+            groupId,
+            memberId: null,
+            memberEpoch: -1,
+            topics: topics === null ? null : topics.map((name) => ({ name, partitionIndexes: [0] })),
+          },
+        ],
+        requireStable: false,
+      }
+    : {
+        groupId,
+        topics: topics === null ? null : topics.map((name) => ({ name, partitionIndexes: [0] })),
+        groups: [],
+        requireStable: false,
+      };
 
 test('librdkafka needs min version 0 on every group API; versions advertised as Kafka 3.9', async () => {
   const w = await wire();
@@ -92,7 +148,10 @@ test('librdkafka needs min version 0 on every group API; versions advertised as 
     assert.deepEqual([a?.minVersion, a?.maxVersion], [min, max], api);
   }
   const classicOnly = await wire({ rebalanceProtocols: ['classic'] });
-  assert.equal(classicOnly.processor.supportedApis().some((a) => a.apiKey === APIS.ConsumerGroupHeartbeat.key), false);
+  assert.equal(
+    classicOnly.processor.supportedApis().some((a) => a.apiKey === APIS.ConsumerGroupHeartbeat.key),
+    false,
+  );
 });
 
 test('FindCoordinator v0-v6: this node for groups and transactional ids, batched keys from v4', async () => {
@@ -110,10 +169,13 @@ test('FindCoordinator v0-v6: this node for groups and transactional ids, batched
   }
   for (let v = 4; v <= 6; v++) {
     const r = await w.call('FindCoordinator', v, { key: '', keyType: 0, coordinatorKeys: ['a', 'b'] });
-    assert.deepEqual(r.coordinators.map((c) => [c.key, c.nodeId, c.host, c.port, c.errorCode]), [
-      ['a', 1, '127.0.0.1', 9092, 0],
-      ['b', 1, '127.0.0.1', 9092, 0],
-    ]);
+    assert.deepEqual(
+      r.coordinators.map((c) => [c.key, c.nodeId, c.host, c.port, c.errorCode]),
+      [
+        ['a', 1, '127.0.0.1', 9092, 0],
+        ['b', 1, '127.0.0.1', 9092, 0],
+      ],
+    );
   }
 });
 
@@ -139,7 +201,10 @@ for (let v = 0; v <= 9; v++) {
     assert.equal(join.protocolName, 'range');
     assert.equal(join.protocolType, v >= 7 ? 'consumer' : null);
     assert.equal(join.leader, join.memberId);
-    assert.deepEqual(join.members.map((m) => m.memberId), [join.memberId]);
+    assert.deepEqual(
+      join.members.map((m) => m.memberId),
+      [join.memberId],
+    );
     memberId = join.memberId;
     const sv = Math.min(v, 5);
     const a = Buffer.from([0, 0, 0, 0, 0, 1, 0, 1, 0x74, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
@@ -156,8 +221,14 @@ for (let v = 0; v <= 9; v++) {
     assert.deepEqual(sync.assignment, a);
     assert.equal(sync.protocolName, sv >= 5 ? 'range' : null);
     const hv = Math.min(v, 4);
-    assert.equal((await w.call('Heartbeat', hv, { groupId: g, generationId: 1, memberId, groupInstanceId: null })).errorCode, 0);
-    assert.equal((await w.call('Heartbeat', hv, { groupId: g, generationId: 9, memberId, groupInstanceId: null })).errorCode, ErrorCode.ILLEGAL_GENERATION);
+    assert.equal(
+      (await w.call('Heartbeat', hv, { groupId: g, generationId: 1, memberId, groupInstanceId: null })).errorCode,
+      0,
+    );
+    assert.equal(
+      (await w.call('Heartbeat', hv, { groupId: g, generationId: 9, memberId, groupInstanceId: null })).errorCode,
+      ErrorCode.ILLEGAL_GENERATION,
+    );
     const commit = await w.call('OffsetCommit', v, commitReq(v, g, 1, memberId, 17, 'm'));
     // OffsetCommit v0 carries no member: refused while the group has members, as Kafka does.
     assert.equal(commit.topics[0]!.partitions[0]!.errorCode, v === 0 ? ErrorCode.UNKNOWN_MEMBER_ID : 0);
@@ -165,9 +236,23 @@ for (let v = 0; v <= 9; v++) {
     const part = v >= 8 ? fetched.groups[0]!.topics[0]!.partitions[0]! : fetched.topics[0]!.partitions[0]!;
     assert.equal(part.committedOffset, v === 0 ? -1 : 17);
     const lv = Math.min(v, 5);
-    const leave = await w.call('LeaveGroup', lv, lv <= 2 ? { groupId: g, memberId, members: [] } : { groupId: g, memberId: '', members: [{ memberId, groupInstanceId: null, reason: lv >= 5 ? 'test done' : null }] });
+    const leave = await w.call(
+      'LeaveGroup',
+      lv,
+      lv <= 2
+        ? { groupId: g, memberId, members: [] }
+        : {
+            groupId: g,
+            memberId: '',
+            members: [{ memberId, groupInstanceId: null, reason: lv >= 5 ? 'test done' : null }],
+          },
+    );
     assert.equal(leave.errorCode, 0);
-    if (lv >= 3) assert.deepEqual(leave.members.map((m) => [m.memberId, m.errorCode]), [[memberId, 0]]);
+    if (lv >= 3)
+      assert.deepEqual(
+        leave.members.map((m) => [m.memberId, m.errorCode]),
+        [[memberId, 0]],
+      );
     await settle();
     const dv = Math.min(v, 5);
     const d = await w.call('DescribeGroups', dv, { groups: [g], includeAuthorizedOperations: dv >= 3 });
@@ -186,13 +271,20 @@ test('OffsetCommit v0-v9 and OffsetFetch v0-v9 read the same store, metadata and
     for (let fv = 0; fv <= 9; fv++) {
       const f = await w.call('OffsetFetch', fv, fetchReq(fv, g, ['t']));
       const p = fv >= 8 ? f.groups[0]!.topics[0]!.partitions[0]! : f.topics[0]!.partitions[0]!;
-      assert.deepEqual([p.committedOffset, p.metadata, p.errorCode], [100 + cv, `meta-${cv}`, 0], `commit v${cv} fetch v${fv}`);
+      assert.deepEqual(
+        [p.committedOffset, p.metadata, p.errorCode],
+        [100 + cv, `meta-${cv}`, 0],
+        `commit v${cv} fetch v${fv}`,
+      );
       assert.equal(p.committedLeaderEpoch, fv >= 5 && cv >= 6 ? 4 : -1, `leader epoch commit v${cv} fetch v${fv}`);
     }
   }
   // v2+: null topics mean every partition with an offset; v8+: several groups in one request.
   const all = await w.call('OffsetFetch', 2, fetchReq(2, 'oc-3', null));
-  assert.deepEqual(all.topics.map((t) => [t.name, t.partitions.map((p) => p.committedOffset)]), [['t', [103]]]);
+  assert.deepEqual(
+    all.topics.map((t) => [t.name, t.partitions.map((p) => p.committedOffset)]),
+    [['t', [103]]],
+  );
   const multi = await w.call('OffsetFetch', 8, {
     groupId: '',
     topics: [],
@@ -203,13 +295,32 @@ test('OffsetCommit v0-v9 and OffsetFetch v0-v9 read the same store, metadata and
       { groupId: 'none', memberId: null, memberEpoch: -1, topics: null },
     ],
   });
-  assert.deepEqual(multi.groups.map((g) => [g.groupId, g.errorCode, g.topics.map((t) => t.partitions.map((p) => p.committedOffset))]), [
-    ['oc-1', 0, [[101]]],
-    ['oc-9', 0, [[109]]],
-    ['none', 0, []],
-  ]);
+  assert.deepEqual(
+    multi.groups.map((g) => [g.groupId, g.errorCode, g.topics.map((t) => t.partitions.map((p) => p.committedOffset))]),
+    [
+      ['oc-1', 0, [[101]]],
+      ['oc-9', 0, [[109]]],
+      ['none', 0, []],
+    ],
+  );
   // Unknown topics are refused per partition.
-  const unknown = await w.call('OffsetCommit', 2, { ...commitReq(2, 'oc-x', -1, '', 1, ''), topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }] });
+  const unknown = await w.call('OffsetCommit', 2, {
+    ...commitReq(2, 'oc-x', -1, '', 1, ''),
+    topics: [
+      {
+        name: 'nope',
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: 1,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
   assert.equal(unknown.topics[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
 });
 
@@ -218,10 +329,29 @@ test('OffsetCommit v1 keeps the commit timestamp; v2-v4 retention expires the of
   w.h.topics.add('t', 1);
   const r = await w.call('OffsetCommit', 3, { ...commitReq(3, 'ret', -1, '', 5, ''), retentionTimeMs: 2000 });
   assert.equal(r.topics[0]!.partitions[0]!.errorCode, 0);
-  const v1 = await w.call('OffsetCommit', 1, { ...commitReq(1, 'ts', -1, '', 6, ''), topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 6, committedLeaderEpoch: -1, commitTimestamp: 1234, committedMetadata: null }] }] });
+  const v1 = await w.call('OffsetCommit', 1, {
+    ...commitReq(1, 'ts', -1, '', 6, ''),
+    topics: [
+      {
+        name: 't',
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: 6,
+            committedLeaderEpoch: -1,
+            commitTimestamp: 1234,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
   assert.equal(v1.topics[0]!.partitions[0]!.errorCode, 0);
   await advance(w.h, 3000, 1000);
-  assert.deepEqual((await w.call('OffsetFetch', 1, fetchReq(1, 'ret', ['t']))).topics[0]!.partitions[0]!.committedOffset, -1);
+  assert.deepEqual(
+    (await w.call('OffsetFetch', 1, fetchReq(1, 'ret', ['t']))).topics[0]!.partitions[0]!.committedOffset,
+    -1,
+  );
 });
 
 test('group-level errors: OffsetFetch v0/v1 put them on each partition, v2+ at the top', async () => {
@@ -233,7 +363,10 @@ test('group-level errors: OffsetFetch v0/v1 put them on each partition, v2+ at t
   await settle();
   assert.equal(w.h.coordinator.isLoading, true);
   const v1 = await w.call('OffsetFetch', 1, fetchReq(1, 'g', ['t']));
-  assert.deepEqual(v1.topics.map((t) => [t.name, t.partitions.map((p) => [p.committedOffset, p.errorCode])]), [['t', [[-1, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS]]]]);
+  assert.deepEqual(
+    v1.topics.map((t) => [t.name, t.partitions.map((p) => [p.committedOffset, p.errorCode])]),
+    [['t', [[-1, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS]]]],
+  );
   const v2 = await w.call('OffsetFetch', 2, fetchReq(2, 'g', ['t']));
   assert.deepEqual([v2.errorCode, v2.topics], [ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, []]);
   const v8 = await w.call('OffsetFetch', 8, fetchReq(8, 'g', ['t']));
@@ -252,13 +385,19 @@ test('ListGroups v0-v5 with filters, DeleteGroups v0-v2 and OffsetDelete v0 over
   w.h.topics.add('t', 1);
   for (const g of ['a', 'b', 'c']) await w.call('OffsetCommit', 2, commitReq(2, g, -1, '', 1, ''));
   for (let v = 0; v <= 5; v++) {
-    const r = await w.call('ListGroups', v, { statesFilter: v >= 4 ? ['Empty'] : [], typesFilter: v >= 5 ? ['classic'] : [] });
+    const r = await w.call('ListGroups', v, {
+      statesFilter: v >= 4 ? ['Empty'] : [],
+      typesFilter: v >= 5 ? ['classic'] : [],
+    });
     assert.deepEqual(r.groups.map((g) => g.groupId).sort(), ['a', 'b', 'c']);
     if (v >= 4) assert.equal(r.groups[0]!.groupState, 'Empty');
     if (v >= 5) assert.equal(r.groups[0]!.groupType, 'classic');
   }
   assert.deepEqual((await w.call('ListGroups', 4, { statesFilter: ['Stable'], typesFilter: [] })).groups, []);
-  const od = await w.call('OffsetDelete', 0, { groupId: 'c', topics: [{ name: 't', partitions: [{ partitionIndex: 0 }] }] });
+  const od = await w.call('OffsetDelete', 0, {
+    groupId: 'c',
+    topics: [{ name: 't', partitions: [{ partitionIndex: 0 }] }],
+  });
   assert.deepEqual([od.errorCode, od.topics[0]!.partitions[0]!.errorCode], [0, 0]);
   assert.equal((await w.call('OffsetFetch', 1, fetchReq(1, 'c', ['t']))).topics[0]!.partitions[0]!.committedOffset, -1);
   for (let v = 0; v <= 2; v++) {
@@ -266,7 +405,10 @@ test('ListGroups v0-v5 with filters, DeleteGroups v0-v2 and OffsetDelete v0 over
     const r = await w.call('DeleteGroups', v, { groupsNames: [g] });
     assert.deepEqual(r.results, [{ groupId: g, errorCode: g === 'zzz' ? ErrorCode.GROUP_ID_NOT_FOUND : 0 }]);
   }
-  assert.deepEqual((await w.call('ListGroups', 0, { statesFilter: [], typesFilter: [] })).groups.map((g) => g.groupId), ['c']);
+  assert.deepEqual(
+    (await w.call('ListGroups', 0, { statesFilter: [], typesFilter: [] })).groups.map((g) => g.groupId),
+    ['c'],
+  );
 });
 
 test('DescribeGroups of an unknown group is Dead with no error (what admin clients expect)', async () => {
@@ -294,7 +436,17 @@ test('ConsumerGroupHeartbeat and ConsumerGroupDescribe v0 over the wire', async 
   assert.equal(r.errorCode, 0);
   assert.equal(r.memberEpoch, 1);
   assert.deepEqual(r.assignment, { topicPartitions: [{ topicId, partitions: [0, 1] }] });
-  const bad = await w.call('ConsumerGroupHeartbeat', 0, { groupId: 'k', memberId: 'nope', memberEpoch: 3, instanceId: null, rackId: null, rebalanceTimeoutMs: -1, subscribedTopicNames: null, serverAssignor: null, topicPartitions: null });
+  const bad = await w.call('ConsumerGroupHeartbeat', 0, {
+    groupId: 'k',
+    memberId: 'nope',
+    memberEpoch: 3,
+    instanceId: null,
+    rackId: null,
+    rebalanceTimeoutMs: -1,
+    subscribedTopicNames: null,
+    serverAssignor: null,
+    topicPartitions: null,
+  });
   assert.equal(bad.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
   assert.ok(bad.errorMessage);
   const d = await w.call('ConsumerGroupDescribe', 0, { groupIds: ['k', 'missing'], includeAuthorizedOperations: true });

@@ -1,7 +1,12 @@
 import { setBaseOffset, lastOffsetDelta } from '../../src/protocol/records/batch-header.js';
 import { GroupCoordinator } from '../../src/group/group-coordinator.js';
 import { ManualTime } from '../../src/group/time.js';
-import { DEFAULT_GROUP_CONFIG, type GroupCoordinatorConfig, type OffsetsLog, type TopicMetadataView } from '../../src/group/types.js';
+import {
+  DEFAULT_GROUP_CONFIG,
+  type GroupCoordinatorConfig,
+  type OffsetsLog,
+  type TopicMetadataView,
+} from '../../src/group/types.js';
 import { Writer } from '../../src/protocol/writer.js';
 import { writeConsumerProtocolSubscription } from '../../src/protocol/messages/consumer-protocol-subscription.js';
 import { writeConsumerProtocolAssignment } from '../../src/protocol/messages/consumer-protocol-assignment.js';
@@ -37,7 +42,11 @@ export class MemoryOffsetsLog implements OffsetsLog {
     return { baseOffset };
   }
 
-  async read(partition: number, fromOffset: number, visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>): Promise<void> {
+  async read(
+    partition: number,
+    fromOffset: number,
+    visitor: (batch: Buffer) => boolean | void | Promise<boolean | void>,
+  ): Promise<void> {
     if (this.readGate) await this.readGate;
     for (const b of this.partitions[partition]!) {
       if (b.readBigInt64BE(0) < BigInt(fromOffset)) continue;
@@ -111,7 +120,13 @@ export const TEST_PARTITIONS = 5;
 
 /** A started coordinator on manual time. Defaults: no initial rebalance delay. */
 export async function harness(
-  opts: { config?: Partial<GroupCoordinatorConfig>; log?: MemoryOffsetsLog; topics?: FakeTopics; time?: ManualTime; awaitStartup?: boolean } = {},
+  opts: {
+    config?: Partial<GroupCoordinatorConfig>;
+    log?: MemoryOffsetsLog;
+    topics?: FakeTopics;
+    time?: ManualTime;
+    awaitStartup?: boolean;
+  } = {},
 ): Promise<Harness> {
   const time = opts.time ?? new ManualTime();
   const log = opts.log ?? new MemoryOffsetsLog(TEST_PARTITIONS);
@@ -151,7 +166,13 @@ export async function advance(h: { time: ManualTime }, ms: number, stepMs = ms):
 
 export function subscription(topics: string[], version = 1): Buffer {
   const w = new Writer(64).int16(version);
-  writeConsumerProtocolSubscription(w, version, { topics, userData: null, ownedPartitions: [], generationId: -1, rackId: null });
+  writeConsumerProtocolSubscription(w, version, {
+    topics,
+    userData: null,
+    ownedPartitions: [],
+    generationId: -1,
+    rackId: null,
+  });
   return w.toBuffer();
 }
 

@@ -12,7 +12,11 @@ const [mode, ...args] = process.argv.slice(2);
 
 if (mode === 'broker') {
   const [dataDir, port] = args;
-  const h = await startBroker({ dataDir, port: port ? Number(port) : 0, config: { 'group.initial.rebalance.delay.ms': '0' } });
+  const h = await startBroker({
+    dataDir,
+    port: port ? Number(port) : 0,
+    config: { 'group.initial.rebalance.delay.ms': '0' },
+  });
   process.stdout.write(`READY ${h.bootstrap}\n`);
   process.on('SIGTERM', () => {
     void h.close().then(() => process.exit(0));

@@ -10,7 +10,8 @@ export function missingProgram(command: string, args: string[], install: string)
   return r.error || r.status !== 0 ? `${command} is not installed: ${install} (.ci/run installs it)` : false;
 }
 
-export const kcatMissing = (command = process.env.KCAT ?? 'kcat') => missingProgram(command, ['-V'], 'apt-get install kcat');
+export const kcatMissing = (command = process.env.KCAT ?? 'kcat') =>
+  missingProgram(command, ['-V'], 'apt-get install kcat');
 
 export function pythonModuleMissing(python: string, module: string, install: string): string | false {
   const r = spawnSync(python, ['-c', `import ${module}`], { encoding: 'utf8' });

@@ -1,5 +1,11 @@
 import { connect, type Socket } from 'node:net';
-import { APIS, type ApiMessages, type ApiName, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/apis.js';
+import {
+  APIS,
+  type ApiMessages,
+  type ApiName,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../../src/protocol/apis.js';
 import { readResponseHeader, writeRequestHeader } from '../../src/protocol/headers.js';
 import { Reader } from '../../src/protocol/reader.js';
 import { Writer } from '../../src/protocol/writer.js';
@@ -71,18 +77,31 @@ export class WireClient {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
-  encode<K extends ApiName>(api: K, version: number, body: ApiMessages[K]['request'], correlationId = this.correlation++): Buffer {
+  encode<K extends ApiName>(
+    api: K,
+    version: number,
+    body: ApiMessages[K]['request'],
+    correlationId = this.correlation++,
+  ): Buffer {
     const d = APIS[api];
     const w = new Writer();
     w.int32(0);
-    writeRequestHeader(w, { requestApiKey: d.key, requestApiVersion: version, correlationId, clientId: 'brook-test' }, requestHeaderVersion(d.key, version));
+    writeRequestHeader(
+      w,
+      { requestApiKey: d.key, requestApiVersion: version, correlationId, clientId: 'brook-test' },
+      requestHeaderVersion(d.key, version),
+    );
     d.writeRequest(w, version, body as never);
     w.patchInt32(0, w.length - 4);
     return w.toBuffer();
   }
 
   /** Sends one request and decodes its response. */
-  async request<K extends ApiName>(api: K, version: number, body: ApiMessages[K]['request']): Promise<ApiMessages[K]['response']> {
+  async request<K extends ApiName>(
+    api: K,
+    version: number,
+    body: ApiMessages[K]['request'],
+  ): Promise<ApiMessages[K]['response']> {
     const correlationId = this.correlation++;
     const frame = this.encode(api, version, body, correlationId);
     const response = this.nextFrame();
@@ -90,7 +109,8 @@ export class WireClient {
     const r = new Reader(await response);
     const d = APIS[api];
     const header = readResponseHeader(r, responseHeaderVersion(d.key, version));
-    if (header.correlationId !== correlationId) throw new Error(`correlation id ${header.correlationId}, expected ${correlationId}`);
+    if (header.correlationId !== correlationId)
+      throw new Error(`correlation id ${header.correlationId}, expected ${correlationId}`);
     const body2 = d.readResponse(r, version) as ApiMessages[K]['response'];
     if (r.remaining() !== 0) throw new Error(`${r.remaining()} bytes left after the ${api} v${version} response`);
     return body2;

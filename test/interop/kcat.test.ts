@@ -11,7 +11,9 @@ const KCAT = process.env.KCAT ?? 'kcat';
 /** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 20 s. */
 function kcat(bootstrap: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(KCAT, ['-b', bootstrap, '-X', 'socket.timeout.ms=10000', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(KCAT, ['-b', bootstrap, '-X', 'socket.timeout.ms=10000', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,7 +44,11 @@ interface KcatMessage {
   headers?: string[];
 }
 
-const jsonLines = (out: string): KcatMessage[] => out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as KcatMessage);
+const jsonLines = (out: string): KcatMessage[] =>
+  out
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as KcatMessage);
 
 /** kcat 1.7 on librdkafka 2.0.2: ApiVersions v3, feature checks on advertised ranges, Fetch v11. */
 describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
@@ -63,14 +69,24 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
     await createTopic(wire, t, 3);
     const md = JSON.parse(await kcat(b.bootstrap, ['-L', '-J', '-t', t])) as {
       brokers: { id: number; name: string }[];
-      topics: { topic: string; error?: string; partitions: { partition: number; leader: number; replicas: { id: number }[]; isrs: { id: number }[] }[] }[];
+      topics: {
+        topic: string;
+        error?: string;
+        partitions: { partition: number; leader: number; replicas: { id: number }[]; isrs: { id: number }[] }[];
+      }[];
     };
-    assert.deepEqual(md.brokers.map((x) => [x.id, x.name]), [[b.broker.nodeId, `${b.host}:${b.port}`]]);
+    assert.deepEqual(
+      md.brokers.map((x) => [x.id, x.name]),
+      [[b.broker.nodeId, `${b.host}:${b.port}`]],
+    );
     assert.equal(md.topics.length, 1);
     assert.equal(md.topics[0]!.topic, t);
     assert.equal(md.topics[0]!.error, undefined);
     const parts = md.topics[0]!.partitions.sort((x, y) => x.partition - y.partition);
-    assert.deepEqual(parts.map((p) => [p.partition, p.leader, p.replicas.map((r) => r.id), p.isrs.map((r) => r.id)]), [0, 1, 2].map((i) => [i, b.broker.nodeId, [b.broker.nodeId], [b.broker.nodeId]]));
+    assert.deepEqual(
+      parts.map((p) => [p.partition, p.leader, p.replicas.map((r) => r.id), p.isrs.map((r) => r.id)]),
+      [0, 1, 2].map((i) => [i, b.broker.nodeId, [b.broker.nodeId], [b.broker.nodeId]]),
+    );
     const plain = await kcat(b.bootstrap, ['-L', '-t', t]);
     assert.match(plain, new RegExp(`topic "${t}" with 3 partitions:`));
   });
@@ -79,27 +95,55 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
     const t = topicName('kcat-kv');
     await createTopic(wire, t, 2);
     const lines = Array.from({ length: 12 }, (_, i) => `key-${i}:value ${i} ${'ñ'.repeat(i)}`);
-    await kcat(b.bootstrap, ['-P', '-t', t, '-p', '1', '-K:', '-H', 'trace=abc', '-H', 'dup=1', '-H', 'dup=2', '-H', 'empty='], lines.join('\n') + '\n');
+    await kcat(
+      b.bootstrap,
+      ['-P', '-t', t, '-p', '1', '-K:', '-H', 'trace=abc', '-H', 'dup=1', '-H', 'dup=2', '-H', 'empty='],
+      lines.join('\n') + '\n',
+    );
     await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0'], 'zero-a\nzero-b\n');
 
     const all = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '1', '-o', 'beginning', '-e', '-q', '-J']));
-    assert.deepEqual(all.map((m) => m.offset), Array.from({ length: 12 }, (_, i) => i));
-    assert.deepEqual(all.map((m) => `${m.key}:${m.payload}`), lines);
+    assert.deepEqual(
+      all.map((m) => m.offset),
+      Array.from({ length: 12 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      all.map((m) => `${m.key}:${m.payload}`),
+      lines,
+    );
     for (const m of all) assert.deepEqual(m.headers, ['trace', 'abc', 'dup', '1', 'dup', '2', 'empty', '']);
 
     const from7 = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '1', '-o', '7', '-e', '-q', '-J']));
-    assert.deepEqual(from7.map((m) => m.offset), [7, 8, 9, 10, 11]);
+    assert.deepEqual(
+      from7.map((m) => m.offset),
+      [7, 8, 9, 10, 11],
+    );
     const four = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '1', '-o', '3', '-c', '4', '-q', '-J']));
-    assert.deepEqual(four.map((m) => m.offset), [3, 4, 5, 6]);
+    assert.deepEqual(
+      four.map((m) => m.offset),
+      [3, 4, 5, 6],
+    );
     const last3 = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '1', '-o', '-3', '-e', '-q', '-J']));
-    assert.deepEqual(last3.map((m) => m.offset), [9, 10, 11]);
+    assert.deepEqual(
+      last3.map((m) => m.offset),
+      [9, 10, 11],
+    );
     const p0 = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '0', '-o', 'beginning', '-e', '-q', '-J']));
-    assert.deepEqual(p0.map((m) => [m.offset, m.key, m.payload]), [[0, null, 'zero-a'], [1, null, 'zero-b']]);
+    assert.deepEqual(
+      p0.map((m) => [m.offset, m.key, m.payload]),
+      [
+        [0, null, 'zero-a'],
+        [1, null, 'zero-b'],
+      ],
+    );
     assert.equal(p0[0]!.headers, undefined, 'no headers were sent');
 
     // The broker holds exactly what kcat sent.
     const stored = recordsOf((await fetchPartition(wire, { topic: t, partition: 1, fetchOffset: 0 })).records);
-    assert.deepEqual(stored.map((r) => `${r.key}:${r.value}`), lines);
+    assert.deepEqual(
+      stored.map((r) => `${r.key}:${r.value}`),
+      lines,
+    );
   });
 
   test('every codec librdkafka offers is stored and read back intact', async () => {
@@ -113,8 +157,14 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
       await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0', '-z', codec, '-X', 'linger.ms=50'], lines.join('\n') + '\n');
     }
     const got = jsonLines(await kcat(b.bootstrap, ['-C', '-t', t, '-p', '0', '-o', 'beginning', '-e', '-q', '-J']));
-    assert.deepEqual(got.map((m) => m.payload), sent);
-    assert.deepEqual(got.map((m) => m.offset), sent.map((_, i) => i));
+    assert.deepEqual(
+      got.map((m) => m.payload),
+      sent,
+    );
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      sent.map((_, i) => i),
+    );
   });
 
   test('a fresh kcat consumer at the end waits for new data (long poll) and gets it', async () => {
@@ -124,6 +174,12 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
     await new Promise((r) => setTimeout(r, 1500));
     await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0'], 'late-1\nlate-2\n');
     const got = jsonLines(await consuming);
-    assert.deepEqual(got.map((m) => [m.offset, m.payload]), [[0, 'late-1'], [1, 'late-2']]);
+    assert.deepEqual(
+      got.map((m) => [m.offset, m.payload]),
+      [
+        [0, 'late-1'],
+        [1, 'late-2'],
+      ],
+    );
   });
 });

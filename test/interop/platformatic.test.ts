@@ -13,7 +13,13 @@ const SET = 0;
 describe('@platformatic/kafka 1.35.0', () => {
   let b: BrokerHandle;
   let wire: WireClient;
-  const base = () => ({ bootstrapBrokers: [b.bootstrap], connectTimeout: 3000, requestTimeout: 10_000, retries: 2, retryDelay: 100 });
+  const base = () => ({
+    bootstrapBrokers: [b.bootstrap],
+    connectTimeout: 3000,
+    requestTimeout: 10_000,
+    retries: 2,
+    retryDelay: 100,
+  });
 
   before(async () => {
     b = await startBroker({ logLevel: 'silent', config: { 'group.initial.rebalance.delay.ms': '0' } });
@@ -28,7 +34,12 @@ describe('@platformatic/kafka 1.35.0', () => {
     const admin = new Admin({ clientId: 'brook-plt-admin', ...base() });
     try {
       const t = topicName('plt-admin');
-      const created = await admin.createTopics({ topics: [t], partitions: 3, replicas: 1, configs: [{ name: 'cleanup.policy', value: 'compact' }] });
+      const created = await admin.createTopics({
+        topics: [t],
+        partitions: 3,
+        replicas: 1,
+        configs: [{ name: 'cleanup.policy', value: 'compact' }],
+      });
       assert.equal(created.length, 1);
       assert.equal(created[0]!.name, t);
       assert.equal(created[0]!.partitions, 3);
@@ -43,21 +54,40 @@ describe('@platformatic/kafka 1.35.0', () => {
       }
       assert.ok((await admin.listTopics()).includes(t));
 
-      await admin.incrementalAlterConfigs({ resources: [{ resourceType: TOPIC_RESOURCE, resourceName: t, configs: [{ name: 'retention.ms', configOperation: SET, value: '4242' }] }] });
-      const described = await admin.describeConfigs({ resources: [{ resourceType: TOPIC_RESOURCE, resourceName: t, configurationKeys: ['retention.ms', 'cleanup.policy'] }] });
+      await admin.incrementalAlterConfigs({
+        resources: [
+          {
+            resourceType: TOPIC_RESOURCE,
+            resourceName: t,
+            configs: [{ name: 'retention.ms', configOperation: SET, value: '4242' }],
+          },
+        ],
+      });
+      const described = await admin.describeConfigs({
+        resources: [
+          { resourceType: TOPIC_RESOURCE, resourceName: t, configurationKeys: ['retention.ms', 'cleanup.policy'] },
+        ],
+      });
       const values = new Map(described[0]!.configs.map((c) => [c.name, c.value]));
       assert.deepEqual([values.get('retention.ms'), values.get('cleanup.policy')], ['4242', 'compact']);
 
       await admin.createPartitions({ topics: [{ name: t, count: 4 }] });
       assert.equal((await admin.metadata({ topics: [t], forceUpdate: true })).topics.get(t)!.partitionsCount, 4);
 
-      const producer = new Producer({ clientId: 'brook-plt-admin-producer', serializers: stringSerializers, ...base() });
-      for (let i = 0; i < 5; i++) await producer.send({ messages: [{ topic: t, partition: 3, key: `k${i}`, value: `v${i}` }] });
+      const producer = new Producer({
+        clientId: 'brook-plt-admin-producer',
+        serializers: stringSerializers,
+        ...base(),
+      });
+      for (let i = 0; i < 5; i++)
+        await producer.send({ messages: [{ topic: t, partition: 3, key: `k${i}`, value: `v${i}` }] });
       await producer.close();
 
       const deleted = await admin.deleteRecords({ topics: [{ name: t, partitions: [{ partition: 3, offset: 2n }] }] });
       assert.equal(deleted[0]!.partitions[0]!.lowWatermark, 2n);
-      const listed = await admin.listOffsets({ topics: [{ name: t, partitions: [{ partitionIndex: 3, timestamp: -2n }] }] });
+      const listed = await admin.listOffsets({
+        topics: [{ name: t, partitions: [{ partitionIndex: 3, timestamp: -2n }] }],
+      });
       assert.equal(listed[0]!.partitions[0]!.offset, 2n, 'earliest follows DeleteRecords');
 
       const dirs = await admin.describeLogDirs({ topics: [{ name: t, partitions: [3] }] });
@@ -77,13 +107,30 @@ describe('@platformatic/kafka 1.35.0', () => {
     await admin.createTopics({ topics: [t], partitions: 2, replicas: 1 });
     await admin.close();
     // No zstd: @platformatic/kafka compresses it with node:zlib's zstd, which Node 20 lacks.
-    const codecs = [['none', 0], ['gzip', 1], ['snappy', 2], ['lz4', 3]] as const;
+    const codecs = [
+      ['none', 0],
+      ['gzip', 1],
+      ['snappy', 2],
+      ['lz4', 3],
+    ] as const;
     const next = new Map<number, number>();
     const sent = new Map<string, { key: string; value: string; seq: string; codec: number }>();
     for (const [name, id] of codecs) {
-      const producer = new Producer({ clientId: `brook-plt-${name}`, serializers: stringSerializers, acks: -1, compression: name, ...base() });
+      const producer = new Producer({
+        clientId: `brook-plt-${name}`,
+        serializers: stringSerializers,
+        acks: -1,
+        compression: name,
+        ...base(),
+      });
       try {
-        const messages = Array.from({ length: 10 }, (_, i) => ({ topic: t, partition: i % 2, key: `${name}-k${i % 3}`, value: `${name}-value-${i}-${'ü'.repeat(i)}`, headers: { seq: `${name}-${i}` } }));
+        const messages = Array.from({ length: 10 }, (_, i) => ({
+          topic: t,
+          partition: i % 2,
+          key: `${name}-k${i % 3}`,
+          value: `${name}-value-${i}-${'ü'.repeat(i)}`,
+          headers: { seq: `${name}-${i}` },
+        }));
         const res = await producer.send({ messages });
         assert.ok((res.offsets?.length ?? 0) > 0, `${name}: offsets reported`);
         for (const o of res.offsets!) {
@@ -106,10 +153,16 @@ describe('@platformatic/kafka 1.35.0', () => {
       assert.equal(recs.length, next.get(partition));
       for (const r of recs) {
         const s = sent.get(`${partition}/${r.offset}`)!;
-        assert.deepEqual([r.key!.toString(), r.value!.toString(), r.headers.map((h) => `${h.key}=${h.value}`).join()], [s.key, s.value, `seq=${s.seq}`]);
+        assert.deepEqual(
+          [r.key!.toString(), r.value!.toString(), r.headers.map((h) => `${h.key}=${h.value}`).join()],
+          [s.key, s.value, `seq=${s.seq}`],
+        );
       }
       // Each producer's batch is stored with the codec it was sent with.
-      assert.deepEqual(decodeRecordBatches(p.records!).map((x) => x.compression), codecs.map(([, id]) => id));
+      assert.deepEqual(
+        decodeRecordBatches(p.records!).map((x) => x.compression),
+        codecs.map(([, id]) => id),
+      );
     }
   });
 
@@ -118,19 +171,38 @@ describe('@platformatic/kafka 1.35.0', () => {
     const t = topicName('plt-cons');
     await admin.createTopics({ topics: [t], partitions: 3, replicas: 1 });
     await admin.close();
-    const producer = new Producer({ clientId: 'brook-plt-producer', serializers: stringSerializers, acks: -1, ...base() });
+    const producer = new Producer({
+      clientId: 'brook-plt-producer',
+      serializers: stringSerializers,
+      acks: -1,
+      ...base(),
+    });
     const positions = new Map<string, string>();
     for (let i = 0; i < 30; i++) {
-      const res = await producer.send({ messages: [{ topic: t, key: `key-${i % 5}`, value: `value-${i}`, headers: { n: String(i) } }] });
+      const res = await producer.send({
+        messages: [{ topic: t, key: `key-${i % 5}`, value: `value-${i}`, headers: { n: String(i) } }],
+      });
       const o = res.offsets![0]!;
       positions.set(`${o.partition}/${o.offset}`, `value-${i}`);
     }
     await producer.close();
 
-    const consumer = new Consumer({ clientId: 'brook-plt-consumer', groupId: topicName('plt-g'), deserializers: stringDeserializers, ...base() });
+    const consumer = new Consumer({
+      clientId: 'brook-plt-consumer',
+      groupId: topicName('plt-g'),
+      deserializers: stringDeserializers,
+      ...base(),
+    });
     const got: { partition: number; offset: bigint; value: string; n: string }[] = [];
     try {
-      const stream = await consumer.consume({ topics: [t], mode: 'earliest', autocommit: false, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTime: 300 });
+      const stream = await consumer.consume({
+        topics: [t],
+        mode: 'earliest',
+        autocommit: false,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 500,
+        maxWaitTime: 300,
+      });
       const done = new Promise<void>((resolve, reject) => {
         stream.on('data', (m) => {
           got.push({ partition: m.partition, offset: m.offset, value: m.value, n: String(m.headers.get('n')) });
@@ -147,7 +219,8 @@ describe('@platformatic/kafka 1.35.0', () => {
       await consumer.close(true);
     }
     assert.equal(got.length, 30, 'each message exactly once');
-    for (const m of got) assert.equal(positions.get(`${m.partition}/${m.offset}`), m.value, `message at ${m.partition}/${m.offset}`);
+    for (const m of got)
+      assert.equal(positions.get(`${m.partition}/${m.offset}`), m.value, `message at ${m.partition}/${m.offset}`);
     for (const m of got) assert.equal(m.n, m.value.slice('value-'.length));
   });
 });

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_BY_KEY, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/apis.js';
-import { readRequestHeader, readResponseHeader, writeRequestHeader, writeResponseHeader } from '../../src/protocol/headers.js';
+import {
+  readRequestHeader,
+  readResponseHeader,
+  writeRequestHeader,
+  writeResponseHeader,
+} from '../../src/protocol/headers.js';
 import { Reader } from '../../src/protocol/reader.js';
 import { Writer } from '../../src/protocol/writer.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
@@ -55,14 +60,17 @@ for (const client of clients) {
   test(`${client}: captured requests and responses decode and re-encode byte-exactly`, () => {
     const dir = join(root, client);
     const seen = new Set<string>();
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.req')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.req'))
+      .sort()) {
       const req = roundTripRequest(readFileSync(join(dir, file)));
       const api = API_BY_KEY[req.apiKey]!;
       seen.add(api.name);
       const resFile = join(dir, file.replace(/\.req$/, '.res'));
       if (existsSync(resFile)) roundTripResponse(readFileSync(resFile), req.apiKey, req.version);
     }
-    for (const name of ['ApiVersions', 'Metadata', 'Produce', 'Fetch']) assert.ok(seen.has(name), `${client} sent ${name}`);
+    for (const name of ['ApiVersions', 'Metadata', 'Produce', 'Fetch'])
+      assert.ok(seen.has(name), `${client} sent ${name}`);
   });
 }
 
@@ -75,7 +83,9 @@ test('compressed produce batches from real clients decode to their records', () 
       const r = new Reader(frame, 4);
       const header = readRequestHeader(r);
       if (header.requestApiVersion < 3) continue;
-      const body = API_BY_KEY[0]!.readRequest(r, header.requestApiVersion) as { topicData: { partitionData: { records: Buffer | null }[] }[] };
+      const body = API_BY_KEY[0]!.readRequest(r, header.requestApiVersion) as {
+        topicData: { partitionData: { records: Buffer | null }[] }[];
+      };
       for (const t of body.topicData) {
         for (const p of t.partitionData) {
           for (const batch of decodeRecordBatches(p.records!)) {
@@ -96,7 +106,10 @@ test('the broker answers the client ApiVersions requests with the header each ve
     assert.ok(file, `${client} recorded an ApiVersions exchange`);
     const res = readFileSync(join(dir, file));
     // ApiVersions responses always use header v0: correlation id, then the body's error code.
-    const body = roundTripResponse(res, 18, Number(/-v(\d+)\.res$/.exec(file)![1])) as { errorCode: number; apiKeys: unknown[] };
+    const body = roundTripResponse(res, 18, Number(/-v(\d+)\.res$/.exec(file)![1])) as {
+      errorCode: number;
+      apiKeys: unknown[];
+    };
     assert.equal(body.errorCode, 0);
     assert.ok(body.apiKeys.length > 10);
   }

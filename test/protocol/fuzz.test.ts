@@ -12,7 +12,13 @@ import { Writer } from '../../src/protocol/writer.js';
 import { DecodeError } from '../../src/protocol/decode-error.js';
 import { readRequestHeader } from '../../src/protocol/headers.js';
 import { MESSAGE_SCHEMAS, Rng, codecOf, sampleMessage, versionsOf, type ReadFn } from './messages/sample.js';
-import { readMetadataRequest, readProduceRequest, readApiVersionsResponse, readFetchResponse, readJoinGroupRequest } from '../../src/protocol/messages/index.js';
+import {
+  readMetadataRequest,
+  readProduceRequest,
+  readApiVersionsResponse,
+  readFetchResponse,
+  readJoinGroupRequest,
+} from '../../src/protocol/messages/index.js';
 
 interface Frame {
   what: string;
@@ -44,7 +50,9 @@ function decodeOrDecodeError(f: Frame, bytes: Buffer, context: string): unknown 
     return f.read(new Reader(bytes), f.version);
   } catch (e) {
     if (e instanceof DecodeError) return null;
-    assert.fail(`${f.what}, ${context}: threw ${(e as Error)?.name}: ${(e as Error)?.message}\nframe ${bytes.toString('hex')}`);
+    assert.fail(
+      `${f.what}, ${context}: threw ${(e as Error)?.name}: ${(e as Error)?.message}\nframe ${bytes.toString('hex')}`,
+    );
   }
 }
 
@@ -133,11 +141,16 @@ test('random mutations of whole request frames (header + body) never escape Deco
       const r = new Reader(bytes);
       const h = readRequestHeader(r);
       const api = MESSAGE_SCHEMAS.find((s) => s.kind === 'request' && s.apiKey === h.requestApiKey);
-      if (api !== undefined && h.requestApiVersion >= api.validVersions[0] && h.requestApiVersion <= api.validVersions[1]) {
+      if (
+        api !== undefined &&
+        h.requestApiVersion >= api.validVersions[0] &&
+        h.requestApiVersion <= api.validVersions[1]
+      ) {
         codecOf(api).read(r, h.requestApiVersion);
       }
     } catch (e) {
-      if (!(e instanceof DecodeError)) assert.fail(`seed ${SEED} iteration ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      if (!(e instanceof DecodeError))
+        assert.fail(`seed ${SEED} iteration ${i}: ${(e as Error).name}: ${(e as Error).message}`);
     }
   }
 });
@@ -178,28 +191,82 @@ test('lying lengths and counts at every position: DecodeError or a decode bounde
   assert.ok(refused > 5_000, `${refused} refused`);
   // Everything decoded is still referenced, so this is all the memory the decodes kept: a small
   // multiple of the bytes they came from (objects, arrays and strings built from them).
-  assert.ok(growth < 16 * keptBytes + 8 * 1024 * 1024, `grew ${growth} bytes for ${kept.length} decodes of ${keptBytes} bytes`);
+  assert.ok(
+    growth < 16 * keptBytes + 8 * 1024 * 1024,
+    `grew ${growth} bytes for ${kept.length} decodes of ${keptBytes} bytes`,
+  );
 });
 
 test('crafted lying frames are refused at once, without allocating by the lie', () => {
   const gc = getGc();
   const cases: [string, () => unknown, RegExp][] = [
     // Metadata v0: topic count 2^31 - 1 in a 20-byte frame.
-    ['array count 2^31-1', () => readMetadataRequest(new Reader(Buffer.from('7fffffff' + '00'.repeat(16), 'hex')), 0), /claims 2147483647 elements/],
+    [
+      'array count 2^31-1',
+      () => readMetadataRequest(new Reader(Buffer.from('7fffffff' + '00'.repeat(16), 'hex')), 0),
+      /claims 2147483647 elements/,
+    ],
     // Metadata v0: one topic whose name claims 32767 bytes.
-    ['string length 32767', () => readMetadataRequest(new Reader(Buffer.from('00000001 7fff'.replace(/ /g, '') + '61'.repeat(14), 'hex')), 0), /need 32767 bytes/],
+    [
+      'string length 32767',
+      () => readMetadataRequest(new Reader(Buffer.from('00000001 7fff'.replace(/ /g, '') + '61'.repeat(14), 'hex')), 0),
+      /need 32767 bytes/,
+    ],
     // Metadata v9: compact topic count 2^32 - 2.
-    ['compact count 2^32-2', () => readMetadataRequest(new Reader(Buffer.from('ffffffff0f' + '00'.repeat(15), 'hex')), 9), /elements/],
+    [
+      'compact count 2^32-2',
+      () => readMetadataRequest(new Reader(Buffer.from('ffffffff0f' + '00'.repeat(15), 'hex')), 9),
+      /elements/,
+    ],
     // Produce v3: one partition whose records claim 2^31 - 1 bytes.
-    ['records length 2^31-1', () => readProduceRequest(new Reader(Buffer.from('ffff 0001 00000000 00000001 0001 74 00000001 00000000 7fffffff 00'.replace(/ /g, ''), 'hex')), 3), /need 2147483647 bytes/],
+    [
+      'records length 2^31-1',
+      () =>
+        readProduceRequest(
+          new Reader(
+            Buffer.from('ffff 0001 00000000 00000001 0001 74 00000001 00000000 7fffffff 00'.replace(/ /g, ''), 'hex'),
+          ),
+          3,
+        ),
+      /need 2147483647 bytes/,
+    ],
     // Produce v9: one topic with 10 partitions of at least 6 bytes each, in 12 bytes.
-    ['struct count beyond the minimum element size', () => readProduceRequest(new Reader(Buffer.from('00 0001 00000000 02 02 74 0b'.replace(/ /g, '') + '00'.repeat(12), 'hex')), 9), /cannot fit/],
+    [
+      'struct count beyond the minimum element size',
+      () =>
+        readProduceRequest(
+          new Reader(Buffer.from('00 0001 00000000 02 02 74 0b'.replace(/ /g, '') + '00'.repeat(12), 'hex')),
+          9,
+        ),
+      /cannot fit/,
+    ],
     // ApiVersions v3 response: 2^32 - 1 tagged fields announced in a short frame.
-    ['tagged field count', () => readApiVersionsResponse(new Reader(Buffer.from('0000 01 00000000 ffffffff0f 00'.replace(/ /g, ''), 'hex')), 3), /truncated varint|need/],
+    [
+      'tagged field count',
+      () =>
+        readApiVersionsResponse(new Reader(Buffer.from('0000 01 00000000 ffffffff0f 00'.replace(/ /g, ''), 'hex')), 3),
+      /truncated varint|need/,
+    ],
     // Fetch v12 response: a tagged field claiming 2^31 bytes.
-    ['tagged field size', () => readFetchResponse(new Reader(Buffer.from('00000000 0000 00000000 01 01 05 8080808008 00'.replace(/ /g, ''), 'hex')), 12), /need 2147483648 bytes/],
+    [
+      'tagged field size',
+      () =>
+        readFetchResponse(
+          new Reader(Buffer.from('00000000 0000 00000000 01 01 05 8080808008 00'.replace(/ /g, ''), 'hex')),
+          12,
+        ),
+      /need 2147483648 bytes/,
+    ],
     // JoinGroup v5: protocol count 2^31 - 1 with nothing after it.
-    ['struct array count', () => readJoinGroupRequest(new Reader(Buffer.from('0001 67 00000000 00000000 0000 ffff 0001 63 7fffffff'.replace(/ /g, ''), 'hex')), 5), /claims 2147483647/],
+    [
+      'struct array count',
+      () =>
+        readJoinGroupRequest(
+          new Reader(Buffer.from('0001 67 00000000 00000000 0000 ffff 0001 63 7fffffff'.replace(/ /g, ''), 'hex')),
+          5,
+        ),
+      /claims 2147483647/,
+    ],
   ];
   for (const [name, decode, message] of cases) {
     gc();

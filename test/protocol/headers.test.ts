@@ -29,7 +29,12 @@ test('the request header version follows the API key and version found in the fr
   ];
   for (const [key, version, expected] of cases) {
     assert.equal(requestHeaderVersion(key, version), expected);
-    const h: RequestHeader = { requestApiKey: key, requestApiVersion: version, correlationId: 99, clientId: expected === 0 ? '' : 'app' };
+    const h: RequestHeader = {
+      requestApiKey: key,
+      requestApiVersion: version,
+      correlationId: 99,
+      clientId: expected === 0 ? '' : 'app',
+    };
     const frame = Buffer.concat([encodeHeader(h, expected), hex('abcdef')]);
     const r = new Reader(frame);
     assert.deepEqual(readRequestHeader(r), h);
@@ -41,7 +46,12 @@ test('the request header version follows the API key and version found in the fr
 test('unknown API keys and versions are read as header v1, so the broker can still answer or close', () => {
   // Key 1000 does not exist.
   let r = new Reader(hex('03e8 0000 00000005 0002 6964 0102'));
-  assert.deepEqual(readRequestHeader(r), { requestApiKey: 1000, requestApiVersion: 0, correlationId: 5, clientId: 'id' });
+  assert.deepEqual(readRequestHeader(r), {
+    requestApiKey: 1000,
+    requestApiVersion: 0,
+    correlationId: 5,
+    clientId: 'id',
+  });
   assert.equal(r.remaining(), 2);
   // ApiVersions v9 from a newer client (its header is v2; the trailing tagged byte stays unread).
   r = new Reader(hex('0012 0009 0000000b 0003 6b61 66 00'));
@@ -54,7 +64,13 @@ test('unknown API keys and versions are read as header v1, so the broker can sti
 });
 
 test('header v2 keeps its client id as a classic string and carries tagged fields', () => {
-  const h: RequestHeader = { requestApiKey: 3, requestApiVersion: 12, correlationId: 7, clientId: null, unknownTaggedFields: [{ tag: 0, data: hex('aa') }] };
+  const h: RequestHeader = {
+    requestApiKey: 3,
+    requestApiVersion: 12,
+    correlationId: 7,
+    clientId: null,
+    unknownTaggedFields: [{ tag: 0, data: hex('aa') }],
+  };
   const bytes = encodeHeader(h, 2);
   assert.deepEqual(bytes, hex('0003 000c 00000007 ffff 01 00 01 aa'));
   assert.deepEqual(readRequestHeader(new Reader(bytes)), h);
@@ -78,5 +94,8 @@ test('response headers: v0 is the correlation id, v1 adds an empty tagged sectio
   assert.deepEqual(readResponseHeader(r, 1), { correlationId: -2 });
   assert.equal(r.remaining(), 0);
   // Tagged fields a newer broker might add to the v1 header are kept.
-  assert.deepEqual(readResponseHeader(new Reader(hex('00000001 01 05 00')), 1), { correlationId: 1, unknownTaggedFields: [{ tag: 5, data: Buffer.alloc(0) }] });
+  assert.deepEqual(readResponseHeader(new Reader(hex('00000001 01 05 00')), 1), {
+    correlationId: 1,
+    unknownTaggedFields: [{ tag: 5, data: Buffer.alloc(0) }],
+  });
 });

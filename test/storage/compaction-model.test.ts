@@ -40,7 +40,11 @@ class Model {
 
   append(records: Array<Omit<MRecord, 'offset'>>): void {
     const base = this.leo;
-    this.batches.push({ base, last: base + records.length - 1, records: records.map((r, i) => ({ ...r, offset: base + i })) });
+    this.batches.push({
+      base,
+      last: base + records.length - 1,
+      records: records.map((r, i) => ({ ...r, offset: base + i })),
+    });
     this.leo += records.length;
   }
 
@@ -49,7 +53,8 @@ class Model {
     // The offset map covers the dirty part only, as the cleaner's does.
     const from = Math.max(this.firstDirty, this.lso);
     for (const b of this.batches) {
-      for (const r of b.records) if (r.key !== null && r.offset >= from && r.offset < endOffset) latest.set(r.key, r.offset);
+      for (const r of b.records)
+        if (r.key !== null && r.offset >= from && r.offset < endOffset) latest.set(r.key, r.offset);
     }
     const out: MBatch[] = [];
     for (const b of this.batches) {
@@ -85,14 +90,19 @@ class Model {
   }
 }
 
-async function readAll(log: PartitionLog): Promise<{ records: Awaited<ReturnType<typeof decodeRecords>>; batches: Array<[number, number]> }> {
+async function readAll(
+  log: PartitionLog,
+): Promise<{ records: Awaited<ReturnType<typeof decodeRecords>>; batches: Array<[number, number]> }> {
   const parts: Buffer[] = [];
   for await (const b of log.batches(log.logStartOffset)) {
     assert.ok(isCrcValid(b), 'every served batch has a valid CRC');
     parts.push(Buffer.from(b));
   }
   const all = Buffer.concat(parts);
-  return { records: await decodeRecords(all), batches: splitBatches(all).map((b) => [batchBaseOffset(b), batchLastOffset(b)]) };
+  return {
+    records: await decodeRecords(all),
+    batches: splitBatches(all).map((b) => [batchBaseOffset(b), batchLastOffset(b)]),
+  };
 }
 
 describe('compaction model', () => {
@@ -167,7 +177,11 @@ describe('compaction model', () => {
           assert.equal(log.logStartOffset, model.lso, where);
           const got = await readAll(log);
           assert.deepEqual(got.records, model.visible(), where);
-          assert.deepEqual(got.batches, model.batches.filter((b) => b.last >= model.lso).map((b) => [b.base, b.last]), where);
+          assert.deepEqual(
+            got.batches,
+            model.batches.filter((b) => b.last >= model.lso).map((b) => [b.base, b.last]),
+            where,
+          );
         }
         assert.ok(cleans >= 5, `only ${cleans} cleans ran`);
         assert.ok(tombstonesRemoved > 0 || seed !== 11, 'some tombstone outlived its horizon');
@@ -186,11 +200,17 @@ describe('compaction model', () => {
     const mgr = await LogManager.open(t.dir, {
       time: () => clock,
       scheduler: false,
-      defaultConfig: { cleanupPolicy: 'compact', segmentBytes: 400, minCleanableDirtyRatio: 0.5, minCompactionLagMs: 10_000 },
+      defaultConfig: {
+        cleanupPolicy: 'compact',
+        segmentBytes: 400,
+        minCleanableDirtyRatio: 0.5,
+        minCompactionLagMs: 10_000,
+      },
     });
     try {
       const log = mgr.createLog('c', 0);
-      for (let i = 0; i < 30; i++) await log.append(buildBatch([{ key: `k${i % 3}`, value: `value-${i}`, timestamp: clock }]));
+      for (let i = 0; i < 30; i++)
+        await log.append(buildBatch([{ key: `k${i % 3}`, value: `value-${i}`, timestamp: clock }]));
       log.roll();
       let res = await cleanLog(log, { now: clock });
       assert.equal(res.cleaned, false, 'records younger than the lag are not cleanable');

@@ -40,7 +40,13 @@ function bytes(v: string | Buffer | null): Buffer | null {
 /** A magic-2 batch built by hand from the README's byte layout (independent of the code under test). */
 export function buildBatch(
   records: TestRecord[],
-  opts: { baseTimestamp?: number; compression?: 0 | 1; producerId?: number; baseOffset?: number; attributes?: number } = {},
+  opts: {
+    baseTimestamp?: number;
+    compression?: 0 | 1;
+    producerId?: number;
+    baseOffset?: number;
+    attributes?: number;
+  } = {},
 ): Buffer {
   const baseTs = opts.baseTimestamp ?? records[0]?.timestamp ?? 1_700_000_000_000;
   const parts: Buffer[] = [];
@@ -63,7 +69,14 @@ export function buildBatch(
     varint(vl, v ? v.length : -1);
     const hc: number[] = [];
     varint(hc, 0);
-    const rec = Buffer.concat([head, Buffer.from(kl), k ?? Buffer.alloc(0), Buffer.from(vl), v ?? Buffer.alloc(0), Buffer.from(hc)]);
+    const rec = Buffer.concat([
+      head,
+      Buffer.from(kl),
+      k ?? Buffer.alloc(0),
+      Buffer.from(vl),
+      v ?? Buffer.alloc(0),
+      Buffer.from(hc),
+    ]);
     const len: number[] = [];
     varint(len, rec.length);
     parts.push(Buffer.from(len), rec);

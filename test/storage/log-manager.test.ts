@@ -28,7 +28,10 @@ describe('LogManager', () => {
       assert.equal(mgr.hadCleanShutdown, false);
       // The recovery point written at the previous open limits the rescan to the active segment.
       assert.equal(mgr.getLog('orders', 3)!.recovery.segmentsScanned, 1);
-      assert.deepEqual(mgr.listLogs().map((l) => [l.topic, l.partition, l.logEndOffset, l.segments > 1]), [['orders', 3, 50, true]]);
+      assert.deepEqual(
+        mgr.listLogs().map((l) => [l.topic, l.partition, l.logEndOffset, l.segments > 1]),
+        [['orders', 3, 50, true]],
+      );
       await mgr.close();
     } finally {
       t.cleanup();
@@ -50,7 +53,10 @@ describe('LogManager', () => {
       await mgr.close();
       mgr = await LogManager.open(t.dir, { scheduler: false });
       await mgr.close();
-      assert.deepEqual(fs.readdirSync(t.dir).filter((n) => fs.statSync(join(t.dir, n)).isDirectory()), ['kept-0']);
+      assert.deepEqual(
+        fs.readdirSync(t.dir).filter((n) => fs.statSync(join(t.dir, n)).isDirectory()),
+        ['kept-0'],
+      );
     } finally {
       t.cleanup();
     }
@@ -96,7 +102,8 @@ describe('LogManager', () => {
         defaultConfig: { flushMs: 500, segmentBytes: 300, retentionMs: 60_000, fileDeleteDelayMs: 0 },
       });
       const log = mgr.createLog('bg', 0);
-      for (let i = 0; i < 20; i++) await log.append(buildBatch([{ key: `k${i}`, value: 'x'.repeat(50), timestamp: clock }]));
+      for (let i = 0; i < 20; i++)
+        await log.append(buildBatch([{ key: `k${i}`, value: 'x'.repeat(50), timestamp: clock }]));
       assert.ok(log.unflushedOffsets > 0);
       clock += 600;
       await new Promise((r) => setTimeout(r, 100));

@@ -22,7 +22,11 @@ import { FilePool } from '../../src/storage/file-pool.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { buildBatch, decodeRecords, filledBatch, splitBatches, tempDir } from './helpers.js';
 
-function openLog(dir: string, config: Partial<LogConfig> = {}, extra: { clean?: boolean; time?: () => number; pool?: FilePool } = {}): PartitionLog {
+function openLog(
+  dir: string,
+  config: Partial<LogConfig> = {},
+  extra: { clean?: boolean; time?: () => number; pool?: FilePool } = {},
+): PartitionLog {
   return PartitionLog.open({
     topic: 't',
     partition: 0,
@@ -47,7 +51,11 @@ describe('PartitionLog append and read', () => {
 
   it('assigns offsets batch by batch and reads back the same bytes', async () => {
     const log = openLog(t.dir);
-    const a = buildBatch([{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'c', value: '3' }]);
+    const a = buildBatch([
+      { key: 'a', value: '1' },
+      { key: 'b', value: '2' },
+      { key: 'c', value: '3' },
+    ]);
     const b = buildBatch([{ key: 'd', value: '4' }]);
     const r1 = await log.append(Buffer.concat([a, b]));
     assert.deepEqual([r1.baseOffset, r1.lastOffset], [0, 3]);
@@ -57,10 +65,25 @@ describe('PartitionLog append and read', () => {
     assert.equal(log.highWatermark, 5);
     const read = await log.read(0, 1 << 20);
     const batches = splitBatches(read.records);
-    assert.deepEqual(batches.map((x) => batchBaseOffset(x)), [0, 3, 4]);
-    assert.ok(batches.every((x) => isCrcValid(x)), 'stamping the base offset must not break the CRC');
+    assert.deepEqual(
+      batches.map((x) => batchBaseOffset(x)),
+      [0, 3, 4],
+    );
+    assert.ok(
+      batches.every((x) => isCrcValid(x)),
+      'stamping the base offset must not break the CRC',
+    );
     const recs = await decodeRecords(read.records);
-    assert.deepEqual(recs.map((r) => [r.offset, r.key, r.value]), [[0, 'a', '1'], [1, 'b', '2'], [2, 'c', '3'], [3, 'd', '4'], [4, 'k9', 'v9']]);
+    assert.deepEqual(
+      recs.map((r) => [r.offset, r.key, r.value]),
+      [
+        [0, 'a', '1'],
+        [1, 'b', '2'],
+        [2, 'c', '3'],
+        [3, 'd', '4'],
+        [4, 'k9', 'v9'],
+      ],
+    );
     await log.close();
   });
 
@@ -118,7 +141,10 @@ describe('PartitionLog append and read', () => {
     const bad = kv(2);
     bad[bad.length - 1] ^= 0xff;
     await assert.rejects(log.append(Buffer.concat([kv(3), bad])), CorruptRecordError);
-    await assert.rejects(log.append(filledBatch(10, 500)), (e: unknown) => e instanceof RecordBatchTooLargeError && e.code === 18);
+    await assert.rejects(
+      log.append(filledBatch(10, 500)),
+      (e: unknown) => e instanceof RecordBatchTooLargeError && e.code === 18,
+    );
     await assert.rejects(log.append(Buffer.alloc(0)), InvalidRecordError);
     const torn = kv(4).subarray(0, 40);
     await assert.rejects(log.append(torn), CorruptRecordError);
@@ -152,13 +178,27 @@ describe('PartitionLog append and read', () => {
   it('appendWithOffsets keeps offsets, allows gaps and refuses going backwards', async () => {
     const log = openLog(t.dir);
     await log.appendWithOffsets(buildBatch([{ key: 'a', value: '1' }], { baseOffset: 5 }));
-    await log.appendWithOffsets(buildBatch([{ key: 'b', value: '2' }, { key: 'c', value: '3' }], { baseOffset: 10 }));
+    await log.appendWithOffsets(
+      buildBatch(
+        [
+          { key: 'b', value: '2' },
+          { key: 'c', value: '3' },
+        ],
+        { baseOffset: 10 },
+      ),
+    );
     assert.equal(log.logEndOffset, 12);
-    await assert.rejects(log.appendWithOffsets(buildBatch([{ key: 'x', value: '1' }], { baseOffset: 11 })), InvalidRecordError);
+    await assert.rejects(
+      log.appendWithOffsets(buildBatch([{ key: 'x', value: '1' }], { baseOffset: 11 })),
+      InvalidRecordError,
+    );
     const r = await log.read(6, 1000);
     assert.equal(r.firstOffset, 10, 'a read inside a gap starts at the next batch');
     const recs = await decodeRecords((await log.read(5, 1000)).records);
-    assert.deepEqual(recs.map((x) => x.offset), [5, 10, 11]);
+    assert.deepEqual(
+      recs.map((x) => x.offset),
+      [5, 10, 11],
+    );
     await log.close();
   });
 
@@ -166,10 +206,12 @@ describe('PartitionLog append and read', () => {
     const log = openLog(t.dir, { segmentBytes: 8 * 1024, indexIntervalBytes: 256 });
     const base = 1_700_000_000_000;
     for (let i = 0; i < 200; i++) {
-      await log.append(buildBatch([
-        { key: `a${i}`, value: 'x'.repeat(40), timestamp: base + i * 10 },
-        { key: `b${i}`, value: 'y'.repeat(40), timestamp: base + i * 10 + 5 },
-      ]));
+      await log.append(
+        buildBatch([
+          { key: `a${i}`, value: 'x'.repeat(40), timestamp: base + i * 10 },
+          { key: `b${i}`, value: 'y'.repeat(40), timestamp: base + i * 10 + 5 },
+        ]),
+      );
     }
     assert.ok(log.segments.length > 2);
     assert.deepEqual(await log.offsetForTimestamp(base), { offset: 0, timestamp: base });
@@ -209,7 +251,10 @@ describe('PartitionLog append and read', () => {
     for (let i = 0; i < 200; i++) waits.push(log.append(kv(i)));
     assert.equal(log.highWatermark, 0, 'nothing is acknowledged before the sync');
     const results = await Promise.all(waits);
-    assert.deepEqual(results.map((r) => r.baseOffset), [...Array(200).keys()]);
+    assert.deepEqual(
+      results.map((r) => r.baseOffset),
+      [...Array(200).keys()],
+    );
     assert.equal(log.highWatermark, 200);
     assert.ok(log.flushCount < 20, `group commit should need few fdatasyncs, used ${log.flushCount}`);
     await log.close();
@@ -247,14 +292,25 @@ describe('PartitionLog append and read', () => {
     await log.truncateTo(45);
     assert.equal(log.logEndOffset, 45);
     assert.ok(log.segments.length < segsBefore);
-    assert.deepEqual(log.endOffsetForEpoch(0), { epoch: 0, endOffset: 45 }, 'epoch 0 is the latest again after truncation');
-    assert.deepEqual(log.endOffsetForEpoch(1), { epoch: -1, endOffset: -1 }, 'epoch 1 started past the truncation point');
+    assert.deepEqual(
+      log.endOffsetForEpoch(0),
+      { epoch: 0, endOffset: 45 },
+      'epoch 0 is the latest again after truncation',
+    );
+    assert.deepEqual(
+      log.endOffsetForEpoch(1),
+      { epoch: -1, endOffset: -1 },
+      'epoch 1 started past the truncation point',
+    );
     assert.deepEqual(log.producerSnapshotOffsets(), [40]);
     assert.equal(log.latestProducerSnapshot()?.data.toString(), 'at-40');
     const r = await log.append(kv(999));
     assert.equal(r.baseOffset, 45);
     const recs = await decodeRecords((await log.read(40, 1 << 20)).records);
-    assert.deepEqual(recs.map((x) => x.key), ['k40', 'k41', 'k42', 'k43', 'k44', 'k999']);
+    assert.deepEqual(
+      recs.map((x) => x.key),
+      ['k40', 'k41', 'k42', 'k43', 'k44', 'k999'],
+    );
     await log.close();
     const again = openLog(t.dir, { segmentBytes: 2048 }, { clean: false });
     assert.equal(again.logEndOffset, 46);
@@ -283,13 +339,25 @@ describe('PartitionLog append and read', () => {
     log.appendAbortedTxn({ producerId: 7, firstOffset: 2, lastOffset: 9, lastStableOffset: 2 });
     for (let i = 10; i < 40; i++) await log.append(kv(i));
     log.appendAbortedTxn({ producerId: 8, firstOffset: 20, lastOffset: 39, lastStableOffset: 20 });
-    assert.deepEqual(log.collectAbortedTxns(0, 15).map((e) => e.producerId), [7]);
-    assert.deepEqual(log.collectAbortedTxns(10, 40).map((e) => e.producerId), [8]);
+    assert.deepEqual(
+      log.collectAbortedTxns(0, 15).map((e) => e.producerId),
+      [7],
+    );
+    assert.deepEqual(
+      log.collectAbortedTxns(10, 40).map((e) => e.producerId),
+      [8],
+    );
     await log.close();
     const again = openLog(t.dir, { segmentBytes: 1024 });
-    assert.deepEqual(again.collectAbortedTxns(0, 40).map((e) => e.producerId), [7, 8]);
+    assert.deepEqual(
+      again.collectAbortedTxns(0, 40).map((e) => e.producerId),
+      [7, 8],
+    );
     await again.truncateTo(30);
-    assert.deepEqual(again.collectAbortedTxns(0, 40).map((e) => e.producerId), [7]);
+    assert.deepEqual(
+      again.collectAbortedTxns(0, 40).map((e) => e.producerId),
+      [7],
+    );
     await again.close();
   });
 });

@@ -25,7 +25,8 @@ function open(dir: string, config: Partial<LogConfig> = {}, clean = false, recov
 
 function batchOf(i: number): Buffer {
   const recs = [];
-  for (let r = 0; r <= i % 4; r++) recs.push({ key: `key-${i}-${r}`, value: `value-${i}-${r}-`.padEnd(20 + (i * 7) % 50, 'x') });
+  for (let r = 0; r <= i % 4; r++)
+    recs.push({ key: `key-${i}-${r}`, value: `value-${i}-${r}-`.padEnd(20 + ((i * 7) % 50), 'x') });
   return buildBatch(recs, { baseTimestamp: 1_700_000_000_000 + i });
 }
 
@@ -77,7 +78,11 @@ describe('recovery after an unclean shutdown', () => {
       const a = await log.append(batchOf(99));
       assert.equal(a.baseOffset, expectNext);
       await log.close();
-      assert.equal(fs.statSync(join(dir, seg0)).size, expectEnd + batchOf(99).length, `cut at ${cut}: file size after append`);
+      assert.equal(
+        fs.statSync(join(dir, seg0)).size,
+        expectEnd + batchOf(99).length,
+        `cut at ${cut}: file size after append`,
+      );
     }
   });
 
@@ -87,7 +92,8 @@ describe('recovery after an unclean shutdown', () => {
     const dir = join(t.dir, 'flip');
     // Every byte the CRC or the framing covers: batchLength, magic, crc, attributes..end.
     const positions = [];
-    for (let p = victim.start + 8; p < victim.end; p++) if (p < victim.start + 12 || p >= victim.start + 16) positions.push(p);
+    for (let p = victim.start + 8; p < victim.end; p++)
+      if (p < victim.start + 12 || p >= victim.start + 16) positions.push(p);
     for (const p of positions) {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir);
@@ -181,7 +187,10 @@ describe('recovery after an unclean shutdown', () => {
     // An unfinished clean: its output must vanish and the originals stay.
     fs.writeFileSync(name(bases[0]!) + '.log.cleaned', first.subarray(0, entrySize(first, 0)));
     const a = open(dir, cfg, false, end);
-    assert.deepEqual(a.segments.map((s) => s.baseOffset), bases);
+    assert.deepEqual(
+      a.segments.map((s) => s.baseOffset),
+      bases,
+    );
     assert.equal(fs.existsSync(name(bases[0]!) + '.log.cleaned'), false);
     await a.close();
     // A committed clean of the first two segments keeping one batch of each.
@@ -190,11 +199,17 @@ describe('recovery after an unclean shutdown', () => {
     fs.writeFileSync(name(bases[0]!) + '.index.swap', Buffer.alloc(8));
     const b = open(dir, cfg, false, end);
     assert.equal(b.recovery.swapsCompleted, 1);
-    assert.deepEqual(b.segments.map((s) => s.baseOffset), [bases[0], ...bases.slice(2)]);
+    assert.deepEqual(
+      b.segments.map((s) => s.baseOffset),
+      [bases[0], ...bases.slice(2)],
+    );
     assert.equal(b.logEndOffset, end);
     const r = await b.read(0, 1 << 20);
     assert.deepEqual(r.records, kept);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.swap') || f.includes('.cleaned')), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.swap') || f.includes('.cleaned')),
+      [],
+    );
     await b.close();
   });
 });

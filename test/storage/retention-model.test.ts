@@ -46,7 +46,8 @@ class Model {
 
   append(bytes: Buffer, count: number, maxTs: number): void {
     const a = this.active;
-    if (this.size(a) > 0 && this.size(a) + bytes.length > this.segmentBytes) this.segments.push({ base: this.leo, batches: [] });
+    if (this.size(a) > 0 && this.size(a) + bytes.length > this.segmentBytes)
+      this.segments.push({ base: this.leo, batches: [] });
     this.active.batches.push({ base: this.leo, last: this.leo + count - 1, bytes, maxTs });
     this.leo += count;
   }
@@ -122,7 +123,11 @@ describe('retention model', () => {
             const count = 1 + Math.floor(random() * 4);
             const recs = [];
             for (let i = 0; i < count; i++) {
-              recs.push({ key: `k${step}-${i}`, value: 'v'.repeat(Math.floor(random() * 120)), timestamp: clock - Math.floor(random() * 3000) });
+              recs.push({
+                key: `k${step}-${i}`,
+                value: 'v'.repeat(Math.floor(random() * 120)),
+                timestamp: clock - Math.floor(random() * 3000),
+              });
             }
             const batch = buildBatch(recs, { baseTimestamp: clock - 3000 });
             await log.append(batch);
@@ -147,7 +152,11 @@ describe('retention model', () => {
           if (process.env.DEBUG_MODEL && step > 340) console.log(where);
           assert.equal(log.logEndOffset, model.leo, where);
           assert.equal(log.logStartOffset, model.lso, where);
-          assert.deepEqual(log.segments.map((s) => s.baseOffset), model.segments.map((s) => s.base), where);
+          assert.deepEqual(
+            log.segments.map((s) => s.baseOffset),
+            model.segments.map((s) => s.base),
+            where,
+          );
           assert.deepEqual(await readAll(log), model.visible(), where);
         }
       } finally {

@@ -20,7 +20,12 @@ import {
   producerBatch,
 } from './helpers.js';
 
-const BASE_CONFIG = { 'num.partitions': '1', 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '3', 'transaction.state.log.num.partitions': '3' };
+const BASE_CONFIG = {
+  'num.partitions': '1',
+  'group.initial.rebalance.delay.ms': '0',
+  'offsets.topic.num.partitions': '3',
+  'transaction.state.log.num.partitions': '3',
+};
 
 async function withBroker<T>(opts: StartBrokerOptions, fn: (b: BrokerHandle, c: WireClient) => Promise<T>): Promise<T> {
   const b = await startBroker({ logLevel: 'silent', ...opts, config: { ...BASE_CONFIG, ...opts.config } });
@@ -34,7 +39,11 @@ async function withBroker<T>(opts: StartBrokerOptions, fn: (b: BrokerHandle, c: 
 }
 
 async function createTopic(c: WireClient, name: string, partitions = 1): Promise<void> {
-  const r = await c.request('CreateTopics', 5, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  const r = await c.request('CreateTopics', 5, {
+    topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 5000,
+    validateOnly: false,
+  });
   assertCode(r.topics[0]!.errorCode, ErrorCode.NONE, `create ${name}`);
 }
 
@@ -55,11 +64,25 @@ test('idempotent producer over the wire: retries answered with the original offs
     let pid = -1;
     await withBroker({ dataDir: dir }, async (_b, c) => {
       await createTopic(c, 'idem');
-      const a = await c.request('InitProducerId', 0, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 });
-      const b2 = await c.request('InitProducerId', 4, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 });
+      const a = await c.request('InitProducerId', 0, {
+        transactionalId: null,
+        transactionTimeoutMs: 0,
+        producerId: -1,
+        producerEpoch: -1,
+      });
+      const b2 = await c.request('InitProducerId', 4, {
+        transactionalId: null,
+        transactionTimeoutMs: 0,
+        producerId: -1,
+        producerEpoch: -1,
+      });
       assertCode(a.errorCode, ErrorCode.NONE);
       assert.equal(a.producerEpoch, 0);
-      assert.notEqual(a.producerId, b2.producerId, 'every InitProducerId without a transactional id gets a new producer id');
+      assert.notEqual(
+        a.producerId,
+        b2.producerId,
+        'every InitProducerId without a transactional id gets a new producer id',
+      );
       pid = a.producerId;
       for (const version of [3, 9]) {
         const seq = version === 3 ? 0 : 2;
@@ -89,7 +112,10 @@ test('idempotent producer over the wire: retries answered with the original offs
     await withBroker({ dataDir: dir }, async (b, c) => {
       const retry = await produceBatch(c, 'idem', 0, producerBatch(['c'], { pid, epoch: 0, seq: 4 }));
       assert.equal(retry.baseOffset, 5);
-      assertCode((await produceBatch(c, 'idem', 0, producerBatch(['d'], { pid, epoch: 0, seq: 6 }))).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      assertCode(
+        (await produceBatch(c, 'idem', 0, producerBatch(['d'], { pid, epoch: 0, seq: 6 }))).errorCode,
+        ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      );
       // DescribeProducers shows what the partition remembers; producer.id.expiration.ms forgets it.
       const d = await c.request('DescribeProducers', 0, { topics: [{ name: 'idem', partitionIndexes: [0, 5] }] });
       const [p0, p5] = d.topics[0]!.partitions;
@@ -113,7 +139,17 @@ test('read_committed stops at the last stable offset; aborted data is listed for
     const p = new RawTxnProducer(c, 'tx-pay');
     assertCode(await p.init(), ErrorCode.NONE);
     // txn 1: committed, both partitions.
-    assert.deepEqual([...(await p.addPartitions([['pay', 0], ['pay', 1]])).values()], [0, 0]);
+    assert.deepEqual(
+      [
+        ...(
+          await p.addPartitions([
+            ['pay', 0],
+            ['pay', 1],
+          ])
+        ).values(),
+      ],
+      [0, 0],
+    );
     await p.send('pay', 0, ['c1', 'c2']);
     await p.send('pay', 1, ['c3']);
     const open = await fetchFrom(c, 'pay', 0, READ_COMMITTED);
@@ -135,7 +171,10 @@ test('read_committed stops at the last stable offset; aborted data is listed for
     assert.equal(committed.lastStableOffset, committed.highWatermark);
     assert.deepEqual(committed.abortedTransactions, [{ producerId: p.producerId, firstOffset: 3 }]);
     assert.deepEqual(deliveredValues(committed), ['c1', 'c2', 'plain', 'c4']);
-    assert.deepEqual(markersOf(committed).map((m) => m[1]), ['COMMIT', 'ABORT', 'COMMIT']);
+    assert.deepEqual(
+      markersOf(committed).map((m) => m[1]),
+      ['COMMIT', 'ABORT', 'COMMIT'],
+    );
     const uncommitted = await fetchFrom(c, 'pay', 0, READ_UNCOMMITTED);
     assert.equal(uncommitted.abortedTransactions, null, 'read_uncommitted gets no aborted list');
     assert.deepEqual(deliveredValues(uncommitted), ['c1', 'c2', 'a1', 'plain', 'a2', 'c4']);
@@ -149,7 +188,9 @@ test('read_committed stops at the last stable offset; aborted data is listed for
     const lo = await c.request('ListOffsets', 5, {
       replicaId: -1,
       isolationLevel: READ_COMMITTED,
-      topics: [{ name: 'pay', partitions: [{ partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] }],
+      topics: [
+        { name: 'pay', partitions: [{ partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] },
+      ],
     });
     assert.equal(lo.topics[0]!.partitions[0]!.offset, 2);
   });
@@ -173,12 +214,22 @@ test('fencing: a new instance bumps the epoch, aborts the open transaction and t
       assert.equal(fresh.epoch, zombie.epoch + 2, 'one bump to fence and abort, one for the new instance');
       assertCode((await zombie.send('fence', 0, ['zombie-2'])).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
       assertCode(await zombie.end(true, 3), ErrorCode.PRODUCER_FENCED);
-      assertCode(await zombie.end(true, 1), ErrorCode.INVALID_PRODUCER_EPOCH, 'EndTxn before v2 has no PRODUCER_FENCED');
-      assert.deepEqual([...(await zombie.addPartitions([['fence', 0]], 1)).values()], [ErrorCode.INVALID_PRODUCER_EPOCH]);
+      assertCode(
+        await zombie.end(true, 1),
+        ErrorCode.INVALID_PRODUCER_EPOCH,
+        'EndTxn before v2 has no PRODUCER_FENCED',
+      );
+      assert.deepEqual(
+        [...(await zombie.addPartitions([['fence', 0]], 1)).values()],
+        [ErrorCode.INVALID_PRODUCER_EPOCH],
+      );
       assert.deepEqual([...(await zombie.addPartitions([['fence', 0]], 2)).values()], [ErrorCode.PRODUCER_FENCED]);
       assertCode(await zombie.addOffsets('g', 2), ErrorCode.PRODUCER_FENCED);
       // The zombie's transaction was aborted; the new instance starts from Empty at the new epoch.
-      assert.deepEqual(markersOf(await fetchFrom(c, 'fence', 0, READ_UNCOMMITTED)).map((m) => m[1]), ['ABORT']);
+      assert.deepEqual(
+        markersOf(await fetchFrom(c, 'fence', 0, READ_UNCOMMITTED)).map((m) => m[1]),
+        ['ABORT'],
+      );
       const d = await c.request('DescribeTransactions', 0, { transactionalIds: ['tx-fence', 'nope'] });
       assert.equal(d.transactionStates[0]!.transactionState, 'Empty');
       assert.equal(d.transactionStates[0]!.producerEpoch, fresh.epoch);
@@ -196,14 +247,23 @@ test('fencing: a new instance bumps the epoch, aborts the open transaction and t
 test('InitProducerId (KIP-360): resuming with the current epoch bumps it, a lost answer is retried idempotently, anything else is fenced', async () => {
   await withBroker({}, async (_b, c) => {
     const init = (version: number, producerId: number, producerEpoch: number, id = 'tx-360') =>
-      c.request('InitProducerId', version, { transactionalId: id, transactionTimeoutMs: 10_000, producerId, producerEpoch });
+      c.request('InitProducerId', version, {
+        transactionalId: id,
+        transactionTimeoutMs: 10_000,
+        producerId,
+        producerEpoch,
+      });
     const first = await init(4, -1, -1);
     assertCode(first.errorCode, ErrorCode.NONE);
     assert.equal(first.producerEpoch, 0);
     const bumped = await init(4, first.producerId, 0);
     assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [0, first.producerId, 1]);
     const retried = await init(4, first.producerId, 0);
-    assert.deepEqual([retried.errorCode, retried.producerEpoch], [0, 1], 'the same bump again: answer lost, not a new producer');
+    assert.deepEqual(
+      [retried.errorCode, retried.producerEpoch],
+      [0, 1],
+      'the same bump again: answer lost, not a new producer',
+    );
     assertCode((await init(4, first.producerId, 7)).errorCode, ErrorCode.PRODUCER_FENCED);
     assertCode((await init(3, first.producerId, 7)).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
     assertCode((await init(4, first.producerId + 1000, 1)).errorCode, ErrorCode.PRODUCER_FENCED);
@@ -212,9 +272,39 @@ test('InitProducerId (KIP-360): resuming with the current epoch bumps it, a lost
     assert.equal(other.producerEpoch, 2);
     assertCode((await init(4, first.producerId, 1)).errorCode, ErrorCode.PRODUCER_FENCED);
     // Bad requests.
-    assertCode((await c.request('InitProducerId', 2, { transactionalId: 'tx-t', transactionTimeoutMs: 900_001, producerId: -1, producerEpoch: -1 })).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
-    assertCode((await c.request('InitProducerId', 2, { transactionalId: 'tx-t', transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 })).errorCode, ErrorCode.INVALID_TRANSACTION_TIMEOUT);
-    assertCode((await c.request('InitProducerId', 2, { transactionalId: '', transactionTimeoutMs: 1000, producerId: -1, producerEpoch: -1 })).errorCode, ErrorCode.INVALID_REQUEST);
+    assertCode(
+      (
+        await c.request('InitProducerId', 2, {
+          transactionalId: 'tx-t',
+          transactionTimeoutMs: 900_001,
+          producerId: -1,
+          producerEpoch: -1,
+        })
+      ).errorCode,
+      ErrorCode.INVALID_TRANSACTION_TIMEOUT,
+    );
+    assertCode(
+      (
+        await c.request('InitProducerId', 2, {
+          transactionalId: 'tx-t',
+          transactionTimeoutMs: 0,
+          producerId: -1,
+          producerEpoch: -1,
+        })
+      ).errorCode,
+      ErrorCode.INVALID_TRANSACTION_TIMEOUT,
+    );
+    assertCode(
+      (
+        await c.request('InitProducerId', 2, {
+          transactionalId: '',
+          transactionTimeoutMs: 1000,
+          producerId: -1,
+          producerEpoch: -1,
+        })
+      ).errorCode,
+      ErrorCode.INVALID_REQUEST,
+    );
   });
 });
 
@@ -223,19 +313,36 @@ test('AddPartitionsToTxn: unknown partitions, the v4+ batched form with VerifyOn
     await createTopic(c, 'v', 2);
     const p = new RawTxnProducer(c, 'tx-v');
     await p.init();
-    const bad = await p.addPartitions([['v', 0], ['v', 9], ['missing', 0]]);
-    assert.deepEqual(Object.fromEntries(bad), { 'v-0': ErrorCode.OPERATION_NOT_ATTEMPTED, 'v-9': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'missing-0': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    const bad = await p.addPartitions([
+      ['v', 0],
+      ['v', 9],
+      ['missing', 0],
+    ]);
+    assert.deepEqual(Object.fromEntries(bad), {
+      'v-0': ErrorCode.OPERATION_NOT_ATTEMPTED,
+      'v-9': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      'missing-0': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    });
     // A transactional batch for a partition the transaction does not have is refused.
     assertCode((await p.send('v', 0, ['early'])).errorCode, ErrorCode.INVALID_TXN_STATE);
     const batched = (verifyOnly: boolean, partitions: number[], epoch = p.epoch) =>
       c.request('AddPartitionsToTxn', 4, {
-        transactions: [{ transactionalId: 'tx-v', producerId: p.producerId, producerEpoch: epoch, verifyOnly, topics: [{ name: 'v', partitions }] }],
+        transactions: [
+          {
+            transactionalId: 'tx-v',
+            producerId: p.producerId,
+            producerEpoch: epoch,
+            verifyOnly,
+            topics: [{ name: 'v', partitions }],
+          },
+        ],
         v3AndBelowTransactionalId: '',
         v3AndBelowProducerId: 0,
         v3AndBelowProducerEpoch: 0,
         v3AndBelowTopics: [],
       });
-    const codes = (r: Awaited<ReturnType<typeof batched>>) => r.resultsByTransaction[0]!.topicResults[0]!.resultsByPartition.map((x) => x.partitionErrorCode);
+    const codes = (r: Awaited<ReturnType<typeof batched>>) =>
+      r.resultsByTransaction[0]!.topicResults[0]!.resultsByPartition.map((x) => x.partitionErrorCode);
     assert.deepEqual(codes(await batched(true, [0, 1])), [ErrorCode.INVALID_TXN_STATE, ErrorCode.INVALID_TXN_STATE]);
     const added = await batched(false, [0]);
     assertCode(added.errorCode, ErrorCode.NONE);
@@ -292,25 +399,40 @@ test('TxnOffsetCommit: offsets commit with the transaction, vanish with an abort
     // The commit markers landed in __consumer_offsets too.
     const offsetsPartition = b.broker.groups.partitionFor('grp');
     const markers = markersOf(await fetchFrom(c, '__consumer_offsets', offsetsPartition, READ_UNCOMMITTED));
-    assert.deepEqual(markers.map((m) => m[1]), ['COMMIT', 'ABORT']);
+    assert.deepEqual(
+      markers.map((m) => m[1]),
+      ['COMMIT', 'ABORT'],
+    );
   });
 });
 
 test('the coordinator aborts a transaction past its timeout and fences its producer', async () => {
-  await withBroker({ config: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '50' } }, async (_b, c) => {
-    await createTopic(c, 'slow');
-    const p = new RawTxnProducer(c, 'tx-slow', 300);
-    await p.init();
-    await p.addPartitions([['slow', 0]]);
-    await p.send('slow', 0, ['late']);
-    await eventually(async () => (await c.request('DescribeTransactions', 0, { transactionalIds: ['tx-slow'] })).transactionStates[0]!.transactionState === 'CompleteAbort', 5000, 'timed-out transaction aborted');
-    const r = await fetchFrom(c, 'slow', 0, READ_COMMITTED);
-    assert.equal(r.lastStableOffset, r.highWatermark);
-    assert.deepEqual(deliveredValues(r), []);
-    assert.deepEqual(markersOf(r).map((m) => m[1]), ['ABORT']);
-    assertCode((await p.send('slow', 0, ['later'])).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
-    assertCode(await p.end(true), ErrorCode.PRODUCER_FENCED);
-  });
+  await withBroker(
+    { config: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '50' } },
+    async (_b, c) => {
+      await createTopic(c, 'slow');
+      const p = new RawTxnProducer(c, 'tx-slow', 300);
+      await p.init();
+      await p.addPartitions([['slow', 0]]);
+      await p.send('slow', 0, ['late']);
+      await eventually(
+        async () =>
+          (await c.request('DescribeTransactions', 0, { transactionalIds: ['tx-slow'] })).transactionStates[0]!
+            .transactionState === 'CompleteAbort',
+        5000,
+        'timed-out transaction aborted',
+      );
+      const r = await fetchFrom(c, 'slow', 0, READ_COMMITTED);
+      assert.equal(r.lastStableOffset, r.highWatermark);
+      assert.deepEqual(deliveredValues(r), []);
+      assert.deepEqual(
+        markersOf(r).map((m) => m[1]),
+        ['ABORT'],
+      );
+      assertCode((await p.send('slow', 0, ['later'])).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
+      assertCode(await p.end(true), ErrorCode.PRODUCER_FENCED);
+    },
+  );
 });
 
 test('ListTransactions filters by state, producer id and duration; idle transactional ids expire durably', async () => {
@@ -324,8 +446,13 @@ test('ListTransactions filters by state, producer id and duration; idle transact
       await b2.init();
       await b2.addPartitions([['l', 0]]);
       const list = async (states: string[], pids: number[] = [], duration = -1, version = 1) =>
-        await c.request('ListTransactions', version, { stateFilters: states, producerIdFilters: pids, durationFilter: version >= 1 ? duration : -1 });
-      const ids = (r: Awaited<ReturnType<typeof list>>) => r.transactionStates.map((t) => `${t.transactionalId}:${t.transactionState}`).sort();
+        await c.request('ListTransactions', version, {
+          stateFilters: states,
+          producerIdFilters: pids,
+          durationFilter: version >= 1 ? duration : -1,
+        });
+      const ids = (r: Awaited<ReturnType<typeof list>>) =>
+        r.transactionStates.map((t) => `${t.transactionalId}:${t.transactionState}`).sort();
       assert.deepEqual(ids(await list([])), ['tx-a:Empty', 'tx-b:Ongoing']);
       assert.deepEqual(ids(await list(['Ongoing'])), ['tx-b:Ongoing']);
       assert.deepEqual(ids(await list([], [a.producerId])), ['tx-a:Empty']);
@@ -341,12 +468,31 @@ test('ListTransactions filters by state, producer id and duration; idle transact
       assert.ok(d.transactionStartTimeMs > 0);
       assertCode(await b2.end(false), ErrorCode.NONE);
     });
-    await withBroker({ dataDir: dir, config: { 'transactional.id.expiration.ms': '1', 'transaction.remove.expired.transaction.cleanup.interval.ms': '50' } }, async (_b, c) => {
-      await eventually(async () => (await c.request('ListTransactions', 1, { stateFilters: [], producerIdFilters: [], durationFilter: -1 })).transactionStates.length === 0, 5000, 'ids expired');
-    });
+    await withBroker(
+      {
+        dataDir: dir,
+        config: {
+          'transactional.id.expiration.ms': '1',
+          'transaction.remove.expired.transaction.cleanup.interval.ms': '50',
+        },
+      },
+      async (_b, c) => {
+        await eventually(
+          async () =>
+            (await c.request('ListTransactions', 1, { stateFilters: [], producerIdFilters: [], durationFilter: -1 }))
+              .transactionStates.length === 0,
+          5000,
+          'ids expired',
+        );
+      },
+    );
     await withBroker({ dataDir: dir }, async (_b, c) => {
       const d = await c.request('DescribeTransactions', 0, { transactionalIds: ['tx-a', 'tx-b'] });
-      assert.deepEqual(d.transactionStates.map((s) => s.errorCode), [ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND], 'expiry is durable');
+      assert.deepEqual(
+        d.transactionStates.map((s) => s.errorCode),
+        [ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND],
+        'expiry is durable',
+      );
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -363,18 +509,33 @@ test('a broker killed between the commit decision and the last marker completes 
       const p = new RawTxnProducer(c, 'tx-half');
       await p.init();
       pid = p.producerId;
-      await p.addPartitions([['half', 0], ['half', 1]]);
+      await p.addPartitions([
+        ['half', 0],
+        ['half', 1],
+      ]);
       await p.addOffsets('half-group');
       await p.send('half', 0, ['h0']);
       await p.send('half', 1, ['h1']);
       assert.deepEqual(await p.commitOffsets('half-group', [['half', 0, 1]]), [0]);
       // The marker for half-1 (and __consumer_offsets) never gets written: the broker dies first.
-      const markers = (b.broker.transactions.coordinator as unknown as { deps: { markers: { writeMarker: (t: string, p: number, m: unknown) => Promise<void> } } }).deps.markers;
+      const markers = (
+        b.broker.transactions.coordinator as unknown as {
+          deps: { markers: { writeMarker: (t: string, p: number, m: unknown) => Promise<void> } };
+        }
+      ).deps.markers;
       const real = markers.writeMarker.bind(markers);
       markers.writeMarker = (t, part, m) => (t === 'half' && part === 0 ? real(t, part, m) : new Promise(() => {}));
       void b.broker.transactions.coordinator.endTxn('tx-half', p.producerId, p.epoch, true);
-      await eventually(() => b.broker.transactions.coordinator.metadata('tx-half')!.state === 2 /* PrepareCommit */, 5000, 'commit decided');
-      await eventually(async () => markersOf(await fetchFrom(c, 'half', 0, READ_UNCOMMITTED)).length === 1, 5000, 'first marker written');
+      await eventually(
+        () => b.broker.transactions.coordinator.metadata('tx-half')!.state === 2 /* PrepareCommit */,
+        5000,
+        'commit decided',
+      );
+      await eventually(
+        async () => markersOf(await fetchFrom(c, 'half', 0, READ_UNCOMMITTED)).length === 1,
+        5000,
+        'first marker written',
+      );
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'half', 0, READ_COMMITTED)), ['h0']);
       const pinned = await fetchFrom(c, 'half', 1, READ_COMMITTED);
       assert.equal(pinned.lastStableOffset, 0, 'the partition without its marker stays unstable');
@@ -382,13 +543,27 @@ test('a broker killed between the commit decision and the last marker completes 
       await crash(b);
     });
     await withBroker({ dataDir: dir }, async (b, c) => {
-      await eventually(() => b.broker.transactions.coordinator.metadata('tx-half')?.state === 4 /* CompleteCommit */, 5000, 'commit completed after restart');
+      await eventually(
+        () => b.broker.transactions.coordinator.metadata('tx-half')?.state === 4 /* CompleteCommit */,
+        5000,
+        'commit completed after restart',
+      );
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'half', 0, READ_COMMITTED)), ['h0']);
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'half', 1, READ_COMMITTED)), ['h1']);
       await groupsReady(b);
-      await eventually(async () => (await committedOffset(c, 'half-group', 'half', 0, true)).offset === 1, 5000, 'transactional offset committed');
+      await eventually(
+        async () => (await committedOffset(c, 'half-group', 'half', 0, true)).offset === 1,
+        5000,
+        'transactional offset committed',
+      );
       // The marker on half-0 was written twice (before and after the crash); consumers skip both.
-      assert.deepEqual(markersOf(await fetchFrom(c, 'half', 0, READ_UNCOMMITTED)).map((m) => [m[1], m[2]]), [['COMMIT', pid], ['COMMIT', pid]]);
+      assert.deepEqual(
+        markersOf(await fetchFrom(c, 'half', 0, READ_UNCOMMITTED)).map((m) => [m[1], m[2]]),
+        [
+          ['COMMIT', pid],
+          ['COMMIT', pid],
+        ],
+      );
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -407,12 +582,19 @@ test('a transaction left open by a crash is aborted by its timeout after the res
       await produceBatch(c, 'open', 0, producerBatch(['plain'], { pid: -1, epoch: -1, seq: -1 }));
       await crash(b);
     });
-    await withBroker({ dataDir: dir, config: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '50' } }, async (_b, c) => {
-      const before = await fetchFrom(c, 'open', 0, READ_COMMITTED);
-      assert.equal(before.lastStableOffset, 0, 'the open transaction is still pinning the LSO after recovery');
-      await eventually(async () => (await fetchFrom(c, 'open', 0, READ_COMMITTED)).lastStableOffset === 3, 5000, 'aborted by timeout');
-      assert.deepEqual(deliveredValues(await fetchFrom(c, 'open', 0, READ_COMMITTED)), ['plain']);
-    });
+    await withBroker(
+      { dataDir: dir, config: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '50' } },
+      async (_b, c) => {
+        const before = await fetchFrom(c, 'open', 0, READ_COMMITTED);
+        assert.equal(before.lastStableOffset, 0, 'the open transaction is still pinning the LSO after recovery');
+        await eventually(
+          async () => (await fetchFrom(c, 'open', 0, READ_COMMITTED)).lastStableOffset === 3,
+          5000,
+          'aborted by timeout',
+        );
+        assert.deepEqual(deliveredValues(await fetchFrom(c, 'open', 0, READ_COMMITTED)), ['plain']);
+      },
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -421,21 +603,27 @@ test('a transaction left open by a crash is aborted by its timeout after the res
 test('at start-up a transaction no coordinator owns is aborted so the last stable offset can move again', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'brook-txn-'));
   try {
-    await withBroker({ dataDir: dir, config: { 'transaction.partition.verification.enable': 'false' } }, async (_b, c) => {
-      await createTopic(c, 'hang', 2);
-      const p = new RawTxnProducer(c, 'tx-hang');
-      await p.init();
-      await p.addPartitions([['hang', 0]]);
-      await p.send('hang', 0, ['in-txn']);
-      // Without verification a write to a partition never added slips in: no marker will ever reach it.
-      assertCode((await p.send('hang', 1, ['hanging'])).errorCode, ErrorCode.NONE);
-      assertCode(await p.end(true), ErrorCode.NONE);
-      assert.equal((await fetchFrom(c, 'hang', 1, READ_COMMITTED)).lastStableOffset, 0, 'hanging');
-    });
+    await withBroker(
+      { dataDir: dir, config: { 'transaction.partition.verification.enable': 'false' } },
+      async (_b, c) => {
+        await createTopic(c, 'hang', 2);
+        const p = new RawTxnProducer(c, 'tx-hang');
+        await p.init();
+        await p.addPartitions([['hang', 0]]);
+        await p.send('hang', 0, ['in-txn']);
+        // Without verification a write to a partition never added slips in: no marker will ever reach it.
+        assertCode((await p.send('hang', 1, ['hanging'])).errorCode, ErrorCode.NONE);
+        assertCode(await p.end(true), ErrorCode.NONE);
+        assert.equal((await fetchFrom(c, 'hang', 1, READ_COMMITTED)).lastStableOffset, 0, 'hanging');
+      },
+    );
     await withBroker({ dataDir: dir }, async (_b, c) => {
       const r = await fetchFrom(c, 'hang', 1, READ_COMMITTED);
       assert.equal(r.lastStableOffset, r.highWatermark);
-      assert.deepEqual(markersOf(r).map((m) => m[1]), ['ABORT']);
+      assert.deepEqual(
+        markersOf(r).map((m) => m[1]),
+        ['ABORT'],
+      );
       assert.deepEqual(deliveredValues(r), []);
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'hang', 0, READ_COMMITTED)), ['in-txn']);
     });

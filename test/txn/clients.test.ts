@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { Admin as PltAdmin, Consumer as PltConsumer, Producer as PltProducer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import {
+  Admin as PltAdmin,
+  Consumer as PltConsumer,
+  Producer as PltProducer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { READ_COMMITTED, READ_UNCOMMITTED, deliveredValues, eventually, fetchFrom, markersOf } from './helpers.js';
@@ -14,7 +20,11 @@ import { READ_COMMITTED, READ_UNCOMMITTED, deliveredValues, eventually, fetchFro
 async function withBroker(fn: (b: BrokerHandle) => Promise<void>): Promise<void> {
   const b = await startBroker({
     logLevel: 'silent',
-    config: { 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '3', 'transaction.state.log.num.partitions': '3' },
+    config: {
+      'group.initial.rebalance.delay.ms': '0',
+      'offsets.topic.num.partitions': '3',
+      'transaction.state.log.num.partitions': '3',
+    },
   });
   try {
     await eventually(() => !b.broker.groups.isLoading, 10_000, 'group coordinator loaded');
@@ -37,15 +47,32 @@ async function allValues(bootstrap: string, topic: string, partitions: number, i
 
 test('kafkajs: idempotent producer, then transactions with sendOffsets (commit and abort) read back by a read_committed consumer', async () => {
   await withBroker(async (b) => {
-    const kafka = new Kafka({ clientId: 'kjs-txn', brokers: [b.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } });
+    const kafka = new Kafka({
+      clientId: 'kjs-txn',
+      brokers: [b.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5, initialRetryTime: 50 },
+    });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'kjs-in', numPartitions: 2 }, { topic: 'kjs-out', numPartitions: 2 }] });
+    await admin.createTopics({
+      topics: [
+        { topic: 'kjs-in', numPartitions: 2 },
+        { topic: 'kjs-out', numPartitions: 2 },
+      ],
+    });
     const idem = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await idem.connect();
     for (let i = 0; i < 20; i++) {
-      const r = await idem.send({ topic: 'kjs-in', acks: -1, messages: Array.from({ length: 10 }, (_, j) => ({ key: `k${j}`, value: `in-${i * 10 + j}` })) });
-      assert.equal(r.every((x) => x.errorCode === 0), true);
+      const r = await idem.send({
+        topic: 'kjs-in',
+        acks: -1,
+        messages: Array.from({ length: 10 }, (_, j) => ({ key: `k${j}`, value: `in-${i * 10 + j}` })),
+      });
+      assert.equal(
+        r.every((x) => x.errorCode === 0),
+        true,
+      );
     }
     await idem.disconnect();
     const input = await allValues(b.bootstrap, 'kjs-in', 2, READ_UNCOMMITTED);
@@ -56,13 +83,25 @@ test('kafkajs: idempotent producer, then transactions with sendOffsets (commit a
     await producer.connect();
     // Committed: outputs plus the input offsets, atomically.
     const t1 = await producer.transaction();
-    await t1.send({ topic: 'kjs-out', messages: [{ key: 'a', value: 'charged-1' }, { key: 'b', value: 'charged-2' }] });
-    await t1.sendOffsets({ consumerGroupId: 'kjs-group', topics: [{ topic: 'kjs-in', partitions: [{ partition: 0, offset: '42' }] }] });
+    await t1.send({
+      topic: 'kjs-out',
+      messages: [
+        { key: 'a', value: 'charged-1' },
+        { key: 'b', value: 'charged-2' },
+      ],
+    });
+    await t1.sendOffsets({
+      consumerGroupId: 'kjs-group',
+      topics: [{ topic: 'kjs-in', partitions: [{ partition: 0, offset: '42' }] }],
+    });
     await t1.commit();
     // Aborted: neither outputs nor offsets.
     const t2 = await producer.transaction();
     await t2.send({ topic: 'kjs-out', messages: [{ key: 'a', value: 'ghost' }] });
-    await t2.sendOffsets({ consumerGroupId: 'kjs-group', topics: [{ topic: 'kjs-in', partitions: [{ partition: 0, offset: '99' }] }] });
+    await t2.sendOffsets({
+      consumerGroupId: 'kjs-group',
+      topics: [{ topic: 'kjs-in', partitions: [{ partition: 0, offset: '99' }] }],
+    });
     await t2.abort();
     await producer.disconnect();
     const offsets = await admin.fetchOffsets({ groupId: 'kjs-group', topics: ['kjs-in'] });
@@ -78,19 +117,41 @@ test('kafkajs: idempotent producer, then transactions with sendOffsets (commit a
     await new Promise((r) => setTimeout(r, 500));
     await consumer.disconnect();
     assert.deepEqual(seen.sort(), ['charged-1', 'charged-2']);
-    assert.deepEqual((await allValues(b.bootstrap, 'kjs-out', 2, READ_UNCOMMITTED)).sort(), ['charged-1', 'charged-2', 'ghost']);
+    assert.deepEqual((await allValues(b.bootstrap, 'kjs-out', 2, READ_UNCOMMITTED)).sort(), [
+      'charged-1',
+      'charged-2',
+      'ghost',
+    ]);
   });
 });
 
 test('@platformatic/kafka: transactions over the batched AddPartitionsToTxn v5 form', async () => {
   await withBroker(async (b) => {
-    const base = { bootstrapBrokers: [b.bootstrap], connectTimeout: 3000, requestTimeout: 10_000, retries: 3, retryDelay: 100 };
+    const base = {
+      bootstrapBrokers: [b.bootstrap],
+      connectTimeout: 3000,
+      requestTimeout: 10_000,
+      retries: 3,
+      retryDelay: 100,
+    };
     const admin = new PltAdmin({ clientId: 'plt-txn-admin', ...base });
     await admin.createTopics({ topics: ['plt-out'], partitions: 2, replicas: 1 });
     await admin.close();
-    const producer = new PltProducer({ clientId: 'plt-txn', serializers: stringSerializers, idempotent: true, transactionalId: 'plt-processor', acks: -1, ...base });
+    const producer = new PltProducer({
+      clientId: 'plt-txn',
+      serializers: stringSerializers,
+      idempotent: true,
+      transactionalId: 'plt-processor',
+      acks: -1,
+      ...base,
+    });
     const t1 = await producer.beginTransaction();
-    await t1.send({ messages: [{ topic: 'plt-out', key: 'x', value: 'kept-1', partition: 0 }, { topic: 'plt-out', key: 'y', value: 'kept-2', partition: 1 }] });
+    await t1.send({
+      messages: [
+        { topic: 'plt-out', key: 'x', value: 'kept-1', partition: 0 },
+        { topic: 'plt-out', key: 'y', value: 'kept-2', partition: 1 },
+      ],
+    });
     await t1.commit();
     const t2 = await producer.beginTransaction();
     await t2.send({ messages: [{ topic: 'plt-out', key: 'x', value: 'dropped', partition: 0 }] });
@@ -103,14 +164,27 @@ test('@platformatic/kafka: transactions over the batched AddPartitionsToTxn v5 f
     try {
       const p0 = await fetchFrom(c, 'plt-out', 0, READ_COMMITTED);
       assert.deepEqual(deliveredValues(p0), ['kept-1', 'kept-3']);
-      assert.deepEqual(markersOf(p0).map((m) => m[1]), ['COMMIT', 'ABORT', 'COMMIT']);
+      assert.deepEqual(
+        markersOf(p0).map((m) => m[1]),
+        ['COMMIT', 'ABORT', 'COMMIT'],
+      );
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'plt-out', 1, READ_COMMITTED)), ['kept-2']);
     } finally {
       c.close();
     }
     // And platformatic's own consumer (read_committed by default) agrees.
-    const consumer = new PltConsumer({ clientId: 'plt-txn-reader', groupId: 'plt-txn-reader', deserializers: stringDeserializers, ...base });
-    const stream = await consumer.consume({ topics: ['plt-out'], mode: 'earliest', autocommit: false, maxWaitTime: 200 });
+    const consumer = new PltConsumer({
+      clientId: 'plt-txn-reader',
+      groupId: 'plt-txn-reader',
+      deserializers: stringDeserializers,
+      ...base,
+    });
+    const stream = await consumer.consume({
+      topics: ['plt-out'],
+      mode: 'earliest',
+      autocommit: false,
+      maxWaitTime: 200,
+    });
     const got: string[] = [];
     stream.on('data', (m: { value: string }) => got.push(m.value));
     await eventually(() => got.length >= 3, 15_000, 'platformatic consumer got the committed values');

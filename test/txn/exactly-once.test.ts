@@ -20,7 +20,15 @@ import type { ApiMessages, ApiName } from '../../src/protocol/apis.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
 import { repoRoot } from '../helpers/paths.js';
 import { WireClient } from '../helpers/wire-client.js';
-import { READ_COMMITTED, READ_UNCOMMITTED, assertCode, deliveredValues, markersOf, producerBatch, sleep } from './helpers.js';
+import {
+  READ_COMMITTED,
+  READ_UNCOMMITTED,
+  assertCode,
+  deliveredValues,
+  markersOf,
+  producerBatch,
+  sleep,
+} from './helpers.js';
 
 import { pythonModuleMissing } from '../helpers/requires.js';
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
@@ -68,7 +76,11 @@ class ChildBroker {
   }
 
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, [BROKER_CHILD, String(this.port), this.dataDir, JSON.stringify(BROKER_CONFIG)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [BROKER_CHILD, String(this.port), this.dataDir, JSON.stringify(BROKER_CONFIG)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.proc = proc;
     this.starts++;
     proc.stderr!.on('data', (d: Buffer) => {
@@ -167,7 +179,12 @@ class ResilientClient {
 
   constructor(private readonly bootstrap: string) {}
 
-  async request<K extends ApiName>(api: K, version: number, body: ApiMessages[K]['request'], ms = 60_000): Promise<ApiMessages[K]['response']> {
+  async request<K extends ApiName>(
+    api: K,
+    version: number,
+    body: ApiMessages[K]['request'],
+    ms = 60_000,
+  ): Promise<ApiMessages[K]['response']> {
     const deadline = Date.now() + ms;
     for (;;) {
       try {
@@ -194,8 +211,18 @@ class ResilientClient {
  * partition, as a producer whose acknowledgement was lost in the crash would: the restarted
  * broker must recognise it and answer with the original offset instead of writing it again.
  */
-async function produceInput(c: ResilientClient, topic: string, keepGoing: () => boolean, restarts: () => number): Promise<{ sent: number; retries: number; duplicatesRecognised: number }> {
-  const init = await c.request('InitProducerId', 1, { transactionalId: null, transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 });
+async function produceInput(
+  c: ResilientClient,
+  topic: string,
+  keepGoing: () => boolean,
+  restarts: () => number,
+): Promise<{ sent: number; retries: number; duplicatesRecognised: number }> {
+  const init = await c.request('InitProducerId', 1, {
+    transactionalId: null,
+    transactionTimeoutMs: 0,
+    producerId: -1,
+    producerEpoch: -1,
+  });
   assertCode(init.errorCode, ErrorCode.NONE);
   const seqs = new Array<number>(PARTITIONS).fill(0);
   const lastAcked: Array<{ batch: Buffer; offset: number } | null> = new Array(PARTITIONS).fill(null);
@@ -206,7 +233,17 @@ async function produceInput(c: ResilientClient, topic: string, keepGoing: () => 
   const send = async (partition: number, batch: Buffer): Promise<number> => {
     for (;;) {
       try {
-        const r = await c.request('Produce', 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }] }, 5_000);
+        const r = await c.request(
+          'Produce',
+          7,
+          {
+            transactionalId: null,
+            acks: -1,
+            timeoutMs: 5000,
+            topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }],
+          },
+          5_000,
+        );
         const p = r.responses[0]!.partitionResponses[0]!;
         assertCode(p.errorCode, ErrorCode.NONE, `input produce to ${topic}-${partition}`);
         return p.baseOffset;
@@ -222,7 +259,11 @@ async function produceInput(c: ResilientClient, topic: string, keepGoing: () => 
       for (let p = 0; p < PARTITIONS; p++) {
         const last = lastAcked[p];
         if (!last) continue;
-        assert.equal(await send(p, last.batch), last.offset, `a re-sent batch of payments-${p} after a broker crash keeps its offset`);
+        assert.equal(
+          await send(p, last.batch),
+          last.offset,
+          `a re-sent batch of payments-${p} after a broker crash keeps its offset`,
+        );
         duplicatesRecognised++;
       }
     }
@@ -240,19 +281,41 @@ async function endOffsets(c: ResilientClient, topic: string): Promise<number[]> 
   const r = await c.request('ListOffsets', 2, {
     replicaId: -1,
     isolationLevel: READ_UNCOMMITTED,
-    topics: [{ name: topic, partitions: Array.from({ length: PARTITIONS }, (_, i) => ({ partitionIndex: i, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 })) }],
+    topics: [
+      {
+        name: topic,
+        partitions: Array.from({ length: PARTITIONS }, (_, i) => ({
+          partitionIndex: i,
+          currentLeaderEpoch: -1,
+          timestamp: -1,
+          maxNumOffsets: 1,
+        })),
+      },
+    ],
   });
   return r.topics[0]!.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) => p.offset);
 }
 
 async function committedOffsets(c: ResilientClient, group: string, topic: string): Promise<number[]> {
-  const r = await c.request('OffsetFetch', 7, { groupId: group, topics: [{ name: topic, partitionIndexes: [0, 1, 2] }], groups: [], requireStable: true });
+  const r = await c.request('OffsetFetch', 7, {
+    groupId: group,
+    topics: [{ name: topic, partitionIndexes: [0, 1, 2] }],
+    groups: [],
+    requireStable: true,
+  });
   if (r.errorCode !== ErrorCode.NONE) return [-1, -1, -1];
-  return r.topics[0]!.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) => (p.errorCode === ErrorCode.NONE ? p.committedOffset : -1));
+  return r.topics[0]!.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) =>
+    p.errorCode === ErrorCode.NONE ? p.committedOffset : -1,
+  );
 }
 
 /** Every value of a partition in the order a consumer at `isolation` would deliver it, and the markers. */
-async function readPartition(c: ResilientClient, topic: string, partition: number, isolation: number): Promise<{ values: string[]; aborts: number; commits: number }> {
+async function readPartition(
+  c: ResilientClient,
+  topic: string,
+  partition: number,
+  isolation: number,
+): Promise<{ values: string[]; aborts: number; commits: number }> {
   const values: string[] = [];
   let aborts = 0;
   let commits = 0;
@@ -268,7 +331,23 @@ async function readPartition(c: ResilientClient, topic: string, partition: numbe
       isolationLevel: isolation,
       sessionId: 0,
       sessionEpoch: -1,
-      topics: [{ topic, topicId: '00000000-0000-0000-0000-000000000000', partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 8 * 1024 * 1024, replicaDirectoryId: '00000000-0000-0000-0000-000000000000' }] }],
+      topics: [
+        {
+          topic,
+          topicId: '00000000-0000-0000-0000-000000000000',
+          partitions: [
+            {
+              partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: offset,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1,
+              partitionMaxBytes: 8 * 1024 * 1024,
+              replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+            },
+          ],
+        },
+      ],
       forgottenTopicsData: [],
       rackId: '',
     });
@@ -291,12 +370,25 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
   await broker.start();
   const client = new ResilientClient(broker.bootstrap);
   const group = `payment-processor-${kill}`;
-  const processor = new Supervisor([broker.bootstrap, 'payments', 'payment-results', group, `payments-txn-${kill}`, String(PARTITIONS), '50', String(WORK_MS)]);
+  const processor = new Supervisor([
+    broker.bootstrap,
+    'payments',
+    'payment-results',
+    group,
+    `payments-txn-${kill}`,
+    String(PARTITIONS),
+    '50',
+    String(WORK_MS),
+  ]);
   let killing = true;
   let kills = 0;
   try {
     for (const name of ['payments', 'payment-results']) {
-      const r = await client.request('CreateTopics', 4, { topics: [{ name, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+      const r = await client.request('CreateTopics', 4, {
+        topics: [{ name, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
       assertCode(r.topics[0]!.errorCode, ErrorCode.NONE, `create ${name}`);
     }
     processor.start();
@@ -325,7 +417,12 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
     })();
     // Input keeps arriving for SECONDS, and until at least two kills have happened.
     const until = Date.now() + SECONDS * 1000;
-    const input = await produceInput(client, 'payments', () => Date.now() < until || kills < 2, () => broker.starts);
+    const input = await produceInput(
+      client,
+      'payments',
+      () => Date.now() < until || kills < 2,
+      () => broker.starts,
+    );
     killing = false;
     await killer;
     // Let the processor catch up without kills: every payment's offset committed.
@@ -334,7 +431,8 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
     for (;;) {
       const committed = await committedOffsets(client, group, 'payments');
       if (committed.every((o, i) => o === end[i])) break;
-      if (Date.now() > deadline) assert.fail(`processor did not catch up: committed ${committed}, end ${end}\n${processor.log.slice(-3000)}`);
+      if (Date.now() > deadline)
+        assert.fail(`processor did not catch up: committed ${committed}, end ${end}\n${processor.log.slice(-3000)}`);
       await sleep(200);
     }
     await processor.stop();
@@ -351,12 +449,19 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
       aborts += outPart.aborts;
       commits += outPart.commits;
       // Per partition the results come in input order, each once.
-      assert.deepEqual(outPart.values, inPart.map((v) => `charged:${v}`), `payment-results-${p} holds exactly the payments of payments-${p}, in order`);
+      assert.deepEqual(
+        outPart.values,
+        inPart.map((v) => `charged:${v}`),
+        `payment-results-${p} holds exactly the payments of payments-${p}, in order`,
+      );
       inputs.push(...inPart);
       outputs.push(...outPart.values);
     }
     assert.equal(inputs.length, input.sent, 'no payment lost or duplicated in the input');
-    assert.deepEqual([...inputs].map(Number).sort((a, b) => a - b), Array.from({ length: input.sent }, (_, i) => i));
+    assert.deepEqual(
+      [...inputs].map(Number).sort((a, b) => a - b),
+      Array.from({ length: input.sent }, (_, i) => i),
+    );
     assert.equal(outputs.length, input.sent, 'every payment charged exactly once');
     assert.ok(kills >= 2, `the ${kill} was killed ${kills} times`);
     if (kill !== 'processor') assert.ok(input.duplicatesRecognised > 0, 'retries across a broker crash were exercised');
@@ -381,6 +486,10 @@ test('exactly once with the broker killed at random points', { timeout: 240_000,
   await runScenario(t, 'broker');
 });
 
-test('exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered)', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
-  await runScenario(t, 'both');
-});
+test(
+  'exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered)',
+  { timeout: 240_000, skip: NO_CONFLUENT },
+  async (t) => {
+    await runScenario(t, 'both');
+  },
+);

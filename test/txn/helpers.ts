@@ -9,7 +9,11 @@ export const READ_UNCOMMITTED = 0;
 export const READ_COMMITTED = 1;
 
 export function assertCode(actual: number, expected: number, what = 'error code'): void {
-  assert.equal(actual, expected, `${what}: got ${actual} ${errorName(actual)}, want ${expected} ${errorName(expected)}`);
+  assert.equal(
+    actual,
+    expected,
+    `${what}: got ${actual} ${errorName(actual)}, want ${expected} ${errorName(expected)}`,
+  );
 }
 
 /** A batch as an idempotent or transactional producer writes it. */
@@ -23,7 +27,13 @@ export function producerBatch(values: string[], o: { pid: number; epoch: number;
   });
 }
 
-export async function produceBatch(c: WireClient, topic: string, partition: number, records: Buffer, o: { version?: number; transactionalId?: string | null } = {}) {
+export async function produceBatch(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  records: Buffer,
+  o: { version?: number; transactionalId?: string | null } = {},
+) {
   const res = await c.request('Produce', o.version ?? 9, {
     transactionalId: o.transactionalId ?? null,
     acks: -1,
@@ -33,7 +43,14 @@ export async function produceBatch(c: WireClient, topic: string, partition: numb
   return res.responses[0]!.partitionResponses[0]!;
 }
 
-export async function fetchFrom(c: WireClient, topic: string, partition: number, isolationLevel: number, fetchOffset = 0, version = 11): Promise<FetchResponsePartitionData> {
+export async function fetchFrom(
+  c: WireClient,
+  topic: string,
+  partition: number,
+  isolationLevel: number,
+  fetchOffset = 0,
+  version = 11,
+): Promise<FetchResponsePartitionData> {
   const res = await c.request('Fetch', version, {
     clusterId: null,
     replicaId: -1,
@@ -48,7 +65,17 @@ export async function fetchFrom(c: WireClient, topic: string, partition: number,
       {
         topic,
         topicId: '00000000-0000-0000-0000-000000000000',
-        partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 16 * 1024 * 1024, replicaDirectoryId: '00000000-0000-0000-0000-000000000000' }],
+        partitions: [
+          {
+            partition,
+            currentLeaderEpoch: -1,
+            fetchOffset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: 16 * 1024 * 1024,
+            replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+          },
+        ],
       },
     ],
     forgottenTopicsData: [],
@@ -69,9 +96,11 @@ export function deliveredValues(p: FetchResponsePartitionData): string[] {
   const abortedProducers = new Set<number>();
   const out: string[] = [];
   for (const b of decodeRecordBatches(p.records ?? Buffer.alloc(0))) {
-    while (aborted.length > 0 && aborted[0]!.firstOffset <= b.lastOffset) abortedProducers.add(aborted.shift()!.producerId);
+    while (aborted.length > 0 && aborted[0]!.firstOffset <= b.lastOffset)
+      abortedProducers.add(aborted.shift()!.producerId);
     if (b.isControl) {
-      if (parseControlRecordKey(b.records[0]?.key ?? null).type === ControlRecordType.ABORT) abortedProducers.delete(b.producerId);
+      if (parseControlRecordKey(b.records[0]?.key ?? null).type === ControlRecordType.ABORT)
+        abortedProducers.delete(b.producerId);
       continue;
     }
     if (b.isTransactional && abortedProducers.has(b.producerId)) continue;
@@ -84,7 +113,11 @@ export function deliveredValues(p: FetchResponsePartitionData): string[] {
 export function markersOf(p: FetchResponsePartitionData): Array<[number, string, number]> {
   return decodeRecordBatches(p.records ?? Buffer.alloc(0))
     .filter((b) => b.isControl)
-    .map((b) => [b.baseOffset, b.records[0]!.key!.readInt16BE(2) === ControlRecordType.COMMIT ? 'COMMIT' : 'ABORT', b.producerId]);
+    .map((b) => [
+      b.baseOffset,
+      b.records[0]!.key!.readInt16BE(2) === ControlRecordType.COMMIT ? 'COMMIT' : 'ABORT',
+      b.producerId,
+    ]);
 }
 
 /** A transactional producer speaking the protocol by hand, one request at a time. */
@@ -100,7 +133,12 @@ export class RawTxnProducer {
   ) {}
 
   async init(version = 4): Promise<number> {
-    const r = await this.c.request('InitProducerId', version, { transactionalId: this.transactionalId, transactionTimeoutMs: this.timeoutMs, producerId: -1, producerEpoch: -1 });
+    const r = await this.c.request('InitProducerId', version, {
+      transactionalId: this.transactionalId,
+      transactionTimeoutMs: this.timeoutMs,
+      producerId: -1,
+      producerEpoch: -1,
+    });
     if (r.errorCode === ErrorCode.NONE) {
       this.producerId = r.producerId;
       this.epoch = r.producerEpoch;
@@ -131,26 +169,55 @@ export class RawTxnProducer {
       v3AndBelowTopics: [...topics].map(([name, ps]) => ({ name, partitions: ps })),
     });
     const out = new Map<string, number>();
-    for (const t of r.resultsByTopicV3AndBelow) for (const p of t.resultsByPartition) out.set(`${t.name}-${p.partitionIndex}`, p.partitionErrorCode);
+    for (const t of r.resultsByTopicV3AndBelow)
+      for (const p of t.resultsByPartition) out.set(`${t.name}-${p.partitionIndex}`, p.partitionErrorCode);
     return out;
   }
 
-  async send(topic: string, partition: number, values: string[], version = 9): Promise<{ errorCode: number; baseOffset: number }> {
+  async send(
+    topic: string,
+    partition: number,
+    values: string[],
+    version = 9,
+  ): Promise<{ errorCode: number; baseOffset: number }> {
     const key = `${topic}-${partition}`;
     const seq = this.seqs.get(key) ?? 0;
-    const r = await produceBatch(this.c, topic, partition, producerBatch(values, { pid: this.producerId, epoch: this.epoch, seq, txn: true }), { version, transactionalId: this.transactionalId });
+    const r = await produceBatch(
+      this.c,
+      topic,
+      partition,
+      producerBatch(values, { pid: this.producerId, epoch: this.epoch, seq, txn: true }),
+      { version, transactionalId: this.transactionalId },
+    );
     if (r.errorCode === ErrorCode.NONE) this.seqs.set(key, seq + values.length);
     return r;
   }
 
   async addOffsets(groupId: string, version = 1): Promise<number> {
-    const r = await this.c.request('AddOffsetsToTxn', version, { transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.epoch, groupId });
+    const r = await this.c.request('AddOffsetsToTxn', version, {
+      transactionalId: this.transactionalId,
+      producerId: this.producerId,
+      producerEpoch: this.epoch,
+      groupId,
+    });
     return r.errorCode;
   }
 
   async commitOffsets(groupId: string, offsets: Array<[string, number, number]>, version = 3): Promise<number[]> {
-    const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }>>();
-    for (const [t, p, o] of offsets) topics.set(t, [...(topics.get(t) ?? []), { partitionIndex: p, committedOffset: o, committedLeaderEpoch: -1, committedMetadata: 'txn' }]);
+    const topics = new Map<
+      string,
+      Array<{
+        partitionIndex: number;
+        committedOffset: number;
+        committedLeaderEpoch: number;
+        committedMetadata: string | null;
+      }>
+    >();
+    for (const [t, p, o] of offsets)
+      topics.set(t, [
+        ...(topics.get(t) ?? []),
+        { partitionIndex: p, committedOffset: o, committedLeaderEpoch: -1, committedMetadata: 'txn' },
+      ]);
     const r = await this.c.request('TxnOffsetCommit', version, {
       transactionalId: this.transactionalId,
       groupId,
@@ -165,13 +232,29 @@ export class RawTxnProducer {
   }
 
   async end(commit: boolean, version = 3): Promise<number> {
-    const r = await this.c.request('EndTxn', version, { transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.epoch, committed: commit });
+    const r = await this.c.request('EndTxn', version, {
+      transactionalId: this.transactionalId,
+      producerId: this.producerId,
+      producerEpoch: this.epoch,
+      committed: commit,
+    });
     return r.errorCode;
   }
 }
 
-export async function committedOffset(c: WireClient, groupId: string, topic: string, partition: number, requireStable = false): Promise<{ offset: number; errorCode: number }> {
-  const r = await c.request('OffsetFetch', 7, { groupId, topics: [{ name: topic, partitionIndexes: [partition] }], groups: [], requireStable });
+export async function committedOffset(
+  c: WireClient,
+  groupId: string,
+  topic: string,
+  partition: number,
+  requireStable = false,
+): Promise<{ offset: number; errorCode: number }> {
+  const r = await c.request('OffsetFetch', 7, {
+    groupId,
+    topics: [{ name: topic, partitionIndexes: [partition] }],
+    groups: [],
+    requireStable,
+  });
   if (r.errorCode !== ErrorCode.NONE) return { offset: -1, errorCode: r.errorCode };
   const p = r.topics[0]!.partitions[0]!;
   return { offset: p.committedOffset, errorCode: p.errorCode };

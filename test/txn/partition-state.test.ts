@@ -14,7 +14,14 @@ import { Partition } from '../../src/broker/replica/partition.js';
 const pool = new FilePool(64);
 
 function openPartition(dir: string, clean: boolean, config: Partial<LogConfig> = {}): Partition {
-  const log = PartitionLog.open({ topic: 't', partition: 0, dir, config: resolveLogConfig(defaultLogConfig(), config), pool, cleanShutdown: clean });
+  const log = PartitionLog.open({
+    topic: 't',
+    partition: 0,
+    dir,
+    config: resolveLogConfig(defaultLogConfig(), config),
+    pool,
+    cleanShutdown: clean,
+  });
   return new Partition('t', 0, '00000000-0000-0000-0000-000000000001', log);
 }
 
@@ -24,12 +31,18 @@ function batch(pid: number, epoch: number, seq: number, count: number, txn = fal
     producerEpoch: epoch,
     baseSequence: seq,
     transactional: txn,
-    records: Array.from({ length: count }, (_, i) => ({ key: null, value: Buffer.alloc(size, 97 + ((seq + i) % 26)), timestamp: Date.now() })),
+    records: Array.from({ length: count }, (_, i) => ({
+      key: null,
+      value: Buffer.alloc(size, 97 + ((seq + i) % 26)),
+      timestamp: Date.now(),
+    })),
   });
 }
 
 function plain(count: number): Buffer {
-  return encodeRecordBatch({ records: Array.from({ length: count }, () => ({ key: null, value: Buffer.from('x'), timestamp: Date.now() })) });
+  return encodeRecordBatch({
+    records: Array.from({ length: count }, () => ({ key: null, value: Buffer.from('x'), timestamp: Date.now() })),
+  });
 }
 
 async function rejectsWith(p: Promise<unknown>, code: number): Promise<void> {
@@ -42,7 +55,14 @@ function stateView(p: Partition) {
     lso: p.lastStableOffset,
     hw: p.highWatermark,
     producers: [...p.producers.producers.values()]
-      .map((e) => ({ pid: e.producerId, epoch: e.producerEpoch, lastSeq: e.lastSeq, txn: e.currentTxnFirstOffset, ce: e.coordinatorEpoch, batches: e.batches() }))
+      .map((e) => ({
+        pid: e.producerId,
+        epoch: e.producerEpoch,
+        lastSeq: e.lastSeq,
+        txn: e.currentTxnFirstOffset,
+        ce: e.coordinatorEpoch,
+        batches: e.batches(),
+      }))
       .sort((a, b) => a.pid - b.pid),
     aborted: p.log.collectAbortedTxns(0, p.logEndOffset + 1),
   };
@@ -67,7 +87,10 @@ test('a retried produce is answered with the original offsets and written once',
     assert.equal(p.logEndOffset, 7);
     assert.deepEqual(await allOffsets(p), [0, 1, 2, 3, 4, 5, 6]);
     await rejectsWith(p.appendRecordsAsLeader(batch(10, 0, 9, 1)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    await rejectsWith(p.appendRecordsAsLeader(Buffer.concat([batch(11, 0, 0, 1), batch(11, 0, 1, 1)])), ErrorCode.INVALID_RECORD);
+    await rejectsWith(
+      p.appendRecordsAsLeader(Buffer.concat([batch(11, 0, 0, 1), batch(11, 0, 1, 1)])),
+      ErrorCode.INVALID_RECORD,
+    );
     assert.equal(p.logEndOffset, 7, 'refused batches leave the log alone');
     await p.log.close();
   } finally {
@@ -86,7 +109,9 @@ test('transaction markers end transactions, index aborts and move the last stabl
     assert.equal(p.highWatermark, 4);
     await p.appendTxnMarker({ producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, commit: false }); // 4
     assert.equal(p.lastStableOffset, 3);
-    assert.deepEqual(p.log.collectAbortedTxns(0, 10), [{ producerId: 1, firstOffset: 0, lastOffset: 4, lastStableOffset: 3 }]);
+    assert.deepEqual(p.log.collectAbortedTxns(0, 10), [
+      { producerId: 1, firstOffset: 0, lastOffset: 4, lastStableOffset: 3 },
+    ]);
     await p.appendTxnMarker({ producerId: 2, producerEpoch: 0, coordinatorEpoch: 0, commit: true }); // 5
     assert.equal(p.lastStableOffset, 6);
     assert.equal(p.log.collectAbortedTxns(0, 10).length, 1, 'commits are not indexed');
@@ -103,8 +128,13 @@ test('transaction markers end transactions, index aborts and move the last stabl
     );
     assert.deepEqual(asked, [[3, 5]]);
     await p.appendRecordsAsLeader(batch(3, 5, 0, 1, true), { verifyTransaction: () => 0 }); // 6
-    await p.appendRecordsAsLeader(batch(3, 5, 1, 1, true), { verifyTransaction: () => assert.fail('not asked again within a transaction') });
-    await rejectsWith(p.appendTxnMarker({ producerId: 3, producerEpoch: 4, coordinatorEpoch: 0, commit: true }), ErrorCode.INVALID_PRODUCER_EPOCH);
+    await p.appendRecordsAsLeader(batch(3, 5, 1, 1, true), {
+      verifyTransaction: () => assert.fail('not asked again within a transaction'),
+    });
+    await rejectsWith(
+      p.appendTxnMarker({ producerId: 3, producerEpoch: 4, coordinatorEpoch: 0, commit: true }),
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+    );
     assert.equal(p.lastStableOffset, 6);
     await p.log.close();
   } finally {
@@ -136,7 +166,11 @@ test('segment rolls leave producer snapshots; a crash rebuilds the state from th
     const before = stateView(p);
     assert.equal(before.aborted.length, 3);
     const snaps = p.log.producerSnapshotOffsets();
-    assert.deepEqual(snaps, p.log.segments.slice(1).map((s) => s.baseOffset), 'one snapshot per roll, at the new base offset');
+    assert.deepEqual(
+      snaps,
+      p.log.segments.slice(1).map((s) => s.baseOffset),
+      'one snapshot per roll, at the new base offset',
+    );
     p.log.abandon(); // like a kill: no snapshot at shutdown, no clean marker
     const q = openPartition(dir, false, { segmentBytes: 600 });
     await q.loadProducerState(false);
@@ -165,10 +199,14 @@ test('a clean shutdown snapshots at the log end offset and a restart replays not
     let scanned = 0;
     const scan = q.log.scanBatches.bind(q.log);
     q.log.scanBatches = async (from, visitor, opts) => {
-      await scan(from, (b) => {
-        scanned++;
-        return visitor(b);
-      }, opts);
+      await scan(
+        from,
+        (b) => {
+          scanned++;
+          return visitor(b);
+        },
+        opts,
+      );
     };
     await q.loadProducerState(true);
     assert.equal(scanned, 0);
@@ -198,7 +236,8 @@ test('recovery repairs the aborted-transaction index: entries lost in a crash co
     const before = stateView(p);
     p.log.abandon();
     // Lose every .txnindex (an fsync that never happened) and every snapshot (recovery from the log start).
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.txnindex') || f.endsWith('.snapshot')) fs.unlinkSync(join(dir, f));
+    for (const f of fs.readdirSync(dir))
+      if (f.endsWith('.txnindex') || f.endsWith('.snapshot')) fs.unlinkSync(join(dir, f));
     const q = openPartition(dir, false, { segmentBytes: 600 });
     await q.loadProducerState(false);
     assert.deepEqual(stateView(q), before);
@@ -215,7 +254,11 @@ test('recovery repairs the aborted-transaction index: entries lost in a crash co
     const s = openPartition(dir, false, { segmentBytes: 600 });
     await s.loadProducerState(false);
     assert.deepEqual(s.log.collectAbortedTxns(0, 1e9), before.aborted.slice(0, 2));
-    assert.equal(s.producers.entry(2)!.currentTxnFirstOffset >= 0, true, 'the transaction whose abort was cut is open again');
+    assert.equal(
+      s.producers.entry(2)!.currentTxnFirstOffset >= 0,
+      true,
+      'the transaction whose abort was cut is open again',
+    );
     await s.log.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,11 @@ function batch(b: B): Buffer {
     producerEpoch: b.epoch,
     baseSequence: b.seq,
     transactional: b.txn ?? false,
-    records: Array.from({ length: b.count ?? 1 }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestamp: ts })),
+    records: Array.from({ length: b.count ?? 1 }, (_, i) => ({
+      key: null,
+      value: Buffer.from(`v${i}`),
+      timestamp: ts,
+    })),
   });
 }
 
@@ -73,7 +77,11 @@ test('only the last five batches are remembered; an older retry is out of order'
   for (let i = 0; i < 6; i++) assert.deepEqual(h.append({ pid: 1, epoch: 0, seq: i * 2, count: 2 }), { offset: i * 2 });
   assert.equal(h.ps.entry(1)!.batchCount, 5);
   assert.deepEqual(h.append({ pid: 1, epoch: 0, seq: 2, count: 2 }), { dup: 2 }, 'second batch still retained');
-  assert.deepEqual(h.append({ pid: 1, epoch: 0, seq: 0, count: 2 }), { error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER }, 'first batch evicted');
+  assert.deepEqual(
+    h.append({ pid: 1, epoch: 0, seq: 0, count: 2 }),
+    { error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER },
+    'first batch evicted',
+  );
 });
 
 test('a gap in sequence numbers is OUT_OF_ORDER_SEQUENCE_NUMBER and leaves the state unchanged', () => {
@@ -111,7 +119,9 @@ test('the group coordinator may write offset commits with sequence 0 every time;
   const h = new Harness();
   assert.deepEqual(h.append({ pid: 8, epoch: 1, seq: 0, txn: true }, 'coordinator'), { offset: 0 });
   assert.deepEqual(h.append({ pid: 8, epoch: 1, seq: 0, txn: true }, 'coordinator'), { offset: 1 });
-  assert.deepEqual(h.append({ pid: 8, epoch: 0, seq: 0, txn: true }, 'coordinator'), { error: ErrorCode.INVALID_PRODUCER_EPOCH });
+  assert.deepEqual(h.append({ pid: 8, epoch: 0, seq: 0, txn: true }, 'coordinator'), {
+    error: ErrorCode.INVALID_PRODUCER_EPOCH,
+  });
 });
 
 test('last stable offset: the first offset of the oldest open transaction, else the high watermark', () => {
@@ -201,7 +211,13 @@ test('replay from the log rebuilds what live appends built, markers included', (
   };
   add({ pid: 21, epoch: 0, seq: 0, count: 2, txn: true });
   add({ pid: 22, epoch: 0, seq: 0, count: 1 });
-  const marker = encodeControlBatch({ producerId: 21, producerEpoch: 0, type: ControlRecordType.ABORT, coordinatorEpoch: 3, timestamp: 2_000 });
+  const marker = encodeControlBatch({
+    producerId: 21,
+    producerEpoch: 0,
+    type: ControlRecordType.ABORT,
+    coordinatorEpoch: 3,
+    timestamp: 2_000,
+  });
   setBaseOffset(marker, 0, h.next);
   h.marker(21, 0, false, 3);
   log.push(marker);

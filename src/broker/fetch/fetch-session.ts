@@ -78,7 +78,12 @@ export class FetchSessionCache {
     for (const s of this.sessions.values()) {
       if (now - s.lastUsed >= SESSION_EVICTION_MS && (!stale || s.lastUsed < stale.lastUsed)) stale = s;
       const size = s.partitions.size;
-      if (!smallest || size < smallest.partitions.size || (size === smallest.partitions.size && s.lastUsed < smallest.lastUsed)) smallest = s;
+      if (
+        !smallest ||
+        size < smallest.partitions.size ||
+        (size === smallest.partitions.size && s.lastUsed < smallest.lastUsed)
+      )
+        smallest = s;
     }
     const victim = stale ?? (smallest && smallest.partitions.size < partitionCount ? smallest : null);
     if (!victim) return false;

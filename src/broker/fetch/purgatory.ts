@@ -31,9 +31,11 @@ export class FetchPurgatory {
       for (const p of partitions) {
         if (seen.has(p)) continue;
         seen.add(p);
-        unsubscribers.push(p.log.onAppend(() => {
-          if (enough()) done();
-        }));
+        unsubscribers.push(
+          p.log.onAppend(() => {
+            if (enough()) done();
+          }),
+        );
       }
       this.waiting.add(done);
     });

@@ -22,11 +22,18 @@ export function clusterHandlers(broker: Broker) {
         endpointType: type,
         clusterId: broker.clusterId,
         controllerId: broker.nodeId,
-        clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+        clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+          ? CLUSTER_OPERATIONS
+          : AUTHORIZED_OPERATIONS_OMITTED,
       };
       if (type !== BROKERS_ENDPOINT) {
         // Brook runs controller and broker in one process; its listener serves broker endpoints only.
-        return { ...base, errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE, errorMessage: 'The request was sent to a broker listener; controller endpoints are not served here', brokers: [] };
+        return {
+          ...base,
+          errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE,
+          errorMessage: 'The request was sent to a broker listener; controller endpoints are not served here',
+          brokers: [],
+        };
       }
       return {
         ...base,
@@ -64,7 +71,15 @@ export function clusterHandlers(broker: Broker) {
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
-        results: [{ errorCode: ErrorCode.NONE, logDir: resolve(broker.dataDir), topics: [...byTopic.values()], totalBytes, usableBytes }],
+        results: [
+          {
+            errorCode: ErrorCode.NONE,
+            logDir: resolve(broker.dataDir),
+            topics: [...byTopic.values()],
+            totalBytes,
+            usableBytes,
+          },
+        ],
       };
     },
   });
@@ -80,13 +95,25 @@ export function clusterHandlers(broker: Broker) {
           topic: t.topic,
           partitions: t.partitions.map((rp) => {
             const p = broker.topics.partition(t.topic, rp.partition);
-            if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: rp.partition, leaderEpoch: -1, endOffset: -1 };
+            if (!p)
+              return {
+                errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                partition: rp.partition,
+                leaderEpoch: -1,
+                endOffset: -1,
+              };
             if (rp.currentLeaderEpoch >= 0 && rp.currentLeaderEpoch !== p.leaderEpoch) {
-              const code = rp.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+              const code =
+                rp.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
               return { errorCode: code, partition: rp.partition, leaderEpoch: -1, endOffset: -1 };
             }
             const found = p.log.endOffsetForEpoch(rp.leaderEpoch);
-            return { errorCode: ErrorCode.NONE, partition: rp.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
+            return {
+              errorCode: ErrorCode.NONE,
+              partition: rp.partition,
+              leaderEpoch: found.epoch,
+              endOffset: found.endOffset,
+            };
           }),
         })),
       };
@@ -114,20 +141,32 @@ export function clusterHandlers(broker: Broker) {
         for (const rp of t.partitions) {
           const p = broker.topics.partition(t.name, rp.partitionIndex);
           if (!p) {
-            partitions.push({ partitionIndex: rp.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+            partitions.push({
+              partitionIndex: rp.partitionIndex,
+              lowWatermark: -1,
+              errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            });
             continue;
           }
           // -1 means "up to the high watermark", as in Kafka.
           const offset = rp.offset === -1 ? p.highWatermark : rp.offset;
           if (offset < 0 || offset > p.highWatermark) {
-            partitions.push({ partitionIndex: rp.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
+            partitions.push({
+              partitionIndex: rp.partitionIndex,
+              lowWatermark: -1,
+              errorCode: ErrorCode.OFFSET_OUT_OF_RANGE,
+            });
             continue;
           }
           try {
             const low = await p.log.deleteRecordsBefore(offset);
             partitions.push({ partitionIndex: rp.partitionIndex, lowWatermark: low, errorCode: ErrorCode.NONE });
           } catch (err) {
-            partitions.push({ partitionIndex: rp.partitionIndex, lowWatermark: -1, errorCode: errorCodeOf(err, broker.log, 'delete records') });
+            partitions.push({
+              partitionIndex: rp.partitionIndex,
+              lowWatermark: -1,
+              errorCode: errorCodeOf(err, broker.log, 'delete records'),
+            });
           }
         }
         topics.push({ name: t.name, partitions });

@@ -17,7 +17,8 @@ const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
 const LOGGER = 'root';
 const LEVELS = new Set(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'OFF']);
 
-const asConfigError = (err: unknown): unknown => (err instanceof ConfigError ? new KafkaError(ErrorCode.INVALID_CONFIG, err.message) : err);
+const asConfigError = (err: unknown): unknown =>
+  err instanceof ConfigError ? new KafkaError(ErrorCode.INVALID_CONFIG, err.message) : err;
 
 /**
  * DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, the broker (its own id or
@@ -29,7 +30,10 @@ export function configHandlers(broker: Broker) {
   const brokerScope = (name: string): Scope => {
     if (name === '') return 'default';
     if (name === String(broker.nodeId)) return 'broker';
-    throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${name}`);
+    throw new KafkaError(
+      ErrorCode.INVALID_REQUEST,
+      `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${name}`,
+    );
   };
   const topicOf = (name: string) => {
     const t = broker.topics.topic(name);
@@ -37,7 +41,14 @@ export function configHandlers(broker: Broker) {
     return t;
   };
 
-  function entry(def: ConfigDef | undefined, c: ResolvedConfig, readOnly: boolean, v: number, synonyms: boolean, docs: boolean) {
+  function entry(
+    def: ConfigDef | undefined,
+    c: ResolvedConfig,
+    readOnly: boolean,
+    v: number,
+    synonyms: boolean,
+    docs: boolean,
+  ) {
     const sensitive = def?.sensitive ?? false;
     return {
       name: c.name,
@@ -47,7 +58,10 @@ export function configHandlers(broker: Broker) {
       isDefault: v === 0 && c.source === ConfigSource.DEFAULT_CONFIG,
       configSource: c.source,
       isSensitive: sensitive,
-      synonyms: synonyms && v >= 1 ? c.synonyms.map((s) => ({ name: s.name, value: sensitive ? null : s.value, source: s.source })) : [],
+      synonyms:
+        synonyms && v >= 1
+          ? c.synonyms.map((s) => ({ name: s.name, value: sensitive ? null : s.value, source: s.source }))
+          : [],
       configType: def ? CONFIG_TYPE_CODE[def.type] : 0,
       documentation: docs ? (def?.doc ?? null) : null,
     };
@@ -75,7 +89,10 @@ export function configHandlers(broker: Broker) {
           if (r.resourceType === ResourceType.TOPIC) {
             const t = topicOf(r.resourceName);
             for (const c of resolveTopicConfigs(t.configs, broker.config)) {
-              if (wanted(c.name)) res.configs.push(entry(TOPIC_CONFIG_BY_NAME.get(c.name), c, false, v, req.includeSynonyms, req.includeDocumentation));
+              if (wanted(c.name))
+                res.configs.push(
+                  entry(TOPIC_CONFIG_BY_NAME.get(c.name), c, false, v, req.includeSynonyms, req.includeDocumentation),
+                );
             }
           } else if (r.resourceType === ResourceType.BROKER) {
             const scope = brokerScope(r.resourceName);
@@ -83,12 +100,27 @@ export function configHandlers(broker: Broker) {
               // The cluster-default resource lists only what was set as a cluster-wide default.
               if (scope === 'default' && c.source !== ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) continue;
               const def = BROKER_CONFIG_BY_NAME.get(c.name);
-              if (wanted(c.name)) res.configs.push(entry(def, c, !def?.dynamic, v, req.includeSynonyms, req.includeDocumentation));
+              if (wanted(c.name))
+                res.configs.push(entry(def, c, !def?.dynamic, v, req.includeSynonyms, req.includeDocumentation));
             }
           } else if (r.resourceType === ResourceType.BROKER_LOGGER) {
             brokerScope(r.resourceName === '' ? String(broker.nodeId) : r.resourceName);
             if (wanted(LOGGER)) {
-              res.configs.push(entry(undefined, { name: LOGGER, value: broker.log.level.toUpperCase(), source: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG, synonyms: [] }, false, v, false, false));
+              res.configs.push(
+                entry(
+                  undefined,
+                  {
+                    name: LOGGER,
+                    value: broker.log.level.toUpperCase(),
+                    source: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
+                    synonyms: [],
+                  },
+                  false,
+                  v,
+                  false,
+                  false,
+                ),
+              );
             }
           } else {
             throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${r.resourceType}`);
@@ -104,7 +136,12 @@ export function configHandlers(broker: Broker) {
   });
 
   /** Applies the final config map of one resource (shared by both alter APIs). */
-  async function apply(resourceType: number, resourceName: string, next: Record<string, string>, validateOnly: boolean): Promise<void> {
+  async function apply(
+    resourceType: number,
+    resourceName: string,
+    next: Record<string, string>,
+    validateOnly: boolean,
+  ): Promise<void> {
     if (resourceType === ResourceType.TOPIC) {
       topicOf(resourceName);
       let validated: Record<string, string>;
@@ -122,14 +159,16 @@ export function configHandlers(broker: Broker) {
         throw asConfigError(err);
       }
       if (validateOnly) return;
-      for (const k of broker.config.dynamicValues(scope).keys()) if (!(k in next)) broker.config.setDynamic(scope, k, null);
+      for (const k of broker.config.dynamicValues(scope).keys())
+        if (!(k in next)) broker.config.setDynamic(scope, k, null);
       for (const [k, val] of Object.entries(next)) broker.config.setDynamic(scope, k, val);
       await broker.metadata.setDynamicBrokerConfigs(scope, Object.fromEntries(broker.config.dynamicValues(scope)));
       broker.topics.reapplyAllConfigs();
     } else if (resourceType === ResourceType.BROKER_LOGGER) {
       brokerScope(resourceName === '' ? String(broker.nodeId) : resourceName);
       for (const [k, val] of Object.entries(next)) {
-        if (k !== LOGGER) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown logger ${k}; Brook has one logger, ${LOGGER}`);
+        if (k !== LOGGER)
+          throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown logger ${k}; Brook has one logger, ${LOGGER}`);
         if (!LEVELS.has(val.toUpperCase())) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Invalid log level ${val}`);
       }
       if (!validateOnly && next[LOGGER] !== undefined) {
@@ -143,7 +182,8 @@ export function configHandlers(broker: Broker) {
 
   function current(resourceType: number, resourceName: string): Record<string, string> {
     if (resourceType === ResourceType.TOPIC) return { ...topicOf(resourceName).configs };
-    if (resourceType === ResourceType.BROKER) return Object.fromEntries(broker.config.dynamicValues(brokerScope(resourceName)));
+    if (resourceType === ResourceType.BROKER)
+      return Object.fromEntries(broker.config.dynamicValues(brokerScope(resourceName)));
     if (resourceType === ResourceType.BROKER_LOGGER) return {};
     throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
   }
@@ -155,12 +195,18 @@ export function configHandlers(broker: Broker) {
     async handle(_ctx, req) {
       const responses = [];
       for (const r of req.resources) {
-        const res = { errorCode: ErrorCode.NONE as number, errorMessage: null as string | null, resourceType: r.resourceType, resourceName: r.resourceName };
+        const res = {
+          errorCode: ErrorCode.NONE as number,
+          errorMessage: null as string | null,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        };
         responses.push(res);
         try {
           const next: Record<string, string> = {};
           for (const c of r.configs) {
-            if (c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for ${c.name}`);
+            if (c.value === null)
+              throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for ${c.name}`);
             next[c.name] = c.value;
           }
           await apply(r.resourceType, r.resourceName, next, req.validateOnly);
@@ -180,18 +226,29 @@ export function configHandlers(broker: Broker) {
     async handle(_ctx, req) {
       const responses = [];
       for (const r of req.resources) {
-        const res = { errorCode: ErrorCode.NONE as number, errorMessage: null as string | null, resourceType: r.resourceType, resourceName: r.resourceName };
+        const res = {
+          errorCode: ErrorCode.NONE as number,
+          errorMessage: null as string | null,
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+        };
         responses.push(res);
         try {
           const names = r.configs.map((c) => c.name);
-          if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Duplicate config keys in one resource');
+          if (new Set(names).size !== names.length)
+            throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Duplicate config keys in one resource');
           const next = current(r.resourceType, r.resourceName);
           for (const c of r.configs) {
-            const def = r.resourceType === ResourceType.TOPIC ? TOPIC_CONFIG_BY_NAME.get(c.name) : BROKER_CONFIG_BY_NAME.get(c.name);
-            if (!def && r.resourceType !== ResourceType.BROKER_LOGGER) throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown config ${c.name}`);
+            const def =
+              r.resourceType === ResourceType.TOPIC
+                ? TOPIC_CONFIG_BY_NAME.get(c.name)
+                : BROKER_CONFIG_BY_NAME.get(c.name);
+            if (!def && r.resourceType !== ResourceType.BROKER_LOGGER)
+              throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown config ${c.name}`);
             switch (c.configOperation) {
               case OpType.SET:
-                if (c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for ${c.name}`);
+                if (c.value === null)
+                  throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for ${c.name}`);
                 next[c.name] = c.value;
                 break;
               case OpType.DELETE:
@@ -199,11 +256,26 @@ export function configHandlers(broker: Broker) {
                 break;
               case OpType.APPEND:
               case OpType.SUBTRACT: {
-                if (def?.type !== 'LIST') throw new KafkaError(ErrorCode.INVALID_REQUEST, `Config ${c.name} is not a list; APPEND and SUBTRACT need one`);
-                const base = next[c.name] ?? (r.resourceType === ResourceType.TOPIC ? broker.config.topicDefault(c.name).value : broker.config.get(c.name)) ?? '';
+                if (def?.type !== 'LIST')
+                  throw new KafkaError(
+                    ErrorCode.INVALID_REQUEST,
+                    `Config ${c.name} is not a list; APPEND and SUBTRACT need one`,
+                  );
+                const base =
+                  next[c.name] ??
+                  (r.resourceType === ResourceType.TOPIC
+                    ? broker.config.topicDefault(c.name).value
+                    : broker.config.get(c.name)) ??
+                  '';
                 const items = base === '' ? [] : base.split(',');
-                const given = (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-                const out = c.configOperation === OpType.APPEND ? [...items, ...given.filter((g) => !items.includes(g))] : items.filter((i) => !given.includes(i));
+                const given = (c.value ?? '')
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean);
+                const out =
+                  c.configOperation === OpType.APPEND
+                    ? [...items, ...given.filter((g) => !items.includes(g))]
+                    : items.filter((i) => !given.includes(i));
                 next[c.name] = out.join(',');
                 break;
               }

@@ -1,6 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { FetchRequest } from '../../protocol/messages/fetch-request.js';
-import type { FetchResponse, FetchResponseFetchableTopicResponse, FetchResponsePartitionData } from '../../protocol/messages/fetch-response.js';
+import type {
+  FetchResponse,
+  FetchResponseFetchableTopicResponse,
+  FetchResponsePartitionData,
+} from '../../protocol/messages/fetch-response.js';
 import { downConvertRecordBatches } from '../../protocol/records/convert.js';
 import { lastOffset as batchLastOffset, entrySize, LOG_OVERHEAD } from '../../protocol/records/batch-header.js';
 import { defineHandler } from '../api-handler.js';
@@ -31,7 +35,13 @@ interface PartitionResult {
   bytes: number;
 }
 
-function emptyData(partitionIndex: number, errorCode: number, hw = -1, lso = -1, logStart = -1): FetchResponsePartitionData {
+function emptyData(
+  partitionIndex: number,
+  errorCode: number,
+  hw = -1,
+  lso = -1,
+  logStart = -1,
+): FetchResponsePartitionData {
   return {
     partitionIndex,
     errorCode,
@@ -88,7 +98,8 @@ export function fetchHandler(broker: Broker) {
     const p = resolvePartition(t, version);
     if (typeof p === 'number') return { target: t, data: emptyData(t.partition, p), bytes: 0 };
     if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== p.leaderEpoch) {
-      const code = t.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+      const code =
+        t.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
       return { target: t, data: emptyData(t.partition, code), bytes: 0 };
     }
     const hw = p.highWatermark;
@@ -105,7 +116,9 @@ export function fetchHandler(broker: Broker) {
     const limit = Math.max(0, Math.min(t.maxBytes, budget));
     let records: Buffer;
     try {
-      records = (await p.log.read(t.fetchOffset, limit, { maxOffset, minOneMessage: minOne, buffers: broker.readBuffers })).records;
+      records = (
+        await p.log.read(t.fetchOffset, limit, { maxOffset, minOneMessage: minOne, buffers: broker.readBuffers })
+      ).records;
       pooled.push(records);
     } catch (err) {
       data.errorCode = errorCodeOf(err, broker.log, 'fetch read');
@@ -115,7 +128,8 @@ export function fetchHandler(broker: Broker) {
     if (isolation === READ_COMMITTED) {
       // Aborted transactions overlapping what is returned, so the client can drop their records.
       let last = t.fetchOffset;
-      for (let pos = 0; pos + LOG_OVERHEAD <= records.length; pos += entrySize(records, pos)) last = batchLastOffset(records, pos);
+      for (let pos = 0; pos + LOG_OVERHEAD <= records.length; pos += entrySize(records, pos))
+        last = batchLastOffset(records, pos);
       data.abortedTransactions = p.log
         .collectAbortedTxns(t.fetchOffset, last + 1)
         .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
@@ -136,7 +150,13 @@ export function fetchHandler(broker: Broker) {
   }
 
   /** Reads every target in order within the response's byte budget; pooled read buffers go to `pooled`. */
-  async function readAll(targets: FetchTarget[], version: number, isolation: number, maxBytes: number, pooled: Buffer[]): Promise<PartitionResult[]> {
+  async function readAll(
+    targets: FetchTarget[],
+    version: number,
+    isolation: number,
+    maxBytes: number,
+    pooled: Buffer[],
+  ): Promise<PartitionResult[]> {
     const out: PartitionResult[] = [];
     let total = 0;
     for (const t of targets) {
@@ -208,21 +228,30 @@ export function fetchHandler(broker: Broker) {
     }));
   }
 
-  function assemble(results: PartitionResult[], version: number, incremental: boolean): FetchResponseFetchableTopicResponse[] {
+  function assemble(
+    results: PartitionResult[],
+    version: number,
+    incremental: boolean,
+  ): FetchResponseFetchableTopicResponse[] {
     const topics: FetchResponseFetchableTopicResponse[] = [];
     let current: FetchResponseFetchableTopicResponse | null = null;
     for (const r of results) {
       const c = r.target.cached;
       const d = r.data;
       if (c) {
-        const changed = d.records!.length > 0 || d.errorCode !== ErrorCode.NONE || d.highWatermark !== c.lastHighWatermark ||
-          d.lastStableOffset !== c.lastLastStableOffset || d.logStartOffset !== c.lastLogStartOffset;
+        const changed =
+          d.records!.length > 0 ||
+          d.errorCode !== ErrorCode.NONE ||
+          d.highWatermark !== c.lastHighWatermark ||
+          d.lastStableOffset !== c.lastLastStableOffset ||
+          d.logStartOffset !== c.lastLogStartOffset;
         c.lastHighWatermark = d.highWatermark;
         c.lastLastStableOffset = d.lastStableOffset;
         c.lastLogStartOffset = d.logStartOffset;
         if (incremental && !changed) continue;
       }
-      const sameTopic = current !== null && (version >= 13 ? current.topicId === r.target.topicId : current.topic === r.target.topic);
+      const sameTopic =
+        current !== null && (version >= 13 ? current.topicId === r.target.topicId : current.topic === r.target.topic);
       if (!sameTopic) {
         current = { topic: r.target.topic, topicId: r.target.topicId, partitions: [] };
         topics.push(current);
@@ -258,7 +287,10 @@ export function fetchHandler(broker: Broker) {
         }
       } else {
         session = req.sessionId === 0 ? null : (sessions.get(req.sessionId) ?? null);
-        if (!session) return errorResponse(req.sessionId === 0 ? ErrorCode.INVALID_FETCH_SESSION_EPOCH : ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+        if (!session)
+          return errorResponse(
+            req.sessionId === 0 ? ErrorCode.INVALID_FETCH_SESSION_EPOCH : ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
+          );
         if (session.epoch !== req.sessionEpoch) return errorResponse(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
         updateSession(session, req, v, targetsFromRequest(req, v));
         targets = sessionTargets(session);

@@ -2,8 +2,16 @@ import { ErrorCode, errorName } from '../../protocol/errors.js';
 import type { DescribeGroupsResponseDescribedGroup } from '../../protocol/messages/describe-groups-response.js';
 import type { FindCoordinatorResponseCoordinator } from '../../protocol/messages/find-coordinator-response.js';
 import type { JoinGroupResponse } from '../../protocol/messages/join-group-response.js';
-import type { OffsetFetchResponseGroup, OffsetFetchResponseTopic } from '../../protocol/messages/offset-fetch-response.js';
-import { clientHostOf, type GroupCoordinator, type JoinGroupResult, type OffsetFetchResult } from '../../group/group-coordinator.js';
+import type {
+  OffsetFetchResponseGroup,
+  OffsetFetchResponseTopic,
+} from '../../protocol/messages/offset-fetch-response.js';
+import {
+  clientHostOf,
+  type GroupCoordinator,
+  type JoinGroupResult,
+  type OffsetFetchResult,
+} from '../../group/group-coordinator.js';
 import { defineHandler, type ApiHandler, type RequestContext } from '../api-handler.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS } from '../authorized-operations.js';
 
@@ -22,7 +30,7 @@ function joinResponse(version: number, r: JoinGroupResult): JoinGroupResponse {
     generationId: r.generationId,
     protocolType: r.protocolType,
     // Before v7 the protocol name is not nullable: an error carries "".
-    protocolName: version >= 7 ? r.protocolName : r.protocolName ?? '',
+    protocolName: version >= 7 ? r.protocolName : (r.protocolName ?? ''),
     leader: r.leader,
     skipAssignment: version >= 9 ? r.skipAssignment : false,
     memberId: r.memberId,
@@ -45,13 +53,31 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
       handle(ctx, req) {
         const answer = (key: string, keyType: number): Omit<FindCoordinatorResponseCoordinator, 'key'> => {
           if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
-            return { nodeId: -1, host: '', port: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${keyType}` };
+            return {
+              nodeId: -1,
+              host: '',
+              port: -1,
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `Unknown coordinator key type ${keyType}`,
+            };
           }
           if (keyType === KEY_TYPE_TRANSACTION && key === '') {
-            return { nodeId: -1, host: '', port: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The transactional id must not be empty' };
+            return {
+              nodeId: -1,
+              host: '',
+              port: -1,
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: 'The transactional id must not be empty',
+            };
           }
           if (!coordinator.isActive) {
-            return { nodeId: -1, host: '', port: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available' };
+            return {
+              nodeId: -1,
+              host: '',
+              port: -1,
+              errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+              errorMessage: 'The coordinator is not available',
+            };
           }
           // One broker coordinates every group and every transactional id.
           const n = coordinator.node();
@@ -121,7 +147,13 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
           protocolName: req.protocolName,
           assignments: req.assignments,
         });
-        return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
+        return {
+          throttleTimeMs: 0,
+          errorCode: r.errorCode,
+          protocolType: r.protocolType,
+          protocolName: r.protocolName,
+          assignment: r.assignment,
+        };
       },
     }),
 
@@ -130,7 +162,12 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
       minVersion: 0,
       maxVersion: 4,
       handle(_ctx, req) {
-        const errorCode = coordinator.heartbeat({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId });
+        const errorCode = coordinator.heartbeat({
+          groupId: req.groupId,
+          generationId: req.generationId,
+          memberId: req.memberId,
+          groupInstanceId: req.groupInstanceId,
+        });
         return { throttleTimeMs: 0, errorCode };
       },
     }),
@@ -143,7 +180,11 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
         if (ctx.apiVersion <= 2) {
           // One dynamic member; its error is the response's only error.
           const r = coordinator.leave(req.groupId, [{ memberId: req.memberId, groupInstanceId: null }]);
-          return { throttleTimeMs: 0, errorCode: r.errorCode !== ErrorCode.NONE ? r.errorCode : r.members[0]?.errorCode ?? ErrorCode.NONE, members: [] };
+          return {
+            throttleTimeMs: 0,
+            errorCode: r.errorCode !== ErrorCode.NONE ? r.errorCode : (r.members[0]?.errorCode ?? ErrorCode.NONE),
+            members: [],
+          };
         }
         const r = coordinator.leave(
           req.groupId,
@@ -189,7 +230,10 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
           const groups: OffsetFetchResponseGroup[] = req.groups.map((g) => {
             const r = coordinator.fetchOffsets({
               groupId: g.groupId,
-              topics: g.topics === null ? null : g.topics.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })),
+              topics:
+                g.topics === null
+                  ? null
+                  : g.topics.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })),
               requireStable: req.requireStable,
               memberId: g.memberId,
               memberEpoch: g.memberEpoch,
@@ -201,7 +245,8 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
         const requested = req.topics;
         const r: OffsetFetchResult = coordinator.fetchOffsets({
           groupId: req.groupId,
-          topics: requested === null ? null : requested.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })),
+          topics:
+            requested === null ? null : requested.map((t) => ({ name: t.name, partitionIndexes: t.partitionIndexes })),
           requireStable: v >= 7 && req.requireStable,
         });
         let topics: OffsetFetchResponseTopic[] = r.topics.map((t) => ({
@@ -212,7 +257,13 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
           // v0/v1 have no group-level error: every requested partition carries it.
           topics = (requested ?? []).map((t) => ({
             name: t.name,
-            partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: r.errorCode })),
+            partitions: t.partitionIndexes.map((partitionIndex) => ({
+              partitionIndex,
+              committedOffset: -1,
+              committedLeaderEpoch: -1,
+              metadata: '',
+              errorCode: r.errorCode,
+            })),
           }));
         }
         return { throttleTimeMs: 0, topics, errorCode: v >= 2 ? r.errorCode : 0, groups: [] };
@@ -224,7 +275,10 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
       minVersion: 0,
       maxVersion: 5,
       handle(ctx, req) {
-        const r = coordinator.listGroups(ctx.apiVersion >= 4 ? req.statesFilter : [], ctx.apiVersion >= 5 ? req.typesFilter : []);
+        const r = coordinator.listGroups(
+          ctx.apiVersion >= 4 ? req.statesFilter : [],
+          ctx.apiVersion >= 5 ? req.typesFilter : [],
+        );
         return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups };
       },
     }),
@@ -237,7 +291,8 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
         const ops = ctx.apiVersion >= 3 && req.includeAuthorizedOperations;
         const groups: DescribeGroupsResponseDescribedGroup[] = coordinator.describeGroups(req.groups).map((g) => ({
           ...g,
-          authorizedOperations: ops && g.errorCode === ErrorCode.NONE ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+          authorizedOperations:
+            ops && g.errorCode === ErrorCode.NONE ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
         }));
         return { throttleTimeMs: 0, groups };
       },
@@ -307,7 +362,10 @@ export function groupHandlers(coordinator: GroupCoordinator): ApiHandler[] {
             throttleTimeMs: 0,
             groups: coordinator.consumerGroupDescribe(req.groupIds).map((g) => ({
               ...g,
-              authorizedOperations: req.includeAuthorizedOperations && g.errorCode === ErrorCode.NONE ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+              authorizedOperations:
+                req.includeAuthorizedOperations && g.errorCode === ErrorCode.NONE
+                  ? GROUP_OPERATIONS
+                  : AUTHORIZED_OPERATIONS_OMITTED,
             })),
           };
         },

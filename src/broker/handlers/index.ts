@@ -32,16 +32,18 @@ function withOffsetsTopic(broker: Broker, h: ApiHandler): ApiHandler {
 
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function createHandlers(broker: Broker): ApiHandler[] {
-  return ([
-    produceHandler(broker),
-    fetchHandler(broker),
-    listOffsetsHandler(broker),
-    metadataHandler(broker),
-    apiVersionsHandler(broker),
-    ...topicHandlers(broker),
-    ...configHandlers(broker),
-    ...clusterHandlers(broker),
-    ...groupHandlers(broker.groups),
-    ...transactionHandlers(broker),
-  ] as ApiHandler[]).map((h) => withOffsetsTopic(broker, h));
+  return (
+    [
+      produceHandler(broker),
+      fetchHandler(broker),
+      listOffsetsHandler(broker),
+      metadataHandler(broker),
+      apiVersionsHandler(broker),
+      ...topicHandlers(broker),
+      ...configHandlers(broker),
+      ...clusterHandlers(broker),
+      ...groupHandlers(broker.groups),
+      ...transactionHandlers(broker),
+    ] as ApiHandler[]
+  ).map((h) => withOffsetsTopic(broker, h));
 }

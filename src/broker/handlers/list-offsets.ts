@@ -40,7 +40,8 @@ export function listOffsetsHandler(broker: Broker) {
             continue;
           }
           if (v >= 4 && rp.currentLeaderEpoch >= 0 && rp.currentLeaderEpoch !== p.leaderEpoch) {
-            res.errorCode = rp.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+            res.errorCode =
+              rp.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
             continue;
           }
           const visibleEnd = isolation === READ_COMMITTED ? p.lastStableOffset : p.highWatermark;

@@ -85,7 +85,9 @@ export function metadataHandler(broker: Broker) {
         clusterId: broker.clusterId,
         controllerId: broker.nodeId,
         topics,
-        clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+        clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+          ? CLUSTER_OPERATIONS
+          : AUTHORIZED_OPERATIONS_OMITTED,
       };
     },
   });

@@ -1,6 +1,16 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import type { ProduceResponsePartitionProduceResponse, ProduceResponseTopicProduceResponse } from '../../protocol/messages/produce-response.js';
-import { MAGIC_OFFSET, baseOffset as batchBaseOffset, compressionCodec, baseTimestamp, maxTimestamp as batchMaxTimestamp, entrySize } from '../../protocol/records/batch-header.js';
+import type {
+  ProduceResponsePartitionProduceResponse,
+  ProduceResponseTopicProduceResponse,
+} from '../../protocol/messages/produce-response.js';
+import {
+  MAGIC_OFFSET,
+  baseOffset as batchBaseOffset,
+  compressionCodec,
+  baseTimestamp,
+  maxTimestamp as batchMaxTimestamp,
+  entrySize,
+} from '../../protocol/records/batch-header.js';
 import { upConvertMessageSet } from '../../protocol/records/convert.js';
 import { TimestampType, decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/record-batch.js';
 import { CompressionCodec } from '../../protocol/compression/codec.js';
@@ -25,7 +35,12 @@ const TOPIC_CODECS: Record<string, number> = {
   zstd: CompressionCodec.ZSTD,
 };
 
-function partitionError(index: number, errorCode: number, errorMessage: string | null = null, batchIndex = -1): PartitionResponse {
+function partitionError(
+  index: number,
+  errorCode: number,
+  errorMessage: string | null = null,
+  batchIndex = -1,
+): PartitionResponse {
   return {
     index,
     errorCode,
@@ -44,7 +59,6 @@ function partitionError(index: number, errorCode: number, errorMessage: string |
  * decoded: they are converted to magic-2 batches, the only format Brook stores.
  */
 export function produceHandler(broker: Broker) {
-
   async function appendPartition(
     version: number,
     partition: Partition,
@@ -63,12 +77,22 @@ export function produceHandler(broker: Broker) {
     let transactional = false;
     const magic = records.length > MAGIC_OFFSET ? records.readInt8(MAGIC_OFFSET) : -1;
     if (magic === 2) {
-      if (version < 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} cannot carry record batches (magic 2)`);
+      if (version < 3)
+        return partitionError(
+          index,
+          ErrorCode.INVALID_RECORD,
+          `Produce v${version} cannot carry record batches (magic 2)`,
+        );
       const check = validateProduceRecords(records, { singleBatch: true, allowZstd: version >= 7, maxBatchBytes });
       if (!check.ok) return partitionError(index, check.code, check.reason, check.batchIndex);
       // Producers write base offset 0; anything else is a client bug Kafka refuses (UnifiedLog).
       if (batchBaseOffset(records, 0) !== 0) {
-        return partitionError(index, ErrorCode.INVALID_RECORD, `Batch base offset must be 0 from a client, got ${batchBaseOffset(records, 0)}`, 0);
+        return partitionError(
+          index,
+          ErrorCode.INVALID_RECORD,
+          `Batch base offset must be 0 from a client, got ${batchBaseOffset(records, 0)}`,
+          0,
+        );
       }
       transactional = check.transactional;
       const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, topic, now);
@@ -78,13 +102,27 @@ export function produceHandler(broker: Broker) {
         try {
           data = recompress(records, target, topic);
         } catch (err) {
-          return partitionError(index, err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err, broker.log, 'recompress'), errorMessageOf(err), 0);
+          return partitionError(
+            index,
+            err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err, broker.log, 'recompress'),
+            errorMessageOf(err),
+            0,
+          );
         }
       }
     } else if (magic === 0 || magic === 1) {
-      if (version >= 3) return partitionError(index, ErrorCode.INVALID_RECORD, `Produce v${version} requires record batches (magic 2), got magic ${magic}`);
+      if (version >= 3)
+        return partitionError(
+          index,
+          ErrorCode.INVALID_RECORD,
+          `Produce v${version} requires record batches (magic 2), got magic ${magic}`,
+        );
       if (records.length > maxBatchBytes) {
-        return partitionError(index, ErrorCode.MESSAGE_TOO_LARGE, `The message set of ${records.length} bytes exceeds max.message.bytes ${maxBatchBytes}`);
+        return partitionError(
+          index,
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `The message set of ${records.length} bytes exceeds max.message.bytes ${maxBatchBytes}`,
+        );
       }
       try {
         data = upConvertMessageSet(records, {
@@ -94,7 +132,12 @@ export function produceHandler(broker: Broker) {
           compression: TOPIC_CODECS[broker.topics.configValue(topic, 'compression.type')],
         }).records;
       } catch (err) {
-        const code = err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err) === ErrorCode.UNKNOWN_SERVER_ERROR ? ErrorCode.INVALID_RECORD : errorCodeOf(err);
+        const code =
+          err instanceof DecodeError
+            ? ErrorCode.CORRUPT_MESSAGE
+            : errorCodeOf(err) === ErrorCode.UNKNOWN_SERVER_ERROR
+              ? ErrorCode.INVALID_RECORD
+              : errorCodeOf(err);
         return partitionError(index, code, errorMessageOf(err));
       }
     } else {
@@ -105,7 +148,10 @@ export function produceHandler(broker: Broker) {
       const r = await partition.appendRecordsAsLeader(
         data,
         transactional && broker.config.bool('transaction.partition.verification.enable')
-          ? { verifyTransaction: (pid, epoch) => broker.transactions.coordinator.verifyProduce(transactionalId, pid, epoch, partition.topic, index) }
+          ? {
+              verifyTransaction: (pid, epoch) =>
+                broker.transactions.coordinator.verifyProduce(transactionalId, pid, epoch, partition.topic, index),
+            }
           : NO_APPEND_OPTIONS,
       );
       return {
@@ -130,7 +176,14 @@ export function produceHandler(broker: Broker) {
    */
   function recompress(records: Buffer, codec: number, topic: TopicRecord): Buffer {
     const b = decodeRecordBatch(records, 0);
-    const levelName = codec === CompressionCodec.GZIP ? 'compression.gzip.level' : codec === CompressionCodec.LZ4 ? 'compression.lz4.level' : codec === CompressionCodec.ZSTD ? 'compression.zstd.level' : null;
+    const levelName =
+      codec === CompressionCodec.GZIP
+        ? 'compression.gzip.level'
+        : codec === CompressionCodec.LZ4
+          ? 'compression.lz4.level'
+          : codec === CompressionCodec.ZSTD
+            ? 'compression.zstd.level'
+            : null;
     const level = levelName ? Number(broker.topics.configValue(topic, levelName)) : undefined;
     return encodeRecordBatch({
       compression: codec,
@@ -143,7 +196,13 @@ export function produceHandler(broker: Broker) {
       baseSequence: b.baseSequence,
       baseTimestamp: b.baseTimestamp,
       lastOffsetDelta: b.lastOffsetDelta,
-      records: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offset - b.baseOffset })),
+      records: b.records.map((r) => ({
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp: r.timestamp,
+        offsetDelta: r.offset - b.baseOffset,
+      })),
     });
   }
 

@@ -33,20 +33,38 @@ export function topicHandlers(broker: Broker) {
         };
         topics.push(res);
         try {
-          if (counts.get(t.name)! > 1) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Create topics request from client contains duplicate topic: ${t.name}`);
+          if (counts.get(t.name)! > 1)
+            throw new KafkaError(
+              ErrorCode.INVALID_REQUEST,
+              `Create topics request from client contains duplicate topic: ${t.name}`,
+            );
           let partitions = t.numPartitions === -1 ? broker.config.int('num.partitions') : t.numPartitions;
-          let replicationFactor = t.replicationFactor === -1 ? broker.config.int('default.replication.factor') : t.replicationFactor;
+          let replicationFactor =
+            t.replicationFactor === -1 ? broker.config.int('default.replication.factor') : t.replicationFactor;
           if (t.assignments.length > 0) {
             if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
-              throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.');
+              throw new KafkaError(
+                ErrorCode.INVALID_REQUEST,
+                'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+              );
             }
             const indexes = t.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b);
             if (indexes.some((p, i) => p !== i)) {
-              throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'Partitions should be a consecutive 0-based integer sequence');
+              throw new KafkaError(
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                'Partitions should be a consecutive 0-based integer sequence',
+              );
             }
             for (const a of t.assignments) {
-              if (a.brokerIds.length === 0 || a.brokerIds.some((b) => b !== broker.nodeId) || new Set(a.brokerIds).size !== a.brokerIds.length) {
-                throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`);
+              if (
+                a.brokerIds.length === 0 ||
+                a.brokerIds.some((b) => b !== broker.nodeId) ||
+                new Set(a.brokerIds).size !== a.brokerIds.length
+              ) {
+                throw new KafkaError(
+                  ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`,
+                );
               }
             }
             partitions = t.assignments.length;
@@ -54,7 +72,12 @@ export function topicHandlers(broker: Broker) {
           }
           const configs: Record<string, string | null> = {};
           for (const c of t.configs) configs[c.name] = c.value;
-          const created = await broker.topics.createTopic(t.name, { partitions, replicationFactor, configs, validateOnly: req.validateOnly });
+          const created = await broker.topics.createTopic(t.name, {
+            partitions,
+            replicationFactor,
+            configs,
+            validateOnly: req.validateOnly,
+          });
           res.topicId = req.validateOnly ? NO_TOPIC_ID : created.topicId;
           res.numPartitions = partitions;
           res.replicationFactor = replicationFactor;
@@ -85,7 +108,12 @@ export function topicHandlers(broker: Broker) {
       const wanted = v >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: NO_TOPIC_ID }));
       const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
       for (const w of wanted) {
-        const res: DeleteTopicsResponseDeletableTopicResult = { name: w.name, topicId: w.topicId, errorCode: ErrorCode.NONE, errorMessage: null };
+        const res: DeleteTopicsResponseDeletableTopicResult = {
+          name: w.name,
+          topicId: w.topicId,
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+        };
         responses.push(res);
         try {
           let name = w.name;
@@ -96,7 +124,8 @@ export function topicHandlers(broker: Broker) {
           } else if (w.topicId !== NO_TOPIC_ID) {
             throw new KafkaError(ErrorCode.INVALID_REQUEST, 'A topic is named by name or by id, not both');
           }
-          if (INTERNAL_TOPICS.has(name!)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Internal topic ${name} cannot be deleted`);
+          if (INTERNAL_TOPICS.has(name!))
+            throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Internal topic ${name} cannot be deleted`);
           const deleted = await broker.topics.deleteTopic(name!);
           res.name = deleted.name;
           res.topicId = deleted.topicId;
@@ -122,11 +151,17 @@ export function topicHandlers(broker: Broker) {
           const current = broker.topics.checkPartitionIncrease(t.name, t.count);
           if (t.assignments !== null) {
             if (t.assignments.length !== t.count - current.partitions) {
-              throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Increasing the number of partitions by ${t.count - current.partitions} but ${t.assignments.length} assignments provided.`);
+              throw new KafkaError(
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                `Increasing the number of partitions by ${t.count - current.partitions} but ${t.assignments.length} assignments provided.`,
+              );
             }
             for (const a of t.assignments) {
               if (a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.nodeId) {
-                throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`);
+                throw new KafkaError(
+                  ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`,
+                );
               }
             }
           }

@@ -9,7 +9,9 @@ import type { Broker } from '../broker.js';
  * know INVALID_PRODUCER_EPOCH for the same condition.
  */
 function fencedFor(code: number, version: number, firstVersionWithFenced: number): number {
-  return code === ErrorCode.PRODUCER_FENCED && version < firstVersionWithFenced ? ErrorCode.INVALID_PRODUCER_EPOCH : code;
+  return code === ErrorCode.PRODUCER_FENCED && version < firstVersionWithFenced
+    ? ErrorCode.INVALID_PRODUCER_EPOCH
+    : code;
 }
 
 function pairsOf(topics: Array<{ name: string; partitions: number[] }>): Array<[string, number]> {
@@ -18,10 +20,16 @@ function pairsOf(topics: Array<{ name: string; partitions: number[] }>): Array<[
   return out;
 }
 
-function topicResults(results: Map<string, Map<number, number>>, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] {
+function topicResults(
+  results: Map<string, Map<number, number>>,
+  version: number,
+): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] {
   return [...results].map(([name, parts]) => ({
     name,
-    resultsByPartition: [...parts].map(([partitionIndex, code]) => ({ partitionIndex, partitionErrorCode: fencedFor(code, version, 2) })),
+    resultsByPartition: [...parts].map(([partitionIndex, code]) => ({
+      partitionIndex,
+      partitionErrorCode: fencedFor(code, version, 2),
+    })),
   }));
 }
 
@@ -41,9 +49,17 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
       maxVersion: 5,
       async handle(ctx, req) {
         const v = ctx.apiVersion;
-        const expected = v >= 3 && (req.producerId >= 0 || req.producerEpoch >= 0) ? { producerId: req.producerId, producerEpoch: req.producerEpoch } : null;
+        const expected =
+          v >= 3 && (req.producerId >= 0 || req.producerEpoch >= 0)
+            ? { producerId: req.producerId, producerEpoch: req.producerEpoch }
+            : null;
         const r = await txn.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
-        return { throttleTimeMs: 0, errorCode: fencedFor(r.errorCode, v, 4), producerId: r.producerId, producerEpoch: r.producerEpoch };
+        return {
+          throttleTimeMs: 0,
+          errorCode: fencedFor(r.errorCode, v, 4),
+          producerId: r.producerId,
+          producerEpoch: r.producerEpoch,
+        };
       },
     }),
     defineHandler({
@@ -53,14 +69,26 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
       async handle(ctx, req) {
         const v = ctx.apiVersion;
         if (v <= 3) {
-          const r = await txn.addPartitions(req.v3AndBelowTransactionalId, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, pairsOf(req.v3AndBelowTopics));
-          return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction: [], resultsByTopicV3AndBelow: topicResults(r, v) };
+          const r = await txn.addPartitions(
+            req.v3AndBelowTransactionalId,
+            req.v3AndBelowProducerId,
+            req.v3AndBelowProducerEpoch,
+            pairsOf(req.v3AndBelowTopics),
+          );
+          return {
+            throttleTimeMs: 0,
+            errorCode: ErrorCode.NONE,
+            resultsByTransaction: [],
+            resultsByTopicV3AndBelow: topicResults(r, v),
+          };
         }
         // The batched form (KIP-890): several transactions, each added or only verified.
         const resultsByTransaction = await Promise.all(
           req.transactions.map(async (t) => {
             const pairs = pairsOf(t.topics);
-            const r = t.verifyOnly ? txn.verifyPartitions(t.transactionalId, t.producerId, t.producerEpoch, pairs) : await txn.addPartitions(t.transactionalId, t.producerId, t.producerEpoch, pairs);
+            const r = t.verifyOnly
+              ? txn.verifyPartitions(t.transactionalId, t.producerId, t.producerEpoch, pairs)
+              : await txn.addPartitions(t.transactionalId, t.producerId, t.producerEpoch, pairs);
             return { transactionalId: t.transactionalId, topicResults: topicResults(r, v) };
           }),
         );
@@ -94,7 +122,10 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
         if (code !== ErrorCode.NONE) {
           return {
             throttleTimeMs: 0,
-            topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code })) })),
+            topics: req.topics.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: code })),
+            })),
           };
         }
         const topics = await broker.groups.commitTransactionalOffsets({
@@ -132,7 +163,12 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
       maxVersion: 1,
       handle(ctx, req) {
         const r = txn.list(req.stateFilters, req.producerIdFilters, ctx.apiVersion >= 1 ? req.durationFilter : -1);
-        return { throttleTimeMs: 0, errorCode: r.errorCode, unknownStateFilters: r.unknownStateFilters, transactionStates: r.transactions };
+        return {
+          throttleTimeMs: 0,
+          errorCode: r.errorCode,
+          unknownStateFilters: r.unknownStateFilters,
+          transactionStates: r.transactions,
+        };
       },
     }),
     defineHandler({
@@ -147,7 +183,12 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
             partitions: t.partitionIndexes.map((index): DescribeProducersResponsePartitionResponse => {
               const p = broker.topics.topic(t.name) ? broker.topics.partition(t.name, index) : undefined;
               if (!p) {
-                return { partitionIndex: index, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: null, activeProducers: [] };
+                return {
+                  partitionIndex: index,
+                  errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                  errorMessage: null,
+                  activeProducers: [],
+                };
               }
               return {
                 partitionIndex: index,

@@ -112,7 +112,10 @@ export class Connection {
         try {
           outcome = await this.processor.process(this, frame);
         } catch (err) {
-          this.log.error({ err, connection: this.remoteAddress }, 'request failed unexpectedly; closing the connection');
+          this.log.error(
+            { err, connection: this.remoteAddress },
+            'request failed unexpectedly; closing the connection',
+          );
           this.close('internal error');
           return;
         }

@@ -9,7 +9,12 @@ import {
 } from '../../protocol/records/batch-header.js';
 import { ControlRecordType, encodeControlBatch } from '../../protocol/records/control.js';
 import type { AbortedTxn, AppendResult, PartitionLog } from '../../storage/index.js';
-import { DUPLICATE_BATCH, ProducerStateManager, type AppendOrigin, type CompletedTxn } from '../../txn/producer-state.js';
+import {
+  DUPLICATE_BATCH,
+  ProducerStateManager,
+  type AppendOrigin,
+  type CompletedTxn,
+} from '../../txn/producer-state.js';
 
 export interface LeaderAppendOptions {
   /** 'client' (default): full idempotence checks; 'coordinator': the group coordinator's offset commits. */
@@ -87,7 +92,9 @@ export class Partition {
     }
     if (!idempotent) return this.appendToLog(records);
     if (batches !== 1) {
-      return Promise.reject(new KafkaError(ErrorCode.INVALID_RECORD, 'an idempotent or transactional append must be exactly one batch'));
+      return Promise.reject(
+        new KafkaError(ErrorCode.INVALID_RECORD, 'an idempotent or transactional append must be exactly one batch'),
+      );
     }
     const origin = opts.origin ?? 'client';
     const ps = this.producers;
@@ -103,7 +110,10 @@ export class Partition {
     if (code !== 0) return Promise.reject(new KafkaError(code, ps.problem));
     if (opts.verifyTransaction && ps.beginsTransaction(records)) {
       const v = opts.verifyTransaction(batchProducerId(records), batchProducerEpoch(records));
-      if (v !== 0) return Promise.reject(new KafkaError(v, `partition ${this.topic}-${this.index} is not part of the producer's ongoing transaction`));
+      if (v !== 0)
+        return Promise.reject(
+          new KafkaError(v, `partition ${this.topic}-${this.index} is not part of the producer's ongoing transaction`),
+        );
     }
     const leo = this.log.logEndOffset;
     const result = this.appendToLog(records);
@@ -130,7 +140,14 @@ export class Partition {
     const leo = this.log.logEndOffset;
     const result = this.appendToLog(batch);
     if (this.log.logEndOffset === leo) return result;
-    const txn = ps.applyMarker(m.producerId, m.producerEpoch, m.coordinatorEpoch, batchBaseOffset(batch), !m.commit, now);
+    const txn = ps.applyMarker(
+      m.producerId,
+      m.producerEpoch,
+      m.coordinatorEpoch,
+      batchBaseOffset(batch),
+      !m.commit,
+      now,
+    );
     ps.trackUntilReplicated(txn, this.log.highWatermark);
     if (txn.aborted) {
       try {
@@ -143,7 +160,12 @@ export class Partition {
   }
 
   private abortedEntry(txn: CompletedTxn): AbortedTxn {
-    return { producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: this.producers.stableOffsetAfter(txn) };
+    return {
+      producerId: txn.producerId,
+      firstOffset: txn.firstOffset,
+      lastOffset: txn.lastOffset,
+      lastStableOffset: this.producers.stableOffsetAfter(txn),
+    };
   }
 
   /**
@@ -211,7 +233,10 @@ export class Partition {
       from = snap.offset;
       this.snapshotHasEntries = ps.size > 0;
     } else if (snap) {
-      logger?.warn({ partition: `${this.topic}-${this.index}`, offset: snap.offset }, 'ignoring a damaged producer snapshot');
+      logger?.warn(
+        { partition: `${this.topic}-${this.index}`, offset: snap.offset },
+        'ignoring a damaged producer snapshot',
+      );
     }
     ps.dirty = false;
     if (from >= leo) return;
@@ -223,6 +248,9 @@ export class Partition {
       if (txn?.aborted) aborted.push(this.abortedEntry(txn));
     });
     log.replaceAbortedTxns(from, aborted);
-    logger?.debug({ partition: `${this.topic}-${this.index}`, from, replayed, producers: ps.size }, 'producer state rebuilt from the log');
+    logger?.debug(
+      { partition: `${this.topic}-${this.index}`, from, replayed, producers: ps.size },
+      'producer state rebuilt from the log',
+    );
   }
 }

@@ -27,7 +27,11 @@ export const DEFAULT_BOOTSTRAP = 'localhost:9092';
 /** Adds --bootstrap and --json (and friends) to a command. */
 export function clientCommand(cmd: Command): Command {
   return cmd
-    .option('-b, --bootstrap <host:port>', 'broker address(es), comma separated (env BROOK_BOOTSTRAP)', process.env.BROOK_BOOTSTRAP ?? DEFAULT_BOOTSTRAP)
+    .option(
+      '-b, --bootstrap <host:port>',
+      'broker address(es), comma separated (env BROOK_BOOTSTRAP)',
+      process.env.BROOK_BOOTSTRAP ?? DEFAULT_BOOTSTRAP,
+    )
     .option('--json', 'machine-readable JSON output')
     .option('--client-id <id>', 'client id sent to the broker', 'brook-cli')
     .option('--timeout-ms <ms>', 'request timeout', '30000');
@@ -35,8 +39,14 @@ export function clientCommand(cmd: Command): Command {
 
 export function clientOptions(o: GlobalOptions): ClientOptions {
   const requestTimeoutMs = Number(o.timeoutMs ?? 30000);
-  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) throw new UsageError(`--timeout-ms: "${o.timeoutMs}" is not a positive number`);
-  return { bootstrap: o.bootstrap, clientId: o.clientId ?? 'brook-cli', requestTimeoutMs, connectTimeoutMs: Math.min(10_000, requestTimeoutMs) };
+  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0)
+    throw new UsageError(`--timeout-ms: "${o.timeoutMs}" is not a positive number`);
+  return {
+    bootstrap: o.bootstrap,
+    clientId: o.clientId ?? 'brook-cli',
+    requestTimeoutMs,
+    connectTimeoutMs: Math.min(10_000, requestTimeoutMs),
+  };
 }
 
 /** A mistake in how the command was called: reported with exit code 2. */
@@ -98,8 +108,19 @@ export function table(headers: string[], rows: (string | number | null | undefin
     const gap = ' '.repeat(widths[i]! - width(s));
     return numeric[i] ? gap + s : s + gap;
   };
-  const lines = [headers.map((h, i) => colour.bold(pad(h, i))).join('  ').trimEnd()];
-  for (const r of cells) lines.push(r.map((c, i) => pad(c, i)).join('  ').trimEnd());
+  const lines = [
+    headers
+      .map((h, i) => colour.bold(pad(h, i)))
+      .join('  ')
+      .trimEnd(),
+  ];
+  for (const r of cells)
+    lines.push(
+      r
+        .map((c, i) => pad(c, i))
+        .join('  ')
+        .trimEnd(),
+    );
   return lines.join('\n');
 }
 
@@ -109,7 +130,9 @@ function describeKafkaError(err: KafkaError): string {
   switch (err.code) {
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION: {
       const m = /topic "([^"]+)"/.exec(err.message);
-      return m !== null ? `topic "${m[1]}" does not exist (see \`brook topics list\`, or create it with \`brook topics create ${m[1]}\`)` : err.message;
+      return m !== null
+        ? `topic "${m[1]}" does not exist (see \`brook topics list\`, or create it with \`brook topics create ${m[1]}\`)`
+        : err.message;
     }
     case ErrorCode.TOPIC_ALREADY_EXISTS: {
       const m = /topic "([^"]+)"/.exec(err.message);
@@ -143,7 +166,11 @@ export function reportError(err: unknown): number {
     message = describeKafkaError(err);
   } else if (err instanceof UnsupportedVersionError) {
     message = err.message;
-  } else if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'EACCES' || (err as NodeJS.ErrnoException)?.code === 'EISDIR') {
+  } else if (
+    (err as NodeJS.ErrnoException)?.code === 'ENOENT' ||
+    (err as NodeJS.ErrnoException)?.code === 'EACCES' ||
+    (err as NodeJS.ErrnoException)?.code === 'EISDIR'
+  ) {
     message = (err as Error).message;
   } else if (err instanceof SyntaxError || err instanceof TypeError || err instanceof RangeError) {
     message = err.message;
@@ -184,7 +211,10 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 
 export function parseInteger(flag: string, value: string, min = -Infinity): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: "${value}" is not ${min === 1 ? 'a positive' : min === 0 ? 'a non-negative' : 'an'} integer`);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(
+      `${flag}: "${value}" is not ${min === 1 ? 'a positive' : min === 0 ? 'a non-negative' : 'an'} integer`,
+    );
   return n;
 }
 

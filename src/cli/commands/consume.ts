@@ -2,7 +2,16 @@ import type { Command } from 'commander';
 import { Consumer, type ConsumerRecord } from '../../client/consumer.js';
 import type { TopicPartition } from '../../client/cluster.js';
 import { listOffsets, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../client/offsets.js';
-import { EXIT, UsageError, action, bytesToText, clientCommand, clientOptions, parseInteger, type GlobalOptions } from './common.js';
+import {
+  EXIT,
+  UsageError,
+  action,
+  bytesToText,
+  clientCommand,
+  clientOptions,
+  parseInteger,
+  type GlobalOptions,
+} from './common.js';
 
 interface ConsumeOptions extends GlobalOptions {
   fromBeginning?: boolean;
@@ -76,7 +85,9 @@ export function compileFormat(template: string): (r: Rec) => string {
         break;
       }
       default:
-        throw new UsageError(`--format: unknown placeholder {${name}} (use topic, partition, offset, timestamp, datetime, key, value, headers, header.NAME)`);
+        throw new UsageError(
+          `--format: unknown placeholder {${name}} (use topic, partition, offset, timestamp, datetime, key, value, headers, header.NAME)`,
+        );
     }
   }
   const tail = template.slice(last);
@@ -101,7 +112,8 @@ export function recordJson(r: Rec): string {
 }
 
 /** Where to start reading without a group: earliest, latest, an offset, or -N (N before the end). */
-type Start = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: number } | { kind: 'fromEnd'; n: number };
+type Start =
+  { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: number } | { kind: 'fromEnd'; n: number };
 
 function parseStart(o: ConsumeOptions): Start {
   if (o.offset === undefined) return o.fromBeginning ? { kind: 'earliest' } : { kind: 'latest' };
@@ -122,15 +134,20 @@ export function registerConsumeCommand(program: Command): void {
     .option('-g, --group <id>', 'consume as a member of this consumer group (committing offsets)')
     .option('-n, --count <n>', 'exit after this many records')
     .option('-e, --end', 'exit once every partition is read up to its end')
-    .option('-f, --format <template>', 'output template: {key} {value} {headers} {header.NAME} {partition} {offset} {timestamp} {datetime} {topic}')
+    .option(
+      '-f, --format <template>',
+      'output template: {key} {value} {headers} {header.NAME} {partition} {offset} {timestamp} {datetime} {topic}',
+    )
     .option('--isolation-level <level>', 'read_uncommitted or read_committed', 'read_uncommitted')
     .option('--no-commit', 'with --group: do not commit offsets')
     .action(
       action(async (topic: string, o: ConsumeOptions) => {
         const count = o.count === undefined ? Infinity : parseInteger('--count', o.count, 1);
         const partition = o.partition === undefined ? undefined : parseInteger('--partition', o.partition, 0);
-        if (o.isolationLevel !== 'read_committed' && o.isolationLevel !== 'read_uncommitted') throw new UsageError(`--isolation-level: "${o.isolationLevel}" is not read_uncommitted or read_committed`);
-        if (o.group !== undefined && (o.offset !== undefined || partition !== undefined)) throw new UsageError('--group assigns partitions itself; it cannot be combined with --offset or --partition');
+        if (o.isolationLevel !== 'read_committed' && o.isolationLevel !== 'read_uncommitted')
+          throw new UsageError(`--isolation-level: "${o.isolationLevel}" is not read_uncommitted or read_committed`);
+        if (o.group !== undefined && (o.offset !== undefined || partition !== undefined))
+          throw new UsageError('--group assigns partitions itself; it cannot be combined with --offset or --partition');
         const format = o.json ? recordJson : compileFormat(o.format ?? '{value}');
         const start = o.group === undefined ? parseStart(o) : undefined;
         const consumer = new Consumer({
@@ -160,8 +177,12 @@ export function registerConsumeCommand(program: Command): void {
           const info = await consumer.cluster.topic(topic);
           if (o.group !== undefined) consumer.subscribe(topic);
           else {
-            const tps: TopicPartition[] = partition !== undefined ? [{ topic, partition }] : info.partitions.map((p) => ({ topic, partition: p.partition }));
-            if (partition !== undefined && partition >= info.partitions.length) throw new UsageError(`topic "${topic}" has partitions 0-${info.partitions.length - 1}, not ${partition}`);
+            const tps: TopicPartition[] =
+              partition !== undefined
+                ? [{ topic, partition }]
+                : info.partitions.map((p) => ({ topic, partition: p.partition }));
+            if (partition !== undefined && partition >= info.partitions.length)
+              throw new UsageError(`topic "${topic}" has partitions 0-${info.partitions.length - 1}, not ${partition}`);
             consumer.assign(tps);
             const st = start!;
             if (st.kind === 'earliest') consumer.seekToBeginning();
@@ -170,8 +191,14 @@ export function registerConsumeCommand(program: Command): void {
             else {
               const n = st.n;
               const [lo, hi] = await Promise.all([
-                listOffsets(consumer.cluster, tps.map((tp) => ({ ...tp, timestamp: EARLIEST_TIMESTAMP }))),
-                listOffsets(consumer.cluster, tps.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP }))),
+                listOffsets(
+                  consumer.cluster,
+                  tps.map((tp) => ({ ...tp, timestamp: EARLIEST_TIMESTAMP })),
+                ),
+                listOffsets(
+                  consumer.cluster,
+                  tps.map((tp) => ({ ...tp, timestamp: LATEST_TIMESTAMP })),
+                ),
               ]);
               tps.forEach((tp, i) => consumer.seek({ ...tp, offset: Math.max(lo[i]!.offset, hi[i]!.offset - n) }));
             }

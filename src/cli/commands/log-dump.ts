@@ -79,7 +79,10 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
  * Walks the record batches of a .log segment, one read per batch. Yields a batch description, or
  * at the end the number of trailing bytes that do not form a whole batch (a torn write).
  */
-export async function* dumpLogSegment(path: string, opts: { printData?: boolean } = {}): AsyncGenerator<DumpedBatch | { invalidBytes: number; position: number }> {
+export async function* dumpLogSegment(
+  path: string,
+  opts: { printData?: boolean } = {},
+): AsyncGenerator<DumpedBatch | { invalidBytes: number; position: number }> {
   const fh = await open(path, 'r');
   try {
     const { size: fileSize } = await fh.stat();
@@ -146,8 +149,14 @@ export async function* dumpLogSegment(path: string, opts: { printData?: boolean 
             if (batch.isControl) {
               try {
                 const { type } = parseControlRecordKey(key);
-                r.endTxnMarker = type === ControlRecordType.ABORT ? 'ABORT' : type === ControlRecordType.COMMIT ? 'COMMIT' : `type ${type}`;
-                if (type === ControlRecordType.ABORT || type === ControlRecordType.COMMIT) r.coordinatorEpoch = parseEndTxnMarkerValue(value).coordinatorEpoch;
+                r.endTxnMarker =
+                  type === ControlRecordType.ABORT
+                    ? 'ABORT'
+                    : type === ControlRecordType.COMMIT
+                      ? 'COMMIT'
+                      : `type ${type}`;
+                if (type === ControlRecordType.ABORT || type === ControlRecordType.COMMIT)
+                  r.coordinatorEpoch = parseEndTxnMarkerValue(value).coordinatorEpoch;
               } catch (err) {
                 r.endTxnMarker = `unreadable (${(err as Error).message})`;
               }
@@ -171,7 +180,11 @@ export async function* dumpLogSegment(path: string, opts: { printData?: boolean 
 }
 
 /** Entries of a .index (relative offset, position) or .timeindex (timestamp, relative offset) file. */
-export async function dumpIndex(path: string, kind: 'index' | 'timeindex', baseOffset: number): Promise<{ offset: number; position?: number; timestamp?: number }[]> {
+export async function dumpIndex(
+  path: string,
+  kind: 'index' | 'timeindex',
+  baseOffset: number,
+): Promise<{ offset: number; position?: number; timestamp?: number }[]> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
@@ -223,7 +236,8 @@ function batchLine(b: DumpedBatch): string {
 
 function recordLine(r: DumpedRecord, timestampType: string): string {
   let s = `| offset: ${r.offset} ${timestampType}: ${r.timestamp} keySize: ${r.keySize} valueSize: ${r.valueSize} sequence: ${r.sequence} headerKeys: [${r.headerKeys.join(',')}]`;
-  if (r.endTxnMarker !== undefined) s += ` endTxnMarker: ${r.endTxnMarker}${r.coordinatorEpoch !== undefined ? ` coordinatorEpoch: ${r.coordinatorEpoch}` : ''}`;
+  if (r.endTxnMarker !== undefined)
+    s += ` endTxnMarker: ${r.endTxnMarker}${r.coordinatorEpoch !== undefined ? ` coordinatorEpoch: ${r.coordinatorEpoch}` : ''}`;
   else s += ` key: ${r.key ?? 'null'} payload: ${r.payload ?? 'null'}`;
   return s;
 }
@@ -232,7 +246,9 @@ export function registerLogCommands(program: Command): void {
   const log = program.command('log').description('inspect partition data on disk');
   log
     .command('dump <files...>')
-    .description('print the record batches of .log segment files (and entries of .index/.timeindex files), offline, like kafka-dump-log')
+    .description(
+      'print the record batches of .log segment files (and entries of .index/.timeindex files), offline, like kafka-dump-log',
+    )
     .option('-d, --print-data', 'also print each record (offset, timestamp, key, payload, headers)')
     .option('--json', 'one JSON object per file')
     .action(
@@ -242,12 +258,18 @@ export function registerLogCommands(program: Command): void {
           const base = baseOffsetFromName(file);
           const ext = /\.([a-z]+)$/.exec(file)?.[1];
           if (ext === 'index' || ext === 'timeindex') {
-            if (base === undefined) throw new UsageError(`${file}: index files are named after their base offset (20 digits)`);
+            if (base === undefined)
+              throw new UsageError(`${file}: index files are named after their base offset (20 digits)`);
             const entries = await dumpIndex(file, ext, base);
             if (o.json) out(JSON.stringify({ file, kind: ext, baseOffset: base, entries }));
             else {
               out(`Dumping ${file}`);
-              for (const e of entries) out(ext === 'index' ? `offset: ${e.offset} position: ${e.position}` : `timestamp: ${e.timestamp} offset: ${e.offset}`);
+              for (const e of entries)
+                out(
+                  ext === 'index'
+                    ? `offset: ${e.offset} position: ${e.position}`
+                    : `timestamp: ${e.timestamp} offset: ${e.offset}`,
+                );
             }
             continue;
           }
@@ -271,8 +293,14 @@ export function registerLogCommands(program: Command): void {
             }
           }
           if (tail !== undefined) invalid = true;
-          if (o.json) out(JSON.stringify({ file, baseOffset: base ?? null, batches, invalidBytes: tail?.invalidBytes ?? 0 }));
-          else if (tail !== undefined) out(colour.red(`Found ${tail.invalidBytes} invalid bytes at the end of ${basename(file)} (position ${tail.position})`));
+          if (o.json)
+            out(JSON.stringify({ file, baseOffset: base ?? null, batches, invalidBytes: tail?.invalidBytes ?? 0 }));
+          else if (tail !== undefined)
+            out(
+              colour.red(
+                `Found ${tail.invalidBytes} invalid bytes at the end of ${basename(file)} (position ${tail.position})`,
+              ),
+            );
         }
         return invalid ? EXIT.FAILED : EXIT.OK;
       }),

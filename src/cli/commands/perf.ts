@@ -4,7 +4,18 @@ import cliProgress from 'cli-progress';
 import { Producer, type Acks } from '../../client/producer.js';
 import { Consumer } from '../../client/consumer.js';
 import type { CompressionCodecName } from '../../protocol/compression/codec.js';
-import { EXIT, UsageError, action, clientCommand, clientOptions, colour, out, parseInteger, printJson, type GlobalOptions } from './common.js';
+import {
+  EXIT,
+  UsageError,
+  action,
+  clientCommand,
+  clientOptions,
+  colour,
+  out,
+  parseInteger,
+  printJson,
+  type GlobalOptions,
+} from './common.js';
 
 interface PerfProduceOptions extends GlobalOptions {
   records: string;
@@ -95,7 +106,9 @@ class Progress {
     }
     // Not a terminal: a line every few seconds, as kafka-producer-perf-test prints.
     const secs = (now - (this.lastLine || this.startedAt)) / 1000;
-    process.stderr.write(`${this.label}: ${n}/${this.total} records, ${Math.round((n - this.lastCount) / secs)} records/s\n`);
+    process.stderr.write(
+      `${this.label}: ${n}/${this.total} records, ${Math.round((n - this.lastCount) / secs)} records/s\n`,
+    );
     this.lastLine = now;
     this.lastCount = n;
   }
@@ -109,7 +122,18 @@ class Progress {
   }
 }
 
-function report(kind: string, o: GlobalOptions, r: { records: number; bytes: number; seconds: number; latency: LatencySummary; latencyLabel: string; extra?: Record<string, unknown> }): void {
+function report(
+  kind: string,
+  o: GlobalOptions,
+  r: {
+    records: number;
+    bytes: number;
+    seconds: number;
+    latency: LatencySummary;
+    latencyLabel: string;
+    extra?: Record<string, unknown>;
+  },
+): void {
   const recordsPerSec = r.records / r.seconds;
   const mbPerSec = r.bytes / r.seconds / (1024 * 1024);
   if (o.json) {
@@ -126,15 +150,23 @@ function report(kind: string, o: GlobalOptions, r: { records: number; bytes: num
     return;
   }
   const l = r.latency;
-  out(`${colour.bold(`${r.records} records`)} ${kind} in ${round(r.seconds, 2)} s: ${colour.bold(`${Math.round(recordsPerSec)} records/s`)} (${colour.bold(`${round(mbPerSec)} MB/s`)})`);
-  out(`${r.latencyLabel} latency ms: avg ${round(l.avg)}, p50 ${round(l.p50)}, p95 ${round(l.p95)}, p99 ${round(l.p99)}, p99.9 ${round(l.p999)}, max ${round(l.max)}`);
+  out(
+    `${colour.bold(`${r.records} records`)} ${kind} in ${round(r.seconds, 2)} s: ${colour.bold(`${Math.round(recordsPerSec)} records/s`)} (${colour.bold(`${round(mbPerSec)} MB/s`)})`,
+  );
+  out(
+    `${r.latencyLabel} latency ms: avg ${round(l.avg)}, p50 ${round(l.p50)}, p95 ${round(l.p95)}, p99 ${round(l.p99)}, p99.9 ${round(l.p999)}, max ${round(l.max)}`,
+  );
 }
 
 export function registerPerfCommands(program: Command): void {
-  const perf = program.command('perf').description('load generators: measure produce and consume throughput and latency');
+  const perf = program
+    .command('perf')
+    .description('load generators: measure produce and consume throughput and latency');
 
   clientCommand(perf.command('produce <topic>'))
-    .description('send records as fast as possible (or at --throughput) and report records/s, MB/s and latency percentiles')
+    .description(
+      'send records as fast as possible (or at --throughput) and report records/s, MB/s and latency percentiles',
+    )
     .requiredOption('-n, --records <n>', 'number of records to send')
     .option('-s, --record-size <bytes>', 'value size of each record', '100')
     .option('-t, --throughput <records/s>', 'target rate; -1 for as fast as possible', '-1')
@@ -153,7 +185,16 @@ export function registerPerfCommands(program: Command): void {
         const throughput = parseInteger('--throughput', o.throughput, -1);
         if (throughput === 0) throw new UsageError('--throughput must be positive or -1');
         const keyCount = parseInteger('--keys', o.keys, 0);
-        const acks: Acks = o.acks === 'all' || o.acks === '-1' ? 'all' : o.acks === '1' ? 1 : o.acks === '0' ? 0 : (() => { throw new UsageError(`--acks: "${o.acks}" is not 0, 1 or all`); })();
+        const acks: Acks =
+          o.acks === 'all' || o.acks === '-1'
+            ? 'all'
+            : o.acks === '1'
+              ? 1
+              : o.acks === '0'
+                ? 0
+                : (() => {
+                    throw new UsageError(`--acks: "${o.acks}" is not 0, 1 or all`);
+                  })();
         const producer = new Producer({
           ...clientOptions(o),
           acks,
@@ -220,7 +261,13 @@ export function registerPerfCommands(program: Command): void {
             seconds,
             latency: summarize(latency),
             latencyLabel: acks === 0 ? 'send (acks=0, not acknowledged)' : 'produce (send to acknowledgement)',
-            extra: { recordSize: size, acks: String(acks), compression: o.compression, batchSize: Number(o.batchSize), idempotent: producer.isIdempotent },
+            extra: {
+              recordSize: size,
+              acks: String(acks),
+              compression: o.compression,
+              batchSize: Number(o.batchSize),
+              idempotent: producer.isIdempotent,
+            },
           });
         } finally {
           progress?.stop();
@@ -231,7 +278,9 @@ export function registerPerfCommands(program: Command): void {
     );
 
   clientCommand(perf.command('consume <topic>'))
-    .description('read records from the beginning as fast as possible and report records/s, MB/s and end-to-end latency')
+    .description(
+      'read records from the beginning as fast as possible and report records/s, MB/s and end-to-end latency',
+    )
     .requiredOption('-n, --records <n>', 'number of records to read')
     .option('-g, --group <id>', 'consume as a group member (default: assign all partitions, no group)')
     .option('--idle-timeout-ms <ms>', 'give up when no record arrives for this long', '10000')
@@ -278,9 +327,17 @@ export function registerPerfCommands(program: Command): void {
           const seconds = (performance.now() - start) / 1000;
           progress.stop();
           progress = undefined;
-          report('received', o, { records: count, bytes, seconds, latency: summarize(latency.subarray(0, count)), latencyLabel: 'end-to-end (record timestamp to receipt)' });
+          report('received', o, {
+            records: count,
+            bytes,
+            seconds,
+            latency: summarize(latency.subarray(0, count)),
+            latencyLabel: 'end-to-end (record timestamp to receipt)',
+          });
           if (count < total) {
-            process.stderr.write(`${colour.errRed(`only ${count} of ${total} records arrived within the idle timeout`)}\n`);
+            process.stderr.write(
+              `${colour.errRed(`only ${count} of ${total} records arrived within the idle timeout`)}\n`,
+            );
             return EXIT.FAILED;
           }
         } finally {

@@ -3,7 +3,19 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { Producer, type Acks, type RecordMetadata } from '../../client/producer.js';
 import type { CompressionCodecName } from '../../protocol/compression/codec.js';
-import { EXIT, UsageError, action, clientCommand, clientOptions, collect, colour, out, parseInteger, parseKeyValues, type GlobalOptions } from './common.js';
+import {
+  EXIT,
+  UsageError,
+  action,
+  clientCommand,
+  clientOptions,
+  collect,
+  colour,
+  out,
+  parseInteger,
+  parseKeyValues,
+  type GlobalOptions,
+} from './common.js';
 
 interface ProduceOptions extends GlobalOptions {
   file?: string;
@@ -50,10 +62,12 @@ export function registerProduceCommand(program: Command): void {
       action(async (topic: string, o: ProduceOptions) => {
         const headers = Object.entries(parseKeyValues('--header', o.header));
         const partition = o.partition === undefined ? undefined : parseInteger('--partition', o.partition, 0);
-        if (o.valueFormat !== 'string' && o.valueFormat !== 'json') throw new UsageError(`--value-format: "${o.valueFormat}" is not string or json`);
+        if (o.valueFormat !== 'string' && o.valueFormat !== 'json')
+          throw new UsageError(`--value-format: "${o.valueFormat}" is not string or json`);
         const acks = parseAcks(o.acks);
         const compression = o.compression as CompressionCodecName;
-        if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) throw new UsageError(`--compression: "${o.compression}" is not none, gzip, snappy, lz4 or zstd`);
+        if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression))
+          throw new UsageError(`--compression: "${o.compression}" is not none, gzip, snappy, lz4 or zstd`);
         const producer = new Producer<string | null, string>({
           ...clientOptions(o),
           acks,
@@ -89,20 +103,23 @@ export function registerProduceCommand(program: Command): void {
             }
             const index = sent++;
             if (producer.bufferedSize > 16 * 1024 * 1024) await producer.flush();
-            producer.produce({ topic, key, value, headers: headers.length > 0 ? headers : undefined, partition }, (err, md) => {
-              if (err !== null) {
-                failed ??= err;
-                return;
-              }
-              results[index] = md;
-              const s = perPartition.get(md!.partition);
-              if (s === undefined) perPartition.set(md!.partition, { first: md!.offset, last: md!.offset, count: 1 });
-              else {
-                s.first = Math.min(s.first, md!.offset);
-                s.last = Math.max(s.last, md!.offset);
-                s.count++;
-              }
-            });
+            producer.produce(
+              { topic, key, value, headers: headers.length > 0 ? headers : undefined, partition },
+              (err, md) => {
+                if (err !== null) {
+                  failed ??= err;
+                  return;
+                }
+                results[index] = md;
+                const s = perPartition.get(md!.partition);
+                if (s === undefined) perPartition.set(md!.partition, { first: md!.offset, last: md!.offset, count: 1 });
+                else {
+                  s.first = Math.min(s.first, md!.offset);
+                  s.last = Math.max(s.last, md!.offset);
+                  s.count++;
+                }
+              },
+            );
           }
           await producer.flush();
         } finally {
@@ -110,11 +127,26 @@ export function registerProduceCommand(program: Command): void {
         }
         if (failed !== undefined) throw failed;
         if (o.json) {
-          for (const md of results) if (md !== undefined) out(JSON.stringify({ topic: md.topic, partition: md.partition, offset: md.offset, timestamp: md.timestamp }));
+          for (const md of results)
+            if (md !== undefined)
+              out(
+                JSON.stringify({
+                  topic: md.topic,
+                  partition: md.partition,
+                  offset: md.offset,
+                  timestamp: md.timestamp,
+                }),
+              );
           return EXIT.OK;
         }
-        const parts = [...perPartition].sort((a, b) => a[0] - b[0]).map(([p, s]) => (acks === 0 ? `partition ${p}: ${s.count}` : `partition ${p}: offsets ${s.first}-${s.last}`));
-        process.stderr.write(`${colour.errGreen('✓')} Produced ${sent} record${sent === 1 ? '' : 's'} to ${topic}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}\n`);
+        const parts = [...perPartition]
+          .sort((a, b) => a[0] - b[0])
+          .map(([p, s]) =>
+            acks === 0 ? `partition ${p}: ${s.count}` : `partition ${p}: offsets ${s.first}-${s.last}`,
+          );
+        process.stderr.write(
+          `${colour.errGreen('✓')} Produced ${sent} record${sent === 1 ? '' : 's'} to ${topic}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}\n`,
+        );
         return EXIT.OK;
       }),
     );

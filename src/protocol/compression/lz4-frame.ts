@@ -66,7 +66,8 @@ function pushBlock(parts: Buffer[], chunk: Buffer, prefixed: Buffer): number {
 
 function chunksOf(data: Buffer): Buffer[] {
   const chunks: Buffer[] = [];
-  for (let p = 0; p < data.length; p += BLOCK_SIZE) chunks.push(data.subarray(p, Math.min(p + BLOCK_SIZE, data.length)));
+  for (let p = 0; p < data.length; p += BLOCK_SIZE)
+    chunks.push(data.subarray(p, Math.min(p + BLOCK_SIZE, data.length)));
   return chunks;
 }
 
@@ -80,7 +81,11 @@ function assemble(broken: boolean, chunks: Buffer[], compressed: Buffer[]): Buff
 
 export function lz4FrameCompress(data: Buffer, brokenHeaderChecksum = false): Buffer {
   const chunks = chunksOf(data);
-  return assemble(brokenHeaderChecksum, chunks, chunks.map((c) => lz4.compressSync(c)));
+  return assemble(
+    brokenHeaderChecksum,
+    chunks,
+    chunks.map((c) => lz4.compressSync(c)),
+  );
 }
 
 /** Blocks are independent, so they are compressed in parallel on libuv's thread pool. */
@@ -112,7 +117,8 @@ function parseFrame(data: Buffer): ParsedFrame {
   if (data.readUInt32LE(0) !== MAGIC) throw corrupt(`bad frame magic 0x${data.readUInt32LE(0).toString(16)}`);
   const flg = data[4]!;
   const bd = data[5]!;
-  if ((flg & FLG_VERSION_MASK) !== FLG_VERSION_01) throw corrupt(`unsupported frame version in FLG 0x${flg.toString(16)}`);
+  if ((flg & FLG_VERSION_MASK) !== FLG_VERSION_01)
+    throw corrupt(`unsupported frame version in FLG 0x${flg.toString(16)}`);
   if ((flg & FLG_RESERVED) !== 0 || (bd & 0x8f) !== 0) throw corrupt('reserved frame descriptor bits are set');
   if ((flg & FLG_DICT_ID) !== 0) throw corrupt('frames needing a dictionary are not supported');
   const sizeId = (bd >> 4) & 0x07;
@@ -201,7 +207,8 @@ function decodeBlocks(data: Buffer, frame: ParsedFrame, limit: number): Buffer {
       }
     }
     total += piece.length;
-    if (total > limit) throw new DecompressionLimitError(LZ4, limit, `more than ${limit} bytes after ${out.length + 1} blocks`);
+    if (total > limit)
+      throw new DecompressionLimitError(LZ4, limit, `more than ${limit} bytes after ${out.length + 1} blocks`);
     out.push(piece);
   }
   return finish(data, frame, out, total);
@@ -221,7 +228,8 @@ function finish(data: Buffer, frame: ParsedFrame, out: Buffer[], total: number):
 function parseChecked(data: Buffer, limit: number, ignoreHeaderChecksum: boolean): ParsedFrame {
   const frame = parseFrame(data);
   if (!frame.headerChecksumOk && !ignoreHeaderChecksum) throw corrupt('frame descriptor checksum mismatch');
-  if (frame.contentSize > limit) throw new DecompressionLimitError(LZ4, limit, `frame declares ${frame.contentSize} bytes`);
+  if (frame.contentSize > limit)
+    throw new DecompressionLimitError(LZ4, limit, `frame declares ${frame.contentSize} bytes`);
   return frame;
 }
 
@@ -234,14 +242,22 @@ export function lz4FrameDecompress(data: Buffer, limit: number, ignoreHeaderChec
  * block at its maximum) is within the limit; otherwise, or for linked blocks, the exact
  * synchronous path runs.
  */
-export async function lz4FrameDecompressAsync(data: Buffer, limit: number, ignoreHeaderChecksum = false): Promise<Buffer> {
+export async function lz4FrameDecompressAsync(
+  data: Buffer,
+  limit: number,
+  ignoreHeaderChecksum = false,
+): Promise<Buffer> {
   const frame = parseChecked(data, limit, ignoreHeaderChecksum);
   if ((frame.flg & FLG_BLOCK_INDEPENDENCE) === 0 || frame.bound > limit) return decodeBlocks(data, frame, limit);
   for (const b of frame.blocks) if (!blockChecksumOk(data, frame, b)) throw corrupt('block checksum mismatch');
   let out: Buffer[];
   try {
     out = await Promise.all(
-      frame.blocks.map((b) => (b.uncompressed ? Promise.resolve(data.subarray(b.start, b.start + b.size)) : lz4.uncompress(prefixedBlock(data, frame, b)))),
+      frame.blocks.map((b) =>
+        b.uncompressed
+          ? Promise.resolve(data.subarray(b.start, b.start + b.size))
+          : lz4.uncompress(prefixedBlock(data, frame, b)),
+      ),
     );
   } catch (err) {
     throw corrupt('malformed block', err);

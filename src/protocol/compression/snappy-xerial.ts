@@ -45,7 +45,8 @@ function xerialHeader(): Buffer {
 
 function chunksOf(data: Buffer): Buffer[] {
   const chunks: Buffer[] = [];
-  for (let p = 0; p < data.length; p += XERIAL_BLOCK_SIZE) chunks.push(data.subarray(p, Math.min(p + XERIAL_BLOCK_SIZE, data.length)));
+  for (let p = 0; p < data.length; p += XERIAL_BLOCK_SIZE)
+    chunks.push(data.subarray(p, Math.min(p + XERIAL_BLOCK_SIZE, data.length)));
   return chunks;
 }
 
@@ -88,7 +89,8 @@ function rawBlocks(data: Buffer, limit: number): Buffer[] {
       if (data.length - pos < 4) throw corrupt('truncated snappy-java block length');
       const len = data.readInt32BE(pos);
       pos += 4;
-      if (len < 0 || len > data.length - pos) throw corrupt(`snappy-java block of ${len} bytes, ${data.length - pos} left`);
+      if (len < 0 || len > data.length - pos)
+        throw corrupt(`snappy-java block of ${len} bytes, ${data.length - pos} left`);
       blocks.push(data.subarray(pos, pos + len));
       pos += len;
     }

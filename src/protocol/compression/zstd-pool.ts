@@ -44,7 +44,9 @@ function getWorker(): Worker {
       p.reject(new CompressionError(CompressionCodec.ZSTD, reply.message));
     }
   });
-  w.on('error', (err) => failAll(new CompressionError(CompressionCodec.ZSTD, `worker failed: ${err.message}`, { cause: err })));
+  w.on('error', (err) =>
+    failAll(new CompressionError(CompressionCodec.ZSTD, `worker failed: ${err.message}`, { cause: err })),
+  );
   w.on('exit', (code) => {
     if (worker === w) failAll(new CompressionError(CompressionCodec.ZSTD, `worker exited with code ${code}`));
   });

@@ -27,7 +27,12 @@ if (port) {
       const reply: ZstdReply = { id: job.id, ok: true, data: owned };
       port.postMessage(reply, [owned.buffer]);
     } catch (err) {
-      const kind = err instanceof DecompressionLimitError ? 'limit' : err instanceof CorruptCompressedDataError ? 'corrupt' : 'other';
+      const kind =
+        err instanceof DecompressionLimitError
+          ? 'limit'
+          : err instanceof CorruptCompressedDataError
+            ? 'corrupt'
+            : 'other';
       const reply: ZstdReply = {
         id: job.id,
         ok: false,

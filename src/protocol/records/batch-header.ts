@@ -189,12 +189,7 @@ export function readBatchHeader(buf: Buffer, pos = 0): RecordBatchHeader {
 }
 
 /** Why a batch was refused; `null` from `checkBatch` means it is whole and valid. */
-export type BatchProblem =
-  | 'truncated'
-  | 'bad-length'
-  | 'bad-magic'
-  | 'bad-crc'
-  | 'bad-count';
+export type BatchProblem = 'truncated' | 'bad-length' | 'bad-magic' | 'bad-crc' | 'bad-count';
 
 /**
  * Validates the entry at `pos` inside `buf[pos, end)`: whole, magic 2, sane length and count, CRC

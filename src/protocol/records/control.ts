@@ -38,14 +38,16 @@ export function encodeEndTxnMarkerValue(coordinatorEpoch: number): Buffer {
 
 /** Version and type from a control record key. Newer key versions keep the same prefix, as in Kafka. */
 export function parseControlRecordKey(key: Buffer | null): { version: number; type: number } {
-  if (key === null || key.length < 4) throw new DecodeError(`control record key of ${key === null ? 'null' : key.length} bytes`);
+  if (key === null || key.length < 4)
+    throw new DecodeError(`control record key of ${key === null ? 'null' : key.length} bytes`);
   const version = key.readInt16BE(0);
   if (version < 0) throw new DecodeError(`control record key version ${version}`);
   return { version, type: key.readInt16BE(2) };
 }
 
 export function parseEndTxnMarkerValue(value: Buffer | null): { version: number; coordinatorEpoch: number } {
-  if (value === null || value.length < 6) throw new DecodeError(`end transaction marker of ${value === null ? 'null' : value.length} bytes`);
+  if (value === null || value.length < 6)
+    throw new DecodeError(`end transaction marker of ${value === null ? 'null' : value.length} bytes`);
   const version = value.readInt16BE(0);
   if (version < 0) throw new DecodeError(`end transaction marker version ${version}`);
   return { version, coordinatorEpoch: value.readInt32BE(2) };
@@ -100,12 +102,17 @@ export function readControlRecordType(batch: Buffer, pos = 0, options?: BatchDec
 }
 
 /** Type and coordinator epoch of an ABORT/COMMIT marker batch. */
-export function readEndTxnMarker(batch: Buffer, pos = 0, options?: BatchDecodeOptions): { type: number; coordinatorEpoch: number; producerId: number; producerEpoch: number } {
+export function readEndTxnMarker(
+  batch: Buffer,
+  pos = 0,
+  options?: BatchDecodeOptions,
+): { type: number; coordinatorEpoch: number; producerId: number; producerEpoch: number } {
   const cursor = new RecordCursor().reset(batch, pos, options);
   if (!cursor.isControl) throw new DecodeError(`batch at ${pos} is not a control batch`);
   if (!cursor.next()) throw new DecodeError(`control batch at ${pos} holds no record`);
   const { type } = parseControlRecordKey(cursor.key());
-  if (type !== ControlRecordType.ABORT && type !== ControlRecordType.COMMIT) throw new DecodeError(`control record type ${type} is not a transaction marker`);
+  if (type !== ControlRecordType.ABORT && type !== ControlRecordType.COMMIT)
+    throw new DecodeError(`control record type ${type} is not a transaction marker`);
   const { coordinatorEpoch } = parseEndTxnMarkerValue(cursor.value());
   return { type, coordinatorEpoch, producerId: producerId(batch, pos), producerEpoch: producerEpoch(batch, pos) };
 }

@@ -1,7 +1,19 @@
 import { CompressionCodec } from '../compression/index.js';
 import { COMPRESSION_CODEC_MASK } from './batch-header.js';
-import { decodeMessageSet, encodeMessageSet, legacyMessageSize, type LegacyMagic, type LegacyMessageInput } from './legacy.js';
-import { NO_TIMESTAMP, TimestampType, encodeRecordBatch, wholeBatchesLength, type RecordInput } from './record-batch.js';
+import {
+  decodeMessageSet,
+  encodeMessageSet,
+  legacyMessageSize,
+  type LegacyMagic,
+  type LegacyMessageInput,
+} from './legacy.js';
+import {
+  NO_TIMESTAMP,
+  TimestampType,
+  encodeRecordBatch,
+  wholeBatchesLength,
+  type RecordInput,
+} from './record-batch.js';
 import { RecordCursor } from './record-cursor.js';
 
 export interface UpConvertOptions {
@@ -164,7 +176,13 @@ export function downConvertRecordBatches(blob: Buffer, opts: DownConvertOptions)
       if (messages.length > 0) parts.push(encodeMessageSet(messages, encodeOpts));
     } else {
       while (cursor.next()) {
-        if (cursor.offset >= fromOffset) messages.push({ offset: cursor.offset, timestamp: cursor.timestamp, key: cursor.key(), value: cursor.value() });
+        if (cursor.offset >= fromOffset)
+          messages.push({
+            offset: cursor.offset,
+            timestamp: cursor.timestamp,
+            key: cursor.key(),
+            value: cursor.value(),
+          });
       }
       if (messages.length === 0) continue;
       const wrapper = encodeMessageSet(messages, { ...encodeOpts, compression: codec });

@@ -11,7 +11,8 @@ export class InvalidRecordError extends Error {
 }
 
 /** Error names the produce path answers with, from the errors table. */
-export type RecordErrorName = 'CORRUPT_MESSAGE' | 'INVALID_RECORD' | 'UNSUPPORTED_COMPRESSION_TYPE' | 'MESSAGE_TOO_LARGE';
+export type RecordErrorName =
+  'CORRUPT_MESSAGE' | 'INVALID_RECORD' | 'UNSUPPORTED_COMPRESSION_TYPE' | 'MESSAGE_TOO_LARGE';
 
 export const RECORD_ERROR_CODES: { readonly [K in RecordErrorName]: number } = {
   CORRUPT_MESSAGE: 2,

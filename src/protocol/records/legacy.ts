@@ -110,7 +110,10 @@ function readMessage(buf: Buffer, pos: number, end: number, verifyCrc: boolean, 
   if (verifyCrc) {
     const stored = buf.readUInt32BE(pos + CRC_AT);
     const actual = crc32(buf.subarray(pos + MAGIC_AT, msgEnd));
-    if (stored !== actual) throw new DecodeError(`message at ${pos}: CRC-32 is 0x${actual.toString(16)}, header says 0x${stored.toString(16)}`);
+    if (stored !== actual)
+      throw new DecodeError(
+        `message at ${pos}: CRC-32 is 0x${actual.toString(16)}, header says 0x${stored.toString(16)}`,
+      );
   }
   const attributes = buf[pos + ATTRIBUTES_AT]!;
   let p = pos + 18;
@@ -121,12 +124,14 @@ function readMessage(buf: Buffer, pos: number, end: number, verifyCrc: boolean, 
   }
   const keyLength = buf.readInt32BE(p);
   p += 4;
-  if (keyLength < -1 || keyLength > msgEnd - p - 4) throw new DecodeError(`message at ${pos} has key length ${keyLength}`);
+  if (keyLength < -1 || keyLength > msgEnd - p - 4)
+    throw new DecodeError(`message at ${pos} has key length ${keyLength}`);
   const key = keyLength < 0 ? null : buf.subarray(p, p + keyLength);
   if (keyLength > 0) p += keyLength;
   const valueLength = buf.readInt32BE(p);
   p += 4;
-  if (valueLength < -1 || valueLength > msgEnd - p) throw new DecodeError(`message at ${pos} has value length ${valueLength}`);
+  if (valueLength < -1 || valueLength > msgEnd - p)
+    throw new DecodeError(`message at ${pos} has value length ${valueLength}`);
   const value = valueLength < 0 ? null : buf.subarray(p, p + valueLength);
   if (valueLength > 0) p += valueLength;
   if (p !== msgEnd) throw new DecodeError(`message at ${pos} has ${msgEnd - p} bytes after its value`);
@@ -134,7 +139,13 @@ function readMessage(buf: Buffer, pos: number, end: number, verifyCrc: boolean, 
 }
 
 /** Decompresses a wrapper and appends its inner messages with absolute offsets. */
-function expandWrapper(w: RawMessage, codec: number, out: LegacyMessage[], verifyCrc: boolean, budget: { left: number }): void {
+function expandWrapper(
+  w: RawMessage,
+  codec: number,
+  out: LegacyMessage[],
+  verifyCrc: boolean,
+  budget: { left: number },
+): void {
   if (codec === CompressionCodec.ZSTD || codec > CompressionCodec.ZSTD) {
     throw new UnsupportedCompressionError(codec, `codec ${codec} is not allowed in magic ${w.magic} messages`);
   }
@@ -143,7 +154,8 @@ function expandWrapper(w: RawMessage, codec: number, out: LegacyMessage[], verif
   try {
     inner = decompress(codec, w.value, { maxOutputBytes: budget.left, lz4IgnoreHeaderChecksum: w.magic === 0 });
   } catch (err) {
-    if (err instanceof DecompressionLimitError) throw new DecompressionLimitError(codec, err.limit, 'message set exceeds the decompression budget');
+    if (err instanceof DecompressionLimitError)
+      throw new DecompressionLimitError(codec, err.limit, 'message set exceeds the decompression budget');
     throw err;
   }
   budget.left -= inner.length;
@@ -151,8 +163,10 @@ function expandWrapper(w: RawMessage, codec: number, out: LegacyMessage[], verif
   let pos = 0;
   while (pos < inner.length) {
     const m = readMessage(inner, pos, inner.length, verifyCrc, false)!;
-    if ((m.attributes & LEGACY_CODEC_MASK) !== 0) throw new InvalidRecordError(`compressed wrapper at offset ${w.offset} holds a compressed message`);
-    if (m.magic !== w.magic) throw new InvalidRecordError(`magic ${w.magic} wrapper at offset ${w.offset} holds a magic ${m.magic} message`);
+    if ((m.attributes & LEGACY_CODEC_MASK) !== 0)
+      throw new InvalidRecordError(`compressed wrapper at offset ${w.offset} holds a compressed message`);
+    if (m.magic !== w.magic)
+      throw new InvalidRecordError(`magic ${w.magic} wrapper at offset ${w.offset} holds a magic ${m.magic} message`);
     const logAppend = w.magic === 1 && (w.attributes & LEGACY_TIMESTAMP_TYPE_MASK) !== 0;
     out.push({
       offset: m.offset,
@@ -196,7 +210,10 @@ export function decodeMessageSet(buf: Buffer, options?: MessageSetDecodeOptions)
         offset: m.offset,
         magic: m.magic,
         compression: 0,
-        timestampType: m.magic === 1 && (m.attributes & LEGACY_TIMESTAMP_TYPE_MASK) !== 0 ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+        timestampType:
+          m.magic === 1 && (m.attributes & LEGACY_TIMESTAMP_TYPE_MASK) !== 0
+            ? TimestampType.LOG_APPEND_TIME
+            : TimestampType.CREATE_TIME,
         timestamp: m.timestamp,
         key: m.key,
         value: m.value,
@@ -274,7 +291,13 @@ export interface EncodeMessageSetOptions {
   compressionLevel?: number;
 }
 
-function writePlainSet(messages: LegacyMessageInput[], opts: EncodeMessageSetOptions, offsets: number[], timestamps: number[], attributes: number): Buffer {
+function writePlainSet(
+  messages: LegacyMessageInput[],
+  opts: EncodeMessageSetOptions,
+  offsets: number[],
+  timestamps: number[],
+  attributes: number,
+): Buffer {
   let size = 0;
   for (const m of messages) size += legacyMessageSize(opts.magic, m.key, m.value);
   const out = Buffer.allocUnsafe(size);
@@ -302,8 +325,11 @@ export function encodeMessageSet(messages: LegacyMessageInput[], opts: EncodeMes
   if (logAppend && opts.logAppendTime === undefined) throw new TypeError('logAppendTime is required for LogAppendTime');
   const baseOffset = opts.baseOffset ?? 0;
   const offsets = messages.map((m, i) => m.offset ?? baseOffset + i);
-  const timestamps = messages.map((m) => (magic === 0 ? NO_TIMESTAMP : logAppend ? opts.logAppendTime! : (m.timestamp ?? NO_TIMESTAMP)));
-  if (codec === 0) return writePlainSet(messages, opts, offsets, timestamps, logAppend ? LEGACY_TIMESTAMP_TYPE_MASK : 0);
+  const timestamps = messages.map((m) =>
+    magic === 0 ? NO_TIMESTAMP : logAppend ? opts.logAppendTime! : (m.timestamp ?? NO_TIMESTAMP),
+  );
+  if (codec === 0)
+    return writePlainSet(messages, opts, offsets, timestamps, logAppend ? LEGACY_TIMESTAMP_TYPE_MASK : 0);
   if (messages.length === 0) return Buffer.alloc(0);
   for (let i = 1; i < offsets.length; i++) {
     if (offsets[i]! <= offsets[i - 1]!) throw new RangeError('offsets inside a compressed message set must grow');
@@ -320,6 +346,15 @@ export function encodeMessageSet(messages: LegacyMessageInput[], opts: EncodeMes
     for (const t of timestamps) if (t > wrapperTimestamp) wrapperTimestamp = t;
   }
   const out = Buffer.allocUnsafe(legacyMessageSize(magic, null, value));
-  writeMessage(out, 0, magic, last, codec | (logAppend ? LEGACY_TIMESTAMP_TYPE_MASK : 0), wrapperTimestamp, null, value);
+  writeMessage(
+    out,
+    0,
+    magic,
+    last,
+    codec | (logAppend ? LEGACY_TIMESTAMP_TYPE_MASK : 0),
+    wrapperTimestamp,
+    null,
+    value,
+  );
   return out;
 }

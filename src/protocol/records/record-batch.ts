@@ -99,7 +99,8 @@ function writeInt64(buf: Buffer, at: number, v: number): void {
 }
 
 function checkInt(name: string, v: number, min: number, max: number): void {
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
+  if (!Number.isSafeInteger(v) || v < min || v > max)
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
 }
 
 const INT32_MAX = 0x7fffffff;
@@ -147,9 +148,12 @@ function plan(opts: EncodeRecordBatchOptions): Plan {
     recordTimestamps[i] = ts;
     if (i === 0 || ts > maxTimestamp) maxTimestamp = ts;
   }
-  if (tsType === TimestampType.LOG_APPEND_TIME && n === 0 && opts.logAppendTime !== undefined) maxTimestamp = opts.logAppendTime;
+  if (tsType === TimestampType.LOG_APPEND_TIME && n === 0 && opts.logAppendTime !== undefined)
+    maxTimestamp = opts.logAppendTime;
 
-  let baseTimestamp = opts.baseTimestamp ?? (n > 0 ? recordTimestamps[0]! : tsType === TimestampType.LOG_APPEND_TIME ? maxTimestamp : NO_TIMESTAMP);
+  let baseTimestamp =
+    opts.baseTimestamp ??
+    (n > 0 ? recordTimestamps[0]! : tsType === TimestampType.LOG_APPEND_TIME ? maxTimestamp : NO_TIMESTAMP);
   checkInt('baseTimestamp', baseTimestamp, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (opts.deleteHorizonMs !== undefined) {
     attributes |= DELETE_HORIZON_FLAG_MASK;
@@ -179,7 +183,16 @@ function plan(opts: EncodeRecordBatchOptions): Plan {
     bodySizes[i] = size;
     areaSize += sizeOfVarint(size) + size;
   }
-  return { attributes, baseTimestamp, maxTimestamp, lastOffsetDelta, bodySizes, offsetDeltas, recordTimestamps, areaSize };
+  return {
+    attributes,
+    baseTimestamp,
+    maxTimestamp,
+    lastOffsetDelta,
+    bodySizes,
+    offsetDeltas,
+    recordTimestamps,
+    areaSize,
+  };
 }
 
 function writeRecords(opts: EncodeRecordBatchOptions, p: Plan, out: Buffer, start: number): void {
@@ -301,7 +314,8 @@ function batchFromCursor(buf: Buffer, pos: number, cursor: RecordCursor): Decode
   return {
     ...header,
     compression: header.attributes & COMPRESSION_CODEC_MASK,
-    timestampType: (header.attributes & TIMESTAMP_TYPE_MASK) !== 0 ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+    timestampType:
+      (header.attributes & TIMESTAMP_TYPE_MASK) !== 0 ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
     isTransactional: (header.attributes & TRANSACTIONAL_FLAG_MASK) !== 0,
     isControl: (header.attributes & CONTROL_FLAG_MASK) !== 0,
     hasDeleteHorizon: (header.attributes & DELETE_HORIZON_FLAG_MASK) !== 0,
@@ -323,7 +337,11 @@ export function decodeRecordBatch(buf: Buffer, pos = 0, options?: BatchDecodeOpt
 }
 
 /** decodeRecordBatch with decompression off the event loop. */
-export async function decodeRecordBatchAsync(buf: Buffer, pos = 0, options?: BatchDecodeOptions): Promise<DecodedRecordBatch> {
+export async function decodeRecordBatchAsync(
+  buf: Buffer,
+  pos = 0,
+  options?: BatchDecodeOptions,
+): Promise<DecodedRecordBatch> {
   const cursor = await new RecordCursor().resetAsync(buf, pos, options);
   return batchFromCursor(buf, pos, cursor);
 }
@@ -374,7 +392,12 @@ export function decodeRecordBatches(buf: Buffer, options?: BatchDecodeOptions): 
  * `cursor.key()`, ... and may check `cursor.isControl` to skip control records. Returns the
  * number of records visited.
  */
-export function forEachRecord(buf: Buffer, visit: (cursor: RecordCursor) => void, options?: BatchDecodeOptions, cursor = new RecordCursor()): number {
+export function forEachRecord(
+  buf: Buffer,
+  visit: (cursor: RecordCursor) => void,
+  options?: BatchDecodeOptions,
+  cursor = new RecordCursor(),
+): number {
   let pos = 0;
   let n = 0;
   for (;;) {

@@ -48,7 +48,8 @@ export function checkedBatchSize(buf: Buffer, pos: number, verifyCrc: boolean): 
   if (avail < RECORD_BATCH_OVERHEAD) throw new DecodeError(`record batch at ${pos} truncated: ${avail} bytes`);
   const length = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
   if (length < MIN_BATCH_LENGTH) throw new DecodeError(`record batch at ${pos} has batchLength ${length}`);
-  if (avail < length + LOG_OVERHEAD) throw new DecodeError(`record batch at ${pos} truncated: ${avail} of ${length + LOG_OVERHEAD} bytes`);
+  if (avail < length + LOG_OVERHEAD)
+    throw new DecodeError(`record batch at ${pos} truncated: ${avail} of ${length + LOG_OVERHEAD} bytes`);
   const magic = buf.readInt8(pos + MAGIC_OFFSET);
   if (magic !== 2) throw new DecodeError(`entry at ${pos} has magic ${magic}, not a record batch (magic 2)`);
   const count = readRecordsCount(buf, pos);
@@ -59,7 +60,9 @@ export function checkedBatchSize(buf: Buffer, pos: number, verifyCrc: boolean): 
     const stored = buf.readUInt32BE(pos + CRC_OFFSET);
     const actual = crc32c(buf.subarray(pos + ATTRIBUTES_OFFSET, pos + size));
     if (stored !== actual) {
-      throw new DecodeError(`record batch at ${pos}: CRC-32C is 0x${actual.toString(16)}, header says 0x${stored.toString(16)}`);
+      throw new DecodeError(
+        `record batch at ${pos}: CRC-32C is 0x${actual.toString(16)}, header says 0x${stored.toString(16)}`,
+      );
     }
   }
   return size;
@@ -217,18 +220,21 @@ export class RecordCursor {
     const timestampDelta = this.varlong(recordEnd, 'timestamp delta');
     const offsetDelta = this.varint(recordEnd, 'offset delta');
     const keyLength = this.varint(recordEnd, 'key length');
-    if (keyLength < -1 || keyLength > recordEnd - this.pos) throw new DecodeError(`record ${this.index + 1}: key length ${keyLength}`);
+    if (keyLength < -1 || keyLength > recordEnd - this.pos)
+      throw new DecodeError(`record ${this.index + 1}: key length ${keyLength}`);
     this.keyOffset = this.pos;
     this.keyLength = keyLength;
     if (keyLength > 0) this.pos += keyLength;
     const valueLength = this.varint(recordEnd, 'value length');
-    if (valueLength < -1 || valueLength > recordEnd - this.pos) throw new DecodeError(`record ${this.index + 1}: value length ${valueLength}`);
+    if (valueLength < -1 || valueLength > recordEnd - this.pos)
+      throw new DecodeError(`record ${this.index + 1}: value length ${valueLength}`);
     this.valueOffset = this.pos;
     this.valueLength = valueLength;
     if (valueLength > 0) this.pos += valueLength;
     const headerCount = this.varint(recordEnd, 'header count');
     // Each header takes at least two bytes (two length varints).
-    if (headerCount < 0 || headerCount * 2 > recordEnd - this.pos) throw new DecodeError(`record ${this.index + 1}: header count ${headerCount}`);
+    if (headerCount < 0 || headerCount * 2 > recordEnd - this.pos)
+      throw new DecodeError(`record ${this.index + 1}: header count ${headerCount}`);
     this.headerCount = headerCount;
     this.headersOffset = this.pos;
     if (headerCount === 0 && this.pos !== recordEnd) {
@@ -269,7 +275,8 @@ export class RecordCursor {
         if (vl > 0) this.pos += vl;
         visit(key, value);
       }
-      if (this.pos !== end) throw new DecodeError(`record ${this.index}: ${end - this.pos} bytes left over after headers`);
+      if (this.pos !== end)
+        throw new DecodeError(`record ${this.index}: ${end - this.pos} bytes left over after headers`);
     } finally {
       this.pos = saved;
     }

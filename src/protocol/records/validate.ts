@@ -68,7 +68,10 @@ function problem(error: RecordErrorName, reason: string, batchIndex: number, pos
  * CORRUPT_MESSAGE, well-formed but forbidden content INVALID_RECORD, codecs
  * UNSUPPORTED_COMPRESSION_TYPE, oversize batches MESSAGE_TOO_LARGE.
  */
-export function validateProduceRecords(buf: Buffer, options?: ProduceValidationOptions): ProduceRecordsSummary | ProduceRecordsProblem {
+export function validateProduceRecords(
+  buf: Buffer,
+  options?: ProduceValidationOptions,
+): ProduceRecordsSummary | ProduceRecordsProblem {
   const allowZstd = options?.allowZstd ?? true;
   const allowControl = options?.allowControl ?? false;
   const maxBatchBytes = options?.maxBatchBytes ?? Infinity;
@@ -86,27 +89,39 @@ export function validateProduceRecords(buf: Buffer, options?: ProduceValidationO
     // The magic byte sits at the same place in legacy messages, which are smaller than a batch
     // header, so it is judged first (as Kafka does): legacy data is INVALID_RECORD, not corrupt.
     if (avail > MAGIC_OFFSET && buf.readInt8(pos + MAGIC_OFFSET) !== 2) {
-      return problem('INVALID_RECORD', `magic ${buf.readInt8(pos + MAGIC_OFFSET)}; record batches must be magic 2`, i, pos);
+      return problem(
+        'INVALID_RECORD',
+        `magic ${buf.readInt8(pos + MAGIC_OFFSET)}; record batches must be magic 2`,
+        i,
+        pos,
+      );
     }
-    if (avail < RECORD_BATCH_OVERHEAD) return problem('CORRUPT_MESSAGE', `${avail} bytes left, less than a batch header`, i, pos);
+    if (avail < RECORD_BATCH_OVERHEAD)
+      return problem('CORRUPT_MESSAGE', `${avail} bytes left, less than a batch header`, i, pos);
     const length = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
-    if (length < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD) return problem('CORRUPT_MESSAGE', `batchLength ${length} is below the header size`, i, pos);
+    if (length < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD)
+      return problem('CORRUPT_MESSAGE', `batchLength ${length} is below the header size`, i, pos);
     const size = length + LOG_OVERHEAD;
     if (size > avail) return problem('CORRUPT_MESSAGE', `batch of ${size} bytes, only ${avail} left`, i, pos);
-    if (size > maxBatchBytes) return problem('MESSAGE_TOO_LARGE', `batch of ${size} bytes exceeds ${maxBatchBytes}`, i, pos);
+    if (size > maxBatchBytes)
+      return problem('MESSAGE_TOO_LARGE', `batch of ${size} bytes exceeds ${maxBatchBytes}`, i, pos);
     if (!isCrcValid(buf, pos)) return problem('CORRUPT_MESSAGE', 'CRC-32C mismatch', i, pos);
     const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
     const codec = attributes & COMPRESSION_CODEC_MASK;
-    if (codec > CompressionCodec.ZSTD) return problem('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`, i, pos);
-    if (codec === CompressionCodec.ZSTD && !allowZstd) return problem('UNSUPPORTED_COMPRESSION_TYPE', 'zstd needs Produce v7 or later', i, pos);
+    if (codec > CompressionCodec.ZSTD)
+      return problem('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`, i, pos);
+    if (codec === CompressionCodec.ZSTD && !allowZstd)
+      return problem('UNSUPPORTED_COMPRESSION_TYPE', 'zstd needs Produce v7 or later', i, pos);
     const count = recordsCount(buf, pos);
     if (count <= 0) return problem('INVALID_RECORD', `record count ${count}`, i, pos);
     const delta = lastOffsetDelta(buf, pos);
-    if (delta !== count - 1) return problem('INVALID_RECORD', `lastOffsetDelta ${delta} does not match ${count} records`, i, pos);
+    if (delta !== count - 1)
+      return problem('INVALID_RECORD', `lastOffsetDelta ${delta} does not match ${count} records`, i, pos);
     if (codec === 0 && count > (length + LOG_OVERHEAD - RECORD_BATCH_OVERHEAD) / MIN_RECORD_SIZE) {
       return problem('INVALID_RECORD', `${count} records cannot fit in ${size - RECORD_BATCH_OVERHEAD} bytes`, i, pos);
     }
-    if ((attributes & CONTROL_FLAG_MASK) !== 0 && !allowControl) return problem('INVALID_RECORD', 'clients may not write control batches', i, pos);
+    if ((attributes & CONTROL_FLAG_MASK) !== 0 && !allowControl)
+      return problem('INVALID_RECORD', 'clients may not write control batches', i, pos);
     batchCount++;
     recordCount += count;
     codecMask |= 1 << codec;
@@ -118,7 +133,8 @@ export function validateProduceRecords(buf: Buffer, options?: ProduceValidationO
     pos += size;
   }
   if (batchCount === 0) return problem('INVALID_RECORD', 'no record batch', 0, 0);
-  if (options?.singleBatch && batchCount !== 1) return problem('INVALID_RECORD', `${batchCount} batches; exactly one is allowed per partition`, 1, firstSize);
+  if (options?.singleBatch && batchCount !== 1)
+    return problem('INVALID_RECORD', `${batchCount} batches; exactly one is allowed per partition`, 1, firstSize);
   return {
     ok: true,
     batchCount,

@@ -19,7 +19,12 @@ export function startTestBroker(config: Record<string, string> = {}): Promise<Br
 }
 
 /** Group timings for test consumers that match FAST_BROKER_CONFIG. */
-export const FAST_GROUP = { sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000, autoCommitIntervalMs: 500 };
+export const FAST_GROUP = {
+  sessionTimeoutMs: 6000,
+  heartbeatIntervalMs: 300,
+  rebalanceTimeoutMs: 10_000,
+  autoCommitIntervalMs: 500,
+};
 
 let counter = 0;
 /** A topic or group name unique within the test run. */
@@ -28,7 +33,11 @@ export function uniq(prefix: string): string {
 }
 
 /** Polls `check` until it returns true or the time runs out. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -17,7 +17,9 @@ export function withDefaults(struct: StructSchema, partial: Record<string, unkno
     const given = partial[f.name];
     if (given !== undefined) {
       if (f.struct !== null && given !== null) {
-        out[f.name] = f.array ? (given as Record<string, unknown>[]).map((g) => withDefaults(f.struct!, g)) : withDefaults(f.struct, given as Record<string, unknown>);
+        out[f.name] = f.array
+          ? (given as Record<string, unknown>[]).map((g) => withDefaults(f.struct!, g))
+          : withDefaults(f.struct, given as Record<string, unknown>);
       } else out[f.name] = given;
       continue;
     }
@@ -60,7 +62,34 @@ export type Handler = (req: ReceivedRequest, conn: number) => Answer | Promise<A
 
 /** Kafka 3.9's broker API ranges for the APIs the client uses (all from v0). */
 export const FULL_RANGES: Record<string, [number, number]> = Object.fromEntries(
-  ['Produce', 'Fetch', 'ListOffsets', 'Metadata', 'OffsetCommit', 'OffsetFetch', 'FindCoordinator', 'JoinGroup', 'Heartbeat', 'LeaveGroup', 'SyncGroup', 'DescribeGroups', 'ListGroups', 'ApiVersions', 'CreateTopics', 'DeleteTopics', 'InitProducerId', 'AddPartitionsToTxn', 'AddOffsetsToTxn', 'EndTxn', 'TxnOffsetCommit', 'DescribeConfigs', 'CreatePartitions', 'DeleteGroups', 'IncrementalAlterConfigs', 'DescribeCluster'].map((n) => {
+  [
+    'Produce',
+    'Fetch',
+    'ListOffsets',
+    'Metadata',
+    'OffsetCommit',
+    'OffsetFetch',
+    'FindCoordinator',
+    'JoinGroup',
+    'Heartbeat',
+    'LeaveGroup',
+    'SyncGroup',
+    'DescribeGroups',
+    'ListGroups',
+    'ApiVersions',
+    'CreateTopics',
+    'DeleteTopics',
+    'InitProducerId',
+    'AddPartitionsToTxn',
+    'AddOffsetsToTxn',
+    'EndTxn',
+    'TxnOffsetCommit',
+    'DescribeConfigs',
+    'CreatePartitions',
+    'DeleteGroups',
+    'IncrementalAlterConfigs',
+    'DescribeCluster',
+  ].map((n) => {
     const d = APIS[n as ApiName];
     return [n, [d.minVersion, d.maxVersion]];
   }),
@@ -133,10 +162,11 @@ export class FakeBroker {
             const bytes = this.encode(req, a);
             if (this.writeChunkSize <= 0) socket.write(bytes);
             // Dribble the answer out in small pieces to exercise the client's reassembly.
-            else for (let i = 0; i < bytes.length; i += this.writeChunkSize) {
-              socket.write(bytes.subarray(i, i + this.writeChunkSize));
-              await new Promise((r) => setImmediate(r));
-            }
+            else
+              for (let i = 0; i < bytes.length; i += this.writeChunkSize) {
+                socket.write(bytes.subarray(i, i + this.writeChunkSize));
+                await new Promise((r) => setImmediate(r));
+              }
           }
         });
       }
@@ -148,8 +178,16 @@ export class FakeBroker {
     const h = readRequestHeader(r);
     const api = API_BY_KEY[h.requestApiKey]!;
     let body: unknown = undefined;
-    if (h.requestApiVersion >= api.minVersion && h.requestApiVersion <= api.maxVersion) body = api.readRequest(r, h.requestApiVersion);
-    return { api: api.name, apiKey: h.requestApiKey, version: h.requestApiVersion, clientId: h.clientId, correlationId: h.correlationId, body };
+    if (h.requestApiVersion >= api.minVersion && h.requestApiVersion <= api.maxVersion)
+      body = api.readRequest(r, h.requestApiVersion);
+    return {
+      api: api.name,
+      apiKey: h.requestApiKey,
+      version: h.requestApiVersion,
+      clientId: h.clientId,
+      correlationId: h.correlationId,
+      body,
+    };
   }
 
   private async answer(req: ReceivedRequest, conn: number): Promise<Answer> {
@@ -161,7 +199,11 @@ export class FakeBroker {
 
   /** The default ApiVersions answer, with Kafka's v0-format error for a version it does not know. */
   apiVersions(req: ReceivedRequest): Answer {
-    const apiKeys = Object.entries(this.ranges).map(([name, [minVersion, maxVersion]]) => ({ apiKey: APIS[name as ApiName].key, minVersion, maxVersion }));
+    const apiKeys = Object.entries(this.ranges).map(([name, [minVersion, maxVersion]]) => ({
+      apiKey: APIS[name as ApiName].key,
+      minVersion,
+      maxVersion,
+    }));
     const [, max] = this.ranges.ApiVersions ?? [0, 3];
     if (req.version > max) return { errorCode: 35, apiKeys, __version: 0 };
     return { errorCode: 0, apiKeys };
@@ -182,7 +224,8 @@ export class FakeBroker {
   /** Metadata answer for one broker (this one) leading every partition of the given topics. */
   metadata(topics: Record<string, number>, opts: { topicIds?: Record<string, string> } = {}): Handler {
     return (req) => {
-      const asked: string[] | null = req.body.topics === null ? null : req.body.topics.map((t: { name: string }) => t.name);
+      const asked: string[] | null =
+        req.body.topics === null ? null : req.body.topics.map((t: { name: string }) => t.name);
       const names = asked ?? Object.keys(topics);
       return {
         brokers: [{ nodeId: 1, host: this.host, port: this.port, rack: null }],
@@ -195,7 +238,14 @@ export class FakeBroker {
             errorCode: 0,
             name,
             topicId: opts.topicIds?.[name] ?? ZERO_UUID,
-            partitions: Array.from({ length: n }, (_, i) => ({ errorCode: 0, partitionIndex: i, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1] })),
+            partitions: Array.from({ length: n }, (_, i) => ({
+              errorCode: 0,
+              partitionIndex: i,
+              leaderId: 1,
+              leaderEpoch: 0,
+              replicaNodes: [1],
+              isrNodes: [1],
+            })),
           };
         }),
       };

@@ -25,7 +25,14 @@ const CODECS = [0, 1, 2, 3, 4] as const;
 const TEXT = Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(7000));
 
 function samples(): Buffer[] {
-  return [Buffer.alloc(0), Buffer.from('k'), TEXT, randomBytes(200_000), Buffer.alloc(65536, 7), Buffer.alloc(65537, 7)];
+  return [
+    Buffer.alloc(0),
+    Buffer.from('k'),
+    TEXT,
+    randomBytes(200_000),
+    Buffer.alloc(65536, 7),
+    Buffer.alloc(65537, 7),
+  ];
 }
 
 /** Walks an LZ4 frame written without content size/checksums and returns its block headers. */
@@ -128,11 +135,17 @@ test('snappy decompress reads a raw block (librdkafka) and a hand-built snappy-j
   assert.equal(decompress(CompressionCodec.SNAPPY, stream).toString(), 'first block, second block');
   // snappy-java also reads streams concatenated after one another.
   const twice = Buffer.concat([stream, stream]);
-  assert.equal(decompress(CompressionCodec.SNAPPY, twice).toString(), 'first block, second blockfirst block, second block');
+  assert.equal(
+    decompress(CompressionCodec.SNAPPY, twice).toString(),
+    'first block, second blockfirst block, second block',
+  );
   // A header with no blocks is an empty payload.
   assert.equal(decompress(CompressionCodec.SNAPPY, header).length, 0);
   // A block length running past the end is corruption.
-  assert.throws(() => decompress(CompressionCodec.SNAPPY, stream.subarray(0, stream.length - 1)), CorruptCompressedDataError);
+  assert.throws(
+    () => decompress(CompressionCodec.SNAPPY, stream.subarray(0, stream.length - 1)),
+    CorruptCompressedDataError,
+  );
 });
 
 test('snappy checks declared lengths against the limit before decompressing', () => {
@@ -140,7 +153,10 @@ test('snappy checks declared lengths against the limit before decompressing', ()
   const lying = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x01, 0x00, 0x61]);
   assert.throws(() => decompress(CompressionCodec.SNAPPY, lying, { maxOutputBytes: 1024 }), DecompressionLimitError);
   // Within the limit the same junk is reported as corrupt, not silently accepted.
-  assert.throws(() => decompress(CompressionCodec.SNAPPY, lying, { maxOutputBytes: 2 ** 30 }), CorruptCompressedDataError);
+  assert.throws(
+    () => decompress(CompressionCodec.SNAPPY, lying, { maxOutputBytes: 2 ** 30 }),
+    CorruptCompressedDataError,
+  );
 });
 
 test('lz4 frames follow the Kafka Java writer: FLG 0x60, BD 64 KiB, independent blocks', () => {
@@ -220,7 +236,9 @@ test('lz4 limit counts real output: many small blocks under the limit pass, over
   const frame = lz4Frame(0x60, blocks);
   // Bound is 20 * 64 KiB, actual 10000 bytes.
   assert.ok(decompress(CompressionCodec.LZ4, frame, { maxOutputBytes: 10_000 }).equals(Buffer.concat(pieces)));
-  assert.ok((await decompressAsync(CompressionCodec.LZ4, frame, { maxOutputBytes: 10_000 })).equals(Buffer.concat(pieces)));
+  assert.ok(
+    (await decompressAsync(CompressionCodec.LZ4, frame, { maxOutputBytes: 10_000 })).equals(Buffer.concat(pieces)),
+  );
   assert.throws(() => decompress(CompressionCodec.LZ4, frame, { maxOutputBytes: 9_999 }), DecompressionLimitError);
 });
 
@@ -242,11 +260,22 @@ test('zstd reads frames without a content size (as the Java client streams them)
   assert.ok(decompress(CompressionCodec.ZSTD, frame).equals(data));
   assert.ok((await decompressAsync(CompressionCodec.ZSTD, frame)).equals(data));
   assert.ok(decompress(CompressionCodec.ZSTD, frame, { maxOutputBytes: data.length }).equals(data));
-  assert.throws(() => decompress(CompressionCodec.ZSTD, frame, { maxOutputBytes: data.length - 1 }), DecompressionLimitError);
-  await assert.rejects(decompressAsync(CompressionCodec.ZSTD, frame, { maxOutputBytes: 1000 }), DecompressionLimitError);
+  assert.throws(
+    () => decompress(CompressionCodec.ZSTD, frame, { maxOutputBytes: data.length - 1 }),
+    DecompressionLimitError,
+  );
+  await assert.rejects(
+    decompressAsync(CompressionCodec.ZSTD, frame, { maxOutputBytes: 1000 }),
+    DecompressionLimitError,
+  );
   // Two frames back to back decode to the concatenation.
-  assert.ok(decompress(CompressionCodec.ZSTD, Buffer.concat([frame, compress(4, TEXT)])).equals(Buffer.concat([data, TEXT])));
-  assert.throws(() => decompress(CompressionCodec.ZSTD, frame.subarray(0, frame.length - 3)), CorruptCompressedDataError);
+  assert.ok(
+    decompress(CompressionCodec.ZSTD, Buffer.concat([frame, compress(4, TEXT)])).equals(Buffer.concat([data, TEXT])),
+  );
+  assert.throws(
+    () => decompress(CompressionCodec.ZSTD, frame.subarray(0, frame.length - 3)),
+    CorruptCompressedDataError,
+  );
   // The shared context recovers after a failure.
   assert.ok(decompress(CompressionCodec.ZSTD, frame).equals(data));
 });
@@ -256,8 +285,16 @@ test('zip bombs: every codec refuses output beyond the limit, sync and async, an
   for (const codec of [1, 2, 3, 4]) {
     const z = compress(codec, zeros);
     assert.ok(z.length < 1024 * 1024, `${codecName(codec)} bomb is small`);
-    assert.throws(() => decompress(codec, z, { maxOutputBytes: 1024 * 1024 }), DecompressionLimitError, codecName(codec));
-    await assert.rejects(decompressAsync(codec, z, { maxOutputBytes: 1024 * 1024 }), DecompressionLimitError, codecName(codec));
+    assert.throws(
+      () => decompress(codec, z, { maxOutputBytes: 1024 * 1024 }),
+      DecompressionLimitError,
+      codecName(codec),
+    );
+    await assert.rejects(
+      decompressAsync(codec, z, { maxOutputBytes: 1024 * 1024 }),
+      DecompressionLimitError,
+      codecName(codec),
+    );
     assert.equal(decompress(codec, z, { maxOutputBytes: zeros.length }).length, zeros.length);
   }
   assert.throws(() => decompress(0, zeros, { maxOutputBytes: 100 }), DecompressionLimitError);

@@ -129,7 +129,9 @@ const API_TABLE = `
 `;
 
 test('descriptors agree with the Kafka 3.9 API table (versions, first flexible version, listeners, unstable flag)', () => {
-  const rows = API_TABLE.trim().split('\n').map((l) => l.trim().split(' '));
+  const rows = API_TABLE.trim()
+    .split('\n')
+    .map((l) => l.trim().split(' '));
   assert.equal(rows.length, 88);
   for (const [key, name, versions, flexible, listeners, unstable] of rows) {
     const api = API_BY_KEY[Number(key)]!;

@@ -27,8 +27,10 @@ test('the table is complete, sorted and consistent with the name map', () => {
 });
 
 test('retriable errors follow Kafka (RetriableException and InvalidMetadataException subclasses)', () => {
-  for (const code of [2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51]) assert.equal(isRetriable(code), true, errorName(code));
-  for (const code of [-1, 0, 1, 10, 22, 25, 27, 35, 36, 45, 46, 47]) assert.equal(isRetriable(code), false, errorName(code));
+  for (const code of [2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51])
+    assert.equal(isRetriable(code), true, errorName(code));
+  for (const code of [-1, 0, 1, 10, 22, 25, 27, 35, 36, 45, 46, 47])
+    assert.equal(isRetriable(code), false, errorName(code));
   assert.equal(isRetriable(12345), false);
 });
 

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { Reader } from '../../../src/protocol/reader.js';
 import { Writer } from '../../../src/protocol/writer.js';
 import { DecodeError } from '../../../src/protocol/decode-error.js';
-import { readRequestHeader, writeRequestHeader, writeResponseHeader, readResponseHeader } from '../../../src/protocol/headers.js';
+import {
+  readRequestHeader,
+  writeRequestHeader,
+  writeResponseHeader,
+  readResponseHeader,
+} from '../../../src/protocol/headers.js';
 import {
   EncodeError,
   readApiVersionsRequest,
@@ -58,10 +63,13 @@ test('ApiVersions v3 request: header v2 keeps a classic client id string, body u
   const body = readApiVersionsRequest(r, 3);
   assert.deepEqual(body, { clientSoftwareName: 'brook', clientSoftwareVersion: '0.1.0' });
   assert.equal(r.remaining(), 0);
-  assert.deepEqual(written((w) => {
-    writeRequestHeader(w, header, 2);
-    writeApiVersionsRequest(w, 3, body);
-  }), frame);
+  assert.deepEqual(
+    written((w) => {
+      writeRequestHeader(w, header, 2);
+      writeApiVersionsRequest(w, 3, body);
+    }),
+    frame,
+  );
 });
 
 test('ApiVersions v3 response: header v0, compact api key array, tagged features section', () => {
@@ -91,10 +99,13 @@ test('ApiVersions v3 response: header v0, compact api key array, tagged features
   };
   assert.deepEqual(body, expected);
   assert.equal(r.remaining(), 0);
-  assert.deepEqual(written((w) => {
-    writeResponseHeader(w, 1, 0);
-    writeApiVersionsResponse(w, 3, expected);
-  }), frame);
+  assert.deepEqual(
+    written((w) => {
+      writeResponseHeader(w, 1, 0);
+      writeApiVersionsResponse(w, 3, expected);
+    }),
+    frame,
+  );
 });
 
 test('Metadata v0 request: int32 topic count and int16-prefixed names; null client id', () => {
@@ -110,10 +121,13 @@ test('Metadata v0 request: int32 topic count and int16-prefixed names; null clie
   // Fields Metadata v0 lacks come back at their defaults.
   assert.equal(body.allowAutoTopicCreation, true);
   assert.equal(body.includeTopicAuthorizedOperations, false);
-  assert.deepEqual(written((w) => {
-    writeRequestHeader(w, header, 1);
-    writeMetadataRequest(w, 0, body);
-  }), frame);
+  assert.deepEqual(
+    written((w) => {
+      writeRequestHeader(w, header, 1);
+      writeMetadataRequest(w, 0, body);
+    }),
+    frame,
+  );
 });
 
 test('request header v2 (Metadata v12) with a client id and an empty tagged section', () => {
@@ -125,18 +139,35 @@ test('request header v2 (Metadata v12) with a client id and an empty tagged sect
 });
 
 test('compact encodings: null is 0, empty is 1, lengths are unsigned varints', () => {
-  const base: MetadataRequest = { topics: null, allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false };
+  const base: MetadataRequest = {
+    topics: null,
+    allowAutoTopicCreation: true,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  };
   const cases: [MetadataRequest, string][] = [
     [base, '00 01 00 00'],
     [{ ...base, topics: [] }, '01 01 00 00'],
-    [{ ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000001', name: null }] }, `02 ${'00'.repeat(15)}01 00 00 01 00 00`],
-    [{ ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: '' }] }, `02 ${'00'.repeat(16)} 01 00 01 00 00`],
+    [
+      { ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000001', name: null }] },
+      `02 ${'00'.repeat(15)}01 00 00 01 00 00`,
+    ],
+    [
+      { ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: '' }] },
+      `02 ${'00'.repeat(16)} 01 00 01 00 00`,
+    ],
     // 200 characters: length + 1 = 201 = 0xc9 -> varint c9 01
-    [{ ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: 'x'.repeat(200) }] }, `02 ${'00'.repeat(16)} c901 ${'78'.repeat(200)} 00 01 00 00`],
+    [
+      { ...base, topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: 'x'.repeat(200) }] },
+      `02 ${'00'.repeat(16)} c901 ${'78'.repeat(200)} 00 01 00 00`,
+    ],
   ];
   for (const [m, bytes] of cases) {
     const frame = hex(bytes);
-    assert.deepEqual(written((w) => writeMetadataRequest(w, 12, m)), frame);
+    assert.deepEqual(
+      written((w) => writeMetadataRequest(w, 12, m)),
+      frame,
+    );
     const r = new Reader(frame);
     assert.deepEqual(readMetadataRequest(r, 12), m);
     assert.equal(r.remaining(), 0);
@@ -146,7 +177,12 @@ test('compact encodings: null is 0, empty is 1, lengths are unsigned varints', (
 test('null where a version does not allow it: refused on decode and on encode', () => {
   // Metadata v9 topic names are not nullable (that starts at v10).
   assert.throws(() => readMetadataRequest(new Reader(hex('02 00 00 01 00 00 00'.replace(/ /g, ''))), 9), DecodeError);
-  const m: MetadataRequest = { topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: null }], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false };
+  const m: MetadataRequest = {
+    topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: null }],
+    allowAutoTopicCreation: true,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  };
   assert.throws(() => writeMetadataRequest(new Writer(), 9, m), EncodeError);
   // Metadata v0 has no null topic list (v1+ uses null for "all topics").
   assert.throws(() => readMetadataRequest(new Reader(hex('ffffffff')), 0), DecodeError);
@@ -165,7 +201,10 @@ test('unknown tagged fields survive decode and re-encode, also under tags a late
     { tag: 4, data: Buffer.alloc(0) },
   ]);
   assert.deepEqual(m.nodeEndpoints, []);
-  assert.deepEqual(written((w) => writeFetchResponse(w, 12, m)), frame);
+  assert.deepEqual(
+    written((w) => writeFetchResponse(w, 12, m)),
+    frame,
+  );
   // Unknown fields are views into the frame, not copies.
   assert.equal(m.unknownTaggedFields![0]!.data.buffer, frame.buffer);
 });
@@ -180,7 +219,10 @@ test('known and unknown tagged fields are written in ascending tag order; bad un
     finalizedFeatures: [],
     zkMigrationReady: true,
     // Tag 2 belongs to FinalizedFeatures, left at its default (empty) so not written itself.
-    unknownTaggedFields: [{ tag: 2, data: hex('01') }, { tag: 6, data: hex('abcd') }],
+    unknownTaggedFields: [
+      { tag: 2, data: hex('01') },
+      { tag: 6, data: hex('abcd') },
+    ],
   };
   const frame = written((w) => writeApiVersionsResponse(w, 3, m));
   assert.deepEqual(frame, hex('0000 01 00000000   04  01 08 0000000000000009  02 01 01  03 01 01  06 02 abcd'));
@@ -189,9 +231,25 @@ test('known and unknown tagged fields are written in ascending tag order; bad un
   assert.deepEqual(back.finalizedFeatures, []);
   assert.deepEqual(back.unknownTaggedFields, [{ tag: 6, data: hex('abcd') }]);
 
-  assert.throws(() => writeApiVersionsResponse(new Writer(), 3, { ...m, unknownTaggedFields: [{ tag: 6, data: hex('') }, { tag: 5, data: hex('') }] }), EncodeError);
-  assert.throws(() => writeApiVersionsResponse(new Writer(), 3, { ...m, unknownTaggedFields: [{ tag: 3, data: hex('01') }] }), /duplicates/);
-  assert.throws(() => writeApiVersionsResponse(new Writer(), 2, { ...m, zkMigrationReady: false, finalizedFeaturesEpoch: -1 }), /not flexible/);
+  assert.throws(
+    () =>
+      writeApiVersionsResponse(new Writer(), 3, {
+        ...m,
+        unknownTaggedFields: [
+          { tag: 6, data: hex('') },
+          { tag: 5, data: hex('') },
+        ],
+      }),
+    EncodeError,
+  );
+  assert.throws(
+    () => writeApiVersionsResponse(new Writer(), 3, { ...m, unknownTaggedFields: [{ tag: 3, data: hex('01') }] }),
+    /duplicates/,
+  );
+  assert.throws(
+    () => writeApiVersionsResponse(new Writer(), 2, { ...m, zkMigrationReady: false, finalizedFeaturesEpoch: -1 }),
+    /not flexible/,
+  );
 });
 
 test('a known tagged field must fill exactly its declared size', () => {
@@ -206,17 +264,28 @@ test('a nullable struct is an int8 marker: -1 for null, 1 before the struct', ()
   const none = hex('01 00000064 ff 00');
   const m = readDescribeTopicPartitionsRequest(new Reader(none), 0);
   assert.deepEqual(m, { topics: [], responsePartitionLimit: 100, cursor: null });
-  assert.deepEqual(written((w) => writeDescribeTopicPartitionsRequest(w, 0, m)), none);
+  assert.deepEqual(
+    written((w) => writeDescribeTopicPartitionsRequest(w, 0, m)),
+    none,
+  );
   const some = hex(`01 00000064 01 04${str('foo')} 00000002 00 00`);
   const c = readDescribeTopicPartitionsRequest(new Reader(some), 0);
   assert.deepEqual(c.cursor, { topicName: 'foo', partitionIndex: 2 });
-  assert.deepEqual(written((w) => writeDescribeTopicPartitionsRequest(w, 0, c)), some);
+  assert.deepEqual(
+    written((w) => writeDescribeTopicPartitionsRequest(w, 0, c)),
+    some,
+  );
 });
 
 test('produce records are a view into the request frame, never a copy', () => {
   const records = Buffer.alloc(5000, 7);
   const w = new Writer();
-  writeProduceRequest(w, 9, { transactionalId: null, acks: -1, timeoutMs: 30000, topicData: [{ name: 't', partitionData: [{ index: 0, records }] }] });
+  writeProduceRequest(w, 9, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 30000,
+    topicData: [{ name: 't', partitionData: [{ index: 0, records }] }],
+  });
   const frame = w.toBuffer();
   const m = readProduceRequest(new Reader(frame), 9);
   const got = m.topicData[0]!.partitionData[0]!.records!;

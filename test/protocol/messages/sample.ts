@@ -192,7 +192,8 @@ export function codecOf(schema: MessageSchema): { read: ReadFn; write: WriteFn }
   if (header !== undefined) return header;
   const read = table[`read${schema.name}`];
   const write = table[`write${schema.name}`];
-  if (typeof read !== 'function' || typeof write !== 'function') throw new Error(`no codec exported for ${schema.name}`);
+  if (typeof read !== 'function' || typeof write !== 'function')
+    throw new Error(`no codec exported for ${schema.name}`);
   return { read: read as ReadFn, write: write as WriteFn };
 }
 

@@ -30,7 +30,18 @@ test('a COMMIT marker batch has the layout the read path expects', () => {
   assert.equal(b.attributes, 0x30, 'transactional + control, uncompressed, CreateTime');
   assert.equal(b.isControl, true);
   assert.equal(b.isTransactional, true);
-  assert.deepEqual([b.baseOffset, b.partitionLeaderEpoch, b.producerId, b.producerEpoch, b.baseSequence, b.recordsCount, b.lastOffsetDelta], [99, 2, 4242, 7, -1, 1, 0]);
+  assert.deepEqual(
+    [
+      b.baseOffset,
+      b.partitionLeaderEpoch,
+      b.producerId,
+      b.producerEpoch,
+      b.baseSequence,
+      b.recordsCount,
+      b.lastOffsetDelta,
+    ],
+    [99, 2, 4242, 7, -1, 1, 0],
+  );
   assert.deepEqual([b.baseTimestamp, b.maxTimestamp], [T0, T0]);
   const [r] = b.records;
   assert.equal(r!.offset, 99);
@@ -42,7 +53,14 @@ test('a COMMIT marker batch has the layout the read path expects', () => {
 
 test('ABORT markers read back as ABORT, also from inside a larger blob', () => {
   const data = encodeRecordBatch({ records: [{ key: null, value: Buffer.from('x'), timestamp: T0 }] });
-  const abort = encodeControlBatch({ producerId: 1, producerEpoch: 0, type: ControlRecordType.ABORT, coordinatorEpoch: 0, timestamp: T0, baseOffset: 1 });
+  const abort = encodeControlBatch({
+    producerId: 1,
+    producerEpoch: 0,
+    type: ControlRecordType.ABORT,
+    coordinatorEpoch: 0,
+    timestamp: T0,
+    baseOffset: 1,
+  });
   const blob = Buffer.concat([data, abort]);
   assert.equal(readControlRecordType(blob, data.length), ControlRecordType.ABORT);
   const flags: boolean[] = [];
@@ -56,9 +74,15 @@ test('non-control batches, short keys and non-marker types are refused', () => {
   assert.throws(() => parseControlRecordKey(Buffer.from([0, 0, 1])), DecodeError);
   assert.throws(() => parseControlRecordKey(null), DecodeError);
   assert.throws(() => parseEndTxnMarkerValue(Buffer.from([0, 0, 0])), DecodeError);
-  assert.throws(() => encodeControlBatch({ producerId: 1, producerEpoch: 0, type: 2, coordinatorEpoch: 0, timestamp: T0 }), RangeError);
+  assert.throws(
+    () => encodeControlBatch({ producerId: 1, producerEpoch: 0, type: 2, coordinatorEpoch: 0, timestamp: T0 }),
+    RangeError,
+  );
   // A KRaft control record (type 5) still reports its type, but is not a transaction marker.
-  const kraft = encodeRecordBatch({ control: true, records: [{ key: encodeControlRecordKey(ControlRecordType.KRAFT_VERSION), value: Buffer.alloc(4), timestamp: T0 }] });
+  const kraft = encodeRecordBatch({
+    control: true,
+    records: [{ key: encodeControlRecordKey(ControlRecordType.KRAFT_VERSION), value: Buffer.alloc(4), timestamp: T0 }],
+  });
   assert.equal(readControlRecordType(kraft), 5);
   assert.throws(() => readEndTxnMarker(kraft), DecodeError);
   const empty = encodeRecordBatch({ control: true, records: [] });

@@ -43,8 +43,15 @@ test('up-conversion of magic 1 keeps codec, keys, values and CreateTime timestam
     const [batch] = decodeRecordBatches(up.records);
     assert.equal(batch!.compression, compression);
     assert.equal(batch!.timestampType, TimestampType.CREATE_TIME);
-    assert.deepEqual(batch!.records.map((r) => r.offset), msgs.map((_, i) => 40 + i), 'offsets reassigned');
-    assert.deepEqual(batch!.records.map((r) => r.timestamp), msgs.map((m) => m.timestamp));
+    assert.deepEqual(
+      batch!.records.map((r) => r.offset),
+      msgs.map((_, i) => 40 + i),
+      'offsets reassigned',
+    );
+    assert.deepEqual(
+      batch!.records.map((r) => r.timestamp),
+      msgs.map((m) => m.timestamp),
+    );
     assert.deepEqual(kv(batch!.records), kv(msgs));
     // What the broker stores passes the same checks as a magic-2 produce.
     assert.equal(validateProduceRecords(up.records, { singleBatch: true }).ok, true);
@@ -75,23 +82,36 @@ test("missingTimestamp 'no-timestamp' stores magic 0 records as Kafka does: Crea
 
 test('up-conversion splits where timestamp kind or codec changes, with consecutive offsets', () => {
   const msgs = legacyInputs(9, (i) => (i >= 3 && i < 6 ? -1 : T0 + i));
-  const set = Buffer.concat([encodeMessageSet(msgs, { magic: 1 }), encodeMessageSet(legacyInputs(4), { magic: 1, compression: 2, baseOffset: 9 })]);
+  const set = Buffer.concat([
+    encodeMessageSet(msgs, { magic: 1 }),
+    encodeMessageSet(legacyInputs(4), { magic: 1, compression: 2, baseOffset: 9 }),
+  ]);
   const up = upConvertMessageSet(set, { appendTime: APPEND });
   const batches = decodeRecordBatches(up.records);
   assert.equal(up.batchCount, 4);
-  assert.deepEqual(batches.map((b) => [b.baseOffset, b.recordsCount, b.timestampType, b.compression]), [
-    [0, 3, 0, 0],
-    [3, 3, 1, 0],
-    [6, 3, 0, 0],
-    [9, 4, 0, 2],
-  ]);
-  assert.deepEqual(batches[1]!.records.map((r) => r.timestamp), [APPEND, APPEND, APPEND]);
+  assert.deepEqual(
+    batches.map((b) => [b.baseOffset, b.recordsCount, b.timestampType, b.compression]),
+    [
+      [0, 3, 0, 0],
+      [3, 3, 1, 0],
+      [6, 3, 0, 0],
+      [9, 4, 0, 2],
+    ],
+  );
+  assert.deepEqual(
+    batches[1]!.records.map((r) => r.timestamp),
+    [APPEND, APPEND, APPEND],
+  );
   assert.equal(up.recordCount, 13);
 });
 
 test('up-conversion honours a LogAppendTime topic and a codec override', () => {
   const set = encodeMessageSet(legacyInputs(5), { magic: 1, compression: 1 });
-  const up = upConvertMessageSet(set, { appendTime: APPEND, timestampType: TimestampType.LOG_APPEND_TIME, compression: 4 });
+  const up = upConvertMessageSet(set, {
+    appendTime: APPEND,
+    timestampType: TimestampType.LOG_APPEND_TIME,
+    compression: 4,
+  });
   const [batch] = decodeRecordBatches(up.records);
   assert.equal(batch!.compression, 4);
   assert.equal(batch!.timestampType, TimestampType.LOG_APPEND_TIME);
@@ -104,7 +124,10 @@ test('up-conversion refuses a produce message set cut short', () => {
   assert.equal(upConvertMessageSet(Buffer.alloc(0), { appendTime: APPEND }).batchCount, 0);
 });
 
-function storedLog(): { blob: Buffer; data: { offset: number; key: string | null; value: string | null; timestamp: number }[] } {
+function storedLog(): {
+  blob: Buffer;
+  data: { offset: number; key: string | null; value: string | null; timestamp: number }[];
+} {
   const mk = (n: number, base: number): RecordInput[] =>
     Array.from({ length: n }, (_, i) => ({
       key: (base + i) % 4 === 0 ? null : Buffer.from(`key-${base + i}`),
@@ -114,14 +137,42 @@ function storedLog(): { blob: Buffer; data: { offset: number; key: string | null
     }));
   const blob = Buffer.concat([
     encodeRecordBatch({ baseOffset: 0, records: mk(5, 0) }),
-    encodeRecordBatch({ baseOffset: 5, records: mk(5, 5), compression: 1, producerId: 9, producerEpoch: 0, baseSequence: 0, transactional: true }),
-    encodeControlBatch({ baseOffset: 10, producerId: 9, producerEpoch: 0, type: ControlRecordType.COMMIT, coordinatorEpoch: 1, timestamp: T0 + 10 }),
+    encodeRecordBatch({
+      baseOffset: 5,
+      records: mk(5, 5),
+      compression: 1,
+      producerId: 9,
+      producerEpoch: 0,
+      baseSequence: 0,
+      transactional: true,
+    }),
+    encodeControlBatch({
+      baseOffset: 10,
+      producerId: 9,
+      producerEpoch: 0,
+      type: ControlRecordType.COMMIT,
+      coordinatorEpoch: 1,
+      timestamp: T0 + 10,
+    }),
     encodeRecordBatch({ baseOffset: 11, records: mk(4, 11), compression: 4 }),
-    encodeRecordBatch({ baseOffset: 15, records: mk(3, 15), compression: 3, timestampType: TimestampType.LOG_APPEND_TIME, logAppendTime: APPEND }),
+    encodeRecordBatch({
+      baseOffset: 15,
+      records: mk(3, 15),
+      compression: 3,
+      timestampType: TimestampType.LOG_APPEND_TIME,
+      logAppendTime: APPEND,
+    }),
   ]);
   const data = decodeRecordBatches(blob)
     .filter((b) => !b.isControl)
-    .flatMap((b) => b.records.map((r) => ({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, timestamp: r.timestamp })));
+    .flatMap((b) =>
+      b.records.map((r) => ({
+        offset: r.offset,
+        key: r.key?.toString() ?? null,
+        value: r.value?.toString() ?? null,
+        timestamp: r.timestamp,
+      })),
+    );
   return { blob, data };
 }
 
@@ -133,11 +184,19 @@ test('down-conversion to magic 1 keeps offsets and timestamps, drops headers and
   assert.equal(down.truncated, false);
   const msgs = decodeMessageSet(down.records);
   assert.deepEqual(
-    msgs.map((m) => ({ offset: m.offset, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, timestamp: m.timestamp })),
+    msgs.map((m) => ({
+      offset: m.offset,
+      key: m.key?.toString() ?? null,
+      value: m.value?.toString() ?? null,
+      timestamp: m.timestamp,
+    })),
     data,
   );
   // gzip and lz4 batches became wrappers of the same codec; zstd came out uncompressed.
-  assert.deepEqual(msgs.map((m) => m.compression), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3, 3, 3]);
+  assert.deepEqual(
+    msgs.map((m) => m.compression),
+    [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3, 3, 3],
+  );
   assert.ok(msgs.slice(14).every((m) => m.timestampType === TimestampType.LOG_APPEND_TIME && m.timestamp === APPEND));
 });
 
@@ -145,8 +204,14 @@ test('down-conversion to magic 0 keeps offsets and drops timestamps', () => {
   const { blob, data } = storedLog();
   const msgs = decodeMessageSet(downConvertRecordBatches(blob, { toMagic: 0 }).records);
   assert.ok(msgs.every((m) => m.magic === 0 && m.timestamp === -1));
-  assert.deepEqual(msgs.map((m) => m.offset), data.map((d) => d.offset));
-  assert.deepEqual(kv(msgs), data.map((d) => [d.key, d.value]));
+  assert.deepEqual(
+    msgs.map((m) => m.offset),
+    data.map((d) => d.offset),
+  );
+  assert.deepEqual(
+    kv(msgs),
+    data.map((d) => [d.key, d.value]),
+  );
 });
 
 test('down-conversion stops at message boundaries under maxBytes and always returns one message', () => {
@@ -175,14 +240,23 @@ test('down-conversion stops at message boundaries under maxBytes and always retu
 test('down-conversion drops records before the fetch offset, also inside compressed batches', () => {
   const { blob } = storedLog();
   const msgs = decodeMessageSet(downConvertRecordBatches(blob, { toMagic: 1, fromOffset: 7 }).records);
-  assert.deepEqual(msgs.map((m) => m.offset), [7, 8, 9, 11, 12, 13, 14, 15, 16, 17]);
+  assert.deepEqual(
+    msgs.map((m) => m.offset),
+    [7, 8, 9, 11, 12, 13, 14, 15, 16, 17],
+  );
   const magic0 = decodeMessageSet(downConvertRecordBatches(blob, { toMagic: 0, fromOffset: 7 }).records);
-  assert.deepEqual(magic0.map((m) => m.offset), [7, 8, 9, 11, 12, 13, 14, 15, 16, 17]);
+  assert.deepEqual(
+    magic0.map((m) => m.offset),
+    [7, 8, 9, 11, 12, 13, 14, 15, 16, 17],
+  );
 });
 
 test('down-conversion ignores a partial trailing batch in the stored bytes', () => {
   const { blob } = storedLog();
-  const more = encodeRecordBatch({ baseOffset: 18, records: [{ key: null, value: Buffer.from('tail'), timestamp: T0 }] });
+  const more = encodeRecordBatch({
+    baseOffset: 18,
+    records: [{ key: null, value: Buffer.from('tail'), timestamp: T0 }],
+  });
   const down = downConvertRecordBatches(Buffer.concat([blob, more.subarray(0, 30)]), { toMagic: 1 });
   assert.equal(down.lastOffset, 17);
 });
@@ -191,11 +265,20 @@ test('legacy -> magic 2 -> legacy preserves messages', () => {
   for (const magic of [0, 1] as const) {
     for (const compression of [0, 1, 2, 3]) {
       const msgs = legacyInputs(12);
-      const up = upConvertMessageSet(encodeMessageSet(msgs, { magic, compression }), { appendTime: APPEND, baseOffset: 100 });
+      const up = upConvertMessageSet(encodeMessageSet(msgs, { magic, compression }), {
+        appendTime: APPEND,
+        baseOffset: 100,
+      });
       const back = decodeMessageSet(downConvertRecordBatches(up.records, { toMagic: magic }).records);
       assert.deepEqual(kv(back), kv(msgs), `magic ${magic} codec ${compression}`);
-      assert.deepEqual(back.map((m) => m.offset), msgs.map((_, i) => 100 + i));
-      assert.deepEqual(back.map((m) => m.timestamp), msgs.map((m) => (magic === 0 ? -1 : m.timestamp)));
+      assert.deepEqual(
+        back.map((m) => m.offset),
+        msgs.map((_, i) => 100 + i),
+      );
+      assert.deepEqual(
+        back.map((m) => m.timestamp),
+        msgs.map((m) => (magic === 0 ? -1 : m.timestamp)),
+      );
       assert.ok(back.every((m) => m.compression === compression));
     }
   }

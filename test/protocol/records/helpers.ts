@@ -40,7 +40,12 @@ export function rng(seed: number): () => number {
 export function hex(s: string): Buffer {
   const digits = s
     .split('\n')
-    .map((line) => line.trim().split(/\s{2,}/)[0]!.replace(/\s/g, ''))
+    .map((line) =>
+      line
+        .trim()
+        .split(/\s{2,}/)[0]!
+        .replace(/\s/g, ''),
+    )
     .join('');
   if (!/^([0-9a-f]{2})*$/i.test(digits)) throw new Error(`not hex: ${digits}`);
   return Buffer.from(digits, 'hex');

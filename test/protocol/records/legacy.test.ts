@@ -11,13 +11,26 @@ import {
   xxhash32,
 } from '../../../src/protocol/compression/index.js';
 import { crc32 } from '../../../src/protocol/records/crc.js';
-import { InvalidRecordError, TimestampType, decodeMessageSet, encodeMessageSet, type LegacyMessageInput } from '../../../src/protocol/records/index.js';
+import {
+  InvalidRecordError,
+  TimestampType,
+  decodeMessageSet,
+  encodeMessageSet,
+  type LegacyMessageInput,
+} from '../../../src/protocol/records/index.js';
 import { hex, referenceCrc32, rng } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
 
 /** A legacy message with arbitrary fields, CRC from the reference implementation. */
-function rawMessage(offset: number, magic: number, attributes: number, timestamp: number | null, key: Buffer | null, value: Buffer | null): Buffer {
+function rawMessage(
+  offset: number,
+  magic: number,
+  attributes: number,
+  timestamp: number | null,
+  key: Buffer | null,
+  value: Buffer | null,
+): Buffer {
   const body: Buffer[] = [Buffer.from([magic, attributes])];
   if (timestamp !== null) {
     const t = Buffer.alloc(8);
@@ -55,7 +68,10 @@ test('known answer: hand-built magic 0 and magic 1 messages equal the encoder ou
     00000001 76         value "v"
   `);
   m0.writeUInt32BE(referenceCrc32(m0.subarray(16)), 12);
-  assert.equal(encodeMessageSet([{ key: Buffer.from('k'), value: Buffer.from('v') }], { magic: 0, baseOffset: 5 }).toString('hex'), m0.toString('hex'));
+  assert.equal(
+    encodeMessageSet([{ key: Buffer.from('k'), value: Buffer.from('v') }], { magic: 0, baseOffset: 5 }).toString('hex'),
+    m0.toString('hex'),
+  );
 
   const m1 = hex(`
     0000000000000000    offset 0
@@ -68,11 +84,23 @@ test('known answer: hand-built magic 0 and magic 1 messages equal the encoder ou
     00000002 6869       value "hi"
   `);
   m1.writeUInt32BE(referenceCrc32(m1.subarray(16)), 12);
-  assert.equal(encodeMessageSet([{ key: null, value: Buffer.from('hi'), timestamp: T0 }], { magic: 1 }).toString('hex'), m1.toString('hex'));
-  assert.deepEqual(decodeMessageSet(Buffer.concat([m0, m1])).map((m) => [m.offset, m.magic, m.timestamp, m.key?.toString() ?? null, m.value?.toString()]), [
-    [5, 0, -1, 'k', 'v'],
-    [0, 1, T0, null, 'hi'],
-  ]);
+  assert.equal(
+    encodeMessageSet([{ key: null, value: Buffer.from('hi'), timestamp: T0 }], { magic: 1 }).toString('hex'),
+    m1.toString('hex'),
+  );
+  assert.deepEqual(
+    decodeMessageSet(Buffer.concat([m0, m1])).map((m) => [
+      m.offset,
+      m.magic,
+      m.timestamp,
+      m.key?.toString() ?? null,
+      m.value?.toString(),
+    ]),
+    [
+      [5, 0, -1, 'k', 'v'],
+      [0, 1, T0, null, 'hi'],
+    ],
+  );
 });
 
 function inputs(n: number): LegacyMessageInput[] {
@@ -90,11 +118,30 @@ test('magic 0 and 1 round-trip with and without compression', () => {
       const set = encodeMessageSet(msgs, { magic, compression, baseOffset: 300 });
       const back = decodeMessageSet(set);
       const label = `magic ${magic} codec ${compression}`;
-      assert.deepEqual(back.map((m) => m.offset), msgs.map((_, i) => 300 + i), label);
-      assert.deepEqual(back.map((m) => m.key?.toString('hex') ?? null), msgs.map((m) => m.key?.toString('hex') ?? null), label);
-      assert.deepEqual(back.map((m) => m.value?.toString('hex') ?? null), msgs.map((m) => m.value?.toString('hex') ?? null), label);
-      assert.deepEqual(back.map((m) => m.timestamp), msgs.map((m) => (magic === 0 ? -1 : m.timestamp)), label);
-      assert.ok(back.every((m) => m.compression === compression && m.magic === magic), label);
+      assert.deepEqual(
+        back.map((m) => m.offset),
+        msgs.map((_, i) => 300 + i),
+        label,
+      );
+      assert.deepEqual(
+        back.map((m) => m.key?.toString('hex') ?? null),
+        msgs.map((m) => m.key?.toString('hex') ?? null),
+        label,
+      );
+      assert.deepEqual(
+        back.map((m) => m.value?.toString('hex') ?? null),
+        msgs.map((m) => m.value?.toString('hex') ?? null),
+        label,
+      );
+      assert.deepEqual(
+        back.map((m) => m.timestamp),
+        msgs.map((m) => (magic === 0 ? -1 : m.timestamp)),
+        label,
+      );
+      assert.ok(
+        back.every((m) => m.compression === compression && m.magic === magic),
+        label,
+      );
     }
   }
 });
@@ -115,7 +162,10 @@ test('compressed magic 1: relative inner offsets, wrapper carries the last absol
   const inner = decompress(1, set.subarray(34, 34 + valueLen));
   const innerOffsets = decodeMessageSet(inner).map((m) => m.offset);
   assert.deepEqual(innerOffsets, [0, 2, 5]);
-  assert.deepEqual(decodeMessageSet(set).map((m) => m.offset), [10, 12, 15]);
+  assert.deepEqual(
+    decodeMessageSet(set).map((m) => m.offset),
+    [10, 12, 15],
+  );
 });
 
 test('compressed magic 0: absolute inner offsets, lz4 written with the old descriptor checksum', () => {
@@ -126,8 +176,14 @@ test('compressed magic 0: absolute inner offsets, lz4 written with the old descr
   assert.equal(frame[6], (xxhash32(frame.subarray(0, 6)) >>> 8) & 0xff, 'checksum over magic + FLG + BD');
   assert.throws(() => decompress(3, frame), CorruptCompressedDataError);
   const inner = decompress(3, frame, { lz4IgnoreHeaderChecksum: true });
-  assert.deepEqual(decodeMessageSet(inner).map((m) => m.offset), [1000, 1001, 1002, 1003, 1004]);
-  assert.deepEqual(decodeMessageSet(set).map((m) => m.offset), [1000, 1001, 1002, 1003, 1004]);
+  assert.deepEqual(
+    decodeMessageSet(inner).map((m) => m.offset),
+    [1000, 1001, 1002, 1003, 1004],
+  );
+  assert.deepEqual(
+    decodeMessageSet(set).map((m) => m.offset),
+    [1000, 1001, 1002, 1003, 1004],
+  );
 });
 
 test('magic-0 lz4 written by a correct writer also decodes; magic-1 lz4 must have a correct checksum', () => {
@@ -140,12 +196,25 @@ test('magic-0 lz4 written by a correct writer also decodes; magic-1 lz4 must hav
 });
 
 test('LogAppendTime wrappers stamp their time on every inner message', () => {
-  const set = encodeMessageSet(inputs(4), { magic: 1, compression: 2, timestampType: TimestampType.LOG_APPEND_TIME, logAppendTime: T0 + 777 });
+  const set = encodeMessageSet(inputs(4), {
+    magic: 1,
+    compression: 2,
+    timestampType: TimestampType.LOG_APPEND_TIME,
+    logAppendTime: T0 + 777,
+  });
   assert.equal(set[17]! & 0x08, 0x08);
   const back = decodeMessageSet(set);
   assert.ok(back.every((m) => m.timestamp === T0 + 777 && m.timestampType === TimestampType.LOG_APPEND_TIME));
-  const plain = decodeMessageSet(encodeMessageSet(inputs(2), { magic: 1, timestampType: TimestampType.LOG_APPEND_TIME, logAppendTime: 5 }));
-  assert.deepEqual(plain.map((m) => [m.timestamp, m.timestampType]), [[5, 1], [5, 1]]);
+  const plain = decodeMessageSet(
+    encodeMessageSet(inputs(2), { magic: 1, timestampType: TimestampType.LOG_APPEND_TIME, logAppendTime: 5 }),
+  );
+  assert.deepEqual(
+    plain.map((m) => [m.timestamp, m.timestampType]),
+    [
+      [5, 1],
+      [5, 1],
+    ],
+  );
 });
 
 test('zstd, nested compression and mixed magics are refused with typed errors', () => {
@@ -180,14 +249,19 @@ test('bad CRCs, outer or inner, raise DecodeError', () => {
 
 test('the decompression budget covers all wrappers of a set together', () => {
   const big = [{ key: null, value: Buffer.alloc(600_000), timestamp: T0 }];
-  const set = Buffer.concat([encodeMessageSet(big, { magic: 1, compression: 1 }), encodeMessageSet(big, { magic: 1, compression: 1, baseOffset: 1 })]);
+  const set = Buffer.concat([
+    encodeMessageSet(big, { magic: 1, compression: 1 }),
+    encodeMessageSet(big, { magic: 1, compression: 1, baseOffset: 1 }),
+  ]);
   assert.equal(decodeMessageSet(set, { maxDecompressedBytes: 2_000_000 }).length, 2);
   assert.throws(() => decodeMessageSet(set, { maxDecompressedBytes: 1_000_000 }), DecompressionLimitError);
 });
 
 test('mutated message sets only raise DecodeError, InvalidRecordError or CompressionError', () => {
   const r = rng(7);
-  const originals = [0, 1, 2, 3].flatMap((compression) => [0, 1].map((magic) => encodeMessageSet(inputs(8), { magic: magic as 0 | 1, compression })));
+  const originals = [0, 1, 2, 3].flatMap((compression) =>
+    [0, 1].map((magic) => encodeMessageSet(inputs(8), { magic: magic as 0 | 1, compression })),
+  );
   for (let i = 0; i < 3000; i++) {
     const buf = Buffer.from(originals[i % originals.length]!);
     buf[Math.floor(r() * buf.length)]! ^= 1 << Math.floor(r() * 8);
@@ -196,7 +270,10 @@ test('mutated message sets only raise DecodeError, InvalidRecordError or Compres
       try {
         decodeMessageSet(input, { verifyCrc, maxDecompressedBytes: 1 << 20 });
       } catch (err) {
-        assert.ok(err instanceof DecodeError || err instanceof InvalidRecordError || err instanceof CompressionError, `unexpected ${String(err)}`);
+        assert.ok(
+          err instanceof DecodeError || err instanceof InvalidRecordError || err instanceof CompressionError,
+          `unexpected ${String(err)}`,
+        );
       }
     }
   }

@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { DecodeError } from '../../../src/protocol/decode-error.js';
-import { CompressionError, DecompressionLimitError, UnsupportedCompressionError, codecName } from '../../../src/protocol/compression/index.js';
+import {
+  CompressionError,
+  DecompressionLimitError,
+  UnsupportedCompressionError,
+  codecName,
+} from '../../../src/protocol/compression/index.js';
 import { crc32c } from '../../../src/protocol/records/crc.js';
 import { checkBatch, readBatchHeader, updateCrc, setBaseOffset } from '../../../src/protocol/records/batch-header.js';
 import {
@@ -75,7 +80,12 @@ test('known answer: a hand-built uncompressed batch is exactly what the encoder 
   const expected = handBuiltBatch();
   const encoded = encodeRecordBatch({
     records: [
-      { key: Buffer.from('k1'), value: Buffer.from('v1'), headers: [{ key: 'h', value: Buffer.from('x') }], timestamp: T0 },
+      {
+        key: Buffer.from('k1'),
+        value: Buffer.from('v1'),
+        headers: [{ key: 'h', value: Buffer.from('x') }],
+        timestamp: T0,
+      },
       { key: null, value: Buffer.from('hello'), timestamp: T0 + 5 },
     ],
   });
@@ -91,7 +101,12 @@ test('known answer: the hand-built batch decodes to its records', () => {
   assert.equal(b.maxTimestamp, T0 + 5);
   assert.equal(b.sizeInBytes, 88);
   assert.deepEqual(
-    b.records.map((r) => ({ ...r, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null, headers: r.headers.map((h) => [h.key, h.value?.toString()]) })),
+    b.records.map((r) => ({
+      ...r,
+      key: r.key?.toString() ?? null,
+      value: r.value?.toString() ?? null,
+      headers: r.headers.map((h) => [h.key, h.value?.toString()]),
+    })),
     [
       { offset: 0, timestamp: T0, key: 'k1', value: 'v1', headers: [['h', 'x']] },
       { offset: 1, timestamp: T0 + 5, key: null, value: 'hello', headers: [] },
@@ -106,7 +121,8 @@ function varied(n: number, seed: number): RecordInput[] {
     const kind = i % 7;
     out.push({
       key: kind === 0 ? null : kind === 1 ? Buffer.alloc(0) : Buffer.from(`key-${i}`),
-      value: kind === 2 ? null : kind === 3 ? Buffer.alloc(0) : Buffer.from(`value ${i} `.repeat(1 + Math.floor(r() * 20))),
+      value:
+        kind === 2 ? null : kind === 3 ? Buffer.alloc(0) : Buffer.from(`value ${i} `.repeat(1 + Math.floor(r() * 20))),
       headers:
         kind === 4
           ? [
@@ -124,7 +140,9 @@ function varied(n: number, seed: number): RecordInput[] {
   return out;
 }
 
-function plain(records: { key: Buffer | null; value: Buffer | null; headers?: { key: string; value: Buffer | null }[] }[]) {
+function plain(
+  records: { key: Buffer | null; value: Buffer | null; headers?: { key: string; value: Buffer | null }[] }[],
+) {
   return records.map((r) => ({
     key: r.key === null ? null : r.key.toString('hex'),
     value: r.value === null ? null : r.value.toString('hex'),
@@ -142,22 +160,40 @@ test('every codec round-trips keys, values, headers (duplicates, null, empty) an
     assert.equal(b.partitionLeaderEpoch, 7);
     assert.equal(b.baseTimestamp, input[0]!.timestamp, 'baseTimestamp is the first record timestamp');
     assert.equal(b.maxTimestamp, Math.max(...input.map((r) => r.timestamp)));
-    assert.deepEqual(b.records.map((r) => r.offset), input.map((_, i) => 1000 + i));
-    assert.deepEqual(b.records.map((r) => r.timestamp), input.map((r) => r.timestamp));
+    assert.deepEqual(
+      b.records.map((r) => r.offset),
+      input.map((_, i) => 1000 + i),
+    );
+    assert.deepEqual(
+      b.records.map((r) => r.timestamp),
+      input.map((r) => r.timestamp),
+    );
     assert.deepEqual(plain(b.records), plain(input));
-    const asyncBuf = await encodeRecordBatchAsync({ records: input, compression, baseOffset: 1000, partitionLeaderEpoch: 7 });
+    const asyncBuf = await encodeRecordBatchAsync({
+      records: input,
+      compression,
+      baseOffset: 1000,
+      partitionLeaderEpoch: 7,
+    });
     assert.deepEqual(plain((await decodeRecordBatchAsync(asyncBuf)).records), plain(input));
-    if (compression !== 0) assert.ok(buf.length < encodeRecordBatch({ records: input }).length, 'compressed batch is smaller');
+    if (compression !== 0)
+      assert.ok(buf.length < encodeRecordBatch({ records: input }).length, 'compressed batch is smaller');
   }
 });
 
 test('large values and many records round-trip', () => {
   const big = randomBytes(3 * 1024 * 1024);
   for (const compression of [0, 3, 4]) {
-    const b = decodeRecordBatch(encodeRecordBatch({ records: [{ key: Buffer.from('big'), value: big, timestamp: T0 }], compression }));
+    const b = decodeRecordBatch(
+      encodeRecordBatch({ records: [{ key: Buffer.from('big'), value: big, timestamp: T0 }], compression }),
+    );
     assert.ok(b.records[0]!.value!.equals(big));
   }
-  const many: RecordInput[] = Array.from({ length: 20_000 }, (_, i) => ({ key: null, value: Buffer.from(String(i)), timestamp: T0 + i }));
+  const many: RecordInput[] = Array.from({ length: 20_000 }, (_, i) => ({
+    key: null,
+    value: Buffer.from(String(i)),
+    timestamp: T0 + i,
+  }));
   const b = decodeRecordBatch(encodeRecordBatch({ records: many, compression: 1 }));
   assert.equal(b.records.length, 20_000);
   assert.equal(b.lastOffsetDelta, 19_999);
@@ -185,9 +221,21 @@ test('producer fields, transactional flag, offset gaps and big offsets survive t
   assert.equal(b.isTransactional, true);
   assert.equal(b.isControl, false);
   assert.equal(b.attributes, 0x10);
-  assert.deepEqual(b.records.map((r) => r.offset), [2 ** 40, 2 ** 40 + 5]);
+  assert.deepEqual(
+    b.records.map((r) => r.offset),
+    [2 ** 40, 2 ** 40 + 5],
+  );
   assert.equal(b.lastOffset, 2 ** 40 + 9);
-  assert.throws(() => encodeRecordBatch({ records: [{ key: null, value: null, timestamp: 0, offsetDelta: 2 }, { key: null, value: null, timestamp: 0, offsetDelta: 2 }] }), RangeError);
+  assert.throws(
+    () =>
+      encodeRecordBatch({
+        records: [
+          { key: null, value: null, timestamp: 0, offsetDelta: 2 },
+          { key: null, value: null, timestamp: 0, offsetDelta: 2 },
+        ],
+      }),
+    RangeError,
+  );
 });
 
 test('LogAppendTime: every record reports the batch maxTimestamp', () => {
@@ -202,20 +250,35 @@ test('LogAppendTime: every record reports the batch maxTimestamp', () => {
   const b = decodeRecordBatch(buf);
   assert.equal(b.timestampType, TimestampType.LOG_APPEND_TIME);
   assert.equal(b.attributes & 0x08, 0x08);
-  assert.deepEqual(b.records.map((r) => r.timestamp), [T0 + 99, T0 + 99]);
+  assert.deepEqual(
+    b.records.map((r) => r.timestamp),
+    [T0 + 99, T0 + 99],
+  );
   // A CreateTime batch stamped by the broker later (setLogAppendTime) reads the same way.
-  assert.throws(() => encodeRecordBatch({ timestampType: TimestampType.LOG_APPEND_TIME, records: [{ key: null, value: null, timestamp: 1 }] }), TypeError);
+  assert.throws(
+    () =>
+      encodeRecordBatch({
+        timestampType: TimestampType.LOG_APPEND_TIME,
+        records: [{ key: null, value: null, timestamp: 1 }],
+      }),
+    TypeError,
+  );
 });
 
 test('the broker can stamp baseOffset without touching the CRC', () => {
   const buf = encodeRecordBatch({ records: varied(5, 2) });
   setBaseOffset(buf, 0, 500);
   const b = decodeRecordBatch(buf);
-  assert.deepEqual(b.records.map((r) => r.offset), [500, 501, 502, 503, 504]);
+  assert.deepEqual(
+    b.records.map((r) => r.offset),
+    [500, 501, 502, 503, 504],
+  );
 });
 
 test('a records blob yields its whole batches and drops a partial trailing one', () => {
-  const batches = [0, 3, 4].map((compression, i) => encodeRecordBatch({ records: varied(10 + i, 10 + i), compression, baseOffset: i * 100 }));
+  const batches = [0, 3, 4].map((compression, i) =>
+    encodeRecordBatch({ records: varied(10 + i, 10 + i), compression, baseOffset: i * 100 }),
+  );
   const whole = Buffer.concat(batches);
   assert.equal(decodeRecordBatches(whole).length, 3);
   const last = batches[2]!;
@@ -224,7 +287,10 @@ test('a records blob yields its whole batches and drops a partial trailing one',
     const got = decodeRecordBatches(blob);
     assert.equal(got.length, 2, `cut at ${cut}`);
     assert.equal(wholeBatchesLength(blob), batches[0]!.length + batches[1]!.length);
-    assert.equal(forEachRecord(blob, () => {}), 10 + 11);
+    assert.equal(
+      forEachRecord(blob, () => {}),
+      10 + 11,
+    );
   }
   assert.deepEqual(decodeRecordBatches(Buffer.alloc(0)), []);
   // A fragment is fine, but a batch whose own length field is impossible is corruption.
@@ -235,7 +301,8 @@ test('a records blob yields its whole batches and drops a partial trailing one',
 
 test('decodeRecordBatch refuses truncated batches, wrong magic and bad CRCs with DecodeError', () => {
   const buf = encodeRecordBatch({ records: varied(20, 3) });
-  for (const cut of [0, 11, 60, buf.length - 1]) assert.throws(() => decodeRecordBatch(buf.subarray(0, cut)), DecodeError);
+  for (const cut of [0, 11, 60, buf.length - 1])
+    assert.throws(() => decodeRecordBatch(buf.subarray(0, cut)), DecodeError);
   const magic1 = Buffer.from(buf);
   magic1[16] = 1;
   assert.throws(() => decodeRecordBatch(magic1), DecodeError);
@@ -268,7 +335,10 @@ test('unknown codec ids in attributes raise UnsupportedCompressionError; the lim
   codec6.writeInt16BE(6, 21);
   updateCrc(codec6);
   assert.throws(() => decodeRecordBatch(codec6), UnsupportedCompressionError);
-  const bomb = encodeRecordBatch({ records: [{ key: null, value: Buffer.alloc(4 << 20), timestamp: T0 }], compression: 4 });
+  const bomb = encodeRecordBatch({
+    records: [{ key: null, value: Buffer.alloc(4 << 20), timestamp: T0 }],
+    compression: 4,
+  });
   assert.ok(bomb.length < 4096);
   assert.throws(() => decodeRecordBatch(bomb, 0, { maxDecompressedBytes: 1 << 20 }), DecompressionLimitError);
   assert.equal(decodeRecordBatch(bomb, 0, { maxDecompressedBytes: 5 << 20 }).records[0]!.value!.length, 4 << 20);
@@ -280,7 +350,13 @@ test('the cursor sees exactly what the object decoder sees, across batches, and 
     encodeRecordBatch({ records: varied(30, 7), baseOffset: 50 }),
   ]);
   const objects = decodeRecordBatches(blob).flatMap((b) => b.records);
-  const seen: { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null; headers: { key: string; value: Buffer | null }[] }[] = [];
+  const seen: {
+    offset: number;
+    timestamp: number;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: { key: string; value: Buffer | null }[];
+  }[] = [];
   const cursor = new RecordCursor();
   const n = forEachRecord(
     blob,
@@ -294,7 +370,10 @@ test('the cursor sees exactly what the object decoder sees, across batches, and 
     cursor,
   );
   assert.equal(n, 80);
-  assert.deepEqual(seen.map((r) => [r.offset, r.timestamp]), objects.map((r) => [r.offset, r.timestamp]));
+  assert.deepEqual(
+    seen.map((r) => [r.offset, r.timestamp]),
+    objects.map((r) => [r.offset, r.timestamp]),
+  );
   assert.deepEqual(plain(seen), plain(objects));
   // Positions describe null and empty distinctly.
   cursor.reset(encodeRecordBatch({ records: [{ key: null, value: Buffer.alloc(0), timestamp: 1 }] }));
@@ -308,7 +387,9 @@ test('the cursor sees exactly what the object decoder sees, across batches, and 
 
 test('mutated and truncated batches only ever raise DecodeError or CompressionError', () => {
   const r = rng(42);
-  const originals = [0, 1, 2, 3, 4].map((compression) => encodeRecordBatch({ records: varied(12, 20 + compression), compression }));
+  const originals = [0, 1, 2, 3, 4].map((compression) =>
+    encodeRecordBatch({ records: varied(12, 20 + compression), compression }),
+  );
   let failures = 0;
   for (let i = 0; i < 4000; i++) {
     const original = originals[i % originals.length]!;
@@ -335,7 +416,13 @@ test('mutated and truncated batches only ever raise DecodeError or CompressionEr
 });
 
 test('header fields of a decoded batch match readBatchHeader', () => {
-  const buf = encodeRecordBatch({ records: varied(4, 8), compression: 2, producerId: 5, producerEpoch: 1, baseSequence: 0 });
+  const buf = encodeRecordBatch({
+    records: varied(4, 8),
+    compression: 2,
+    producerId: 5,
+    producerEpoch: 1,
+    baseSequence: 0,
+  });
   const b = decodeRecordBatch(buf);
   const h = readBatchHeader(buf);
   for (const k of Object.keys(h) as (keyof typeof h)[]) assert.equal(b[k], h[k], k);

@@ -28,7 +28,14 @@ test('a valid produce blob is summarised from headers alone', () => {
   const blob = Buffer.concat([
     encodeRecordBatch({ records: recs(3) }),
     encodeRecordBatch({ records: recs(4, T0 + 100), compression: 3, producerId: 4, producerEpoch: 0, baseSequence: 0 }),
-    encodeRecordBatch({ records: recs(1, T0 - 5), compression: 4, transactional: true, producerId: 5, producerEpoch: 0, baseSequence: 0 }),
+    encodeRecordBatch({
+      records: recs(1, T0 - 5),
+      compression: 4,
+      transactional: true,
+      producerId: 5,
+      producerEpoch: 0,
+      baseSequence: 0,
+    }),
   ]);
   assert.deepEqual(validateProduceRecords(blob), {
     ok: true,
@@ -41,7 +48,16 @@ test('a valid produce blob is summarised from headers alone', () => {
     idempotent: true,
   });
   const single = validateProduceRecords(encodeRecordBatch({ records: recs(2) }), { singleBatch: true });
-  assert.deepEqual(single, { ok: true, batchCount: 1, recordCount: 2, maxTimestamp: T0 + 1, codecMask: 1, compressed: false, transactional: false, idempotent: false });
+  assert.deepEqual(single, {
+    ok: true,
+    batchCount: 1,
+    recordCount: 2,
+    maxTimestamp: T0 + 1,
+    codecMask: 1,
+    compressed: false,
+    transactional: false,
+    idempotent: false,
+  });
 });
 
 test('nothing is decompressed: a CRC-valid batch with garbage compressed bytes passes', () => {
@@ -84,7 +100,13 @@ test('forbidden but well-formed content is INVALID_RECORD', () => {
   updateCrc(inflated);
   assert.match(problemOf(inflated).reason, /cannot fit/);
 
-  const control = encodeControlBatch({ producerId: 1, producerEpoch: 0, type: ControlRecordType.ABORT, coordinatorEpoch: 0, timestamp: T0 });
+  const control = encodeControlBatch({
+    producerId: 1,
+    producerEpoch: 0,
+    type: ControlRecordType.ABORT,
+    coordinatorEpoch: 0,
+    timestamp: T0,
+  });
   assert.match(problemOf(control).reason, /control/);
   assert.equal(validateProduceRecords(control, { allowControl: true }).ok, true);
 
@@ -104,13 +126,19 @@ test('codec problems are UNSUPPORTED_COMPRESSION_TYPE; oversize batches MESSAGE_
   assert.equal(validateProduceRecords(zstd).ok, true);
   assert.equal(problemOf(zstd, { allowZstd: false }).error, 'UNSUPPORTED_COMPRESSION_TYPE');
   const big = encodeRecordBatch({ records: [{ key: null, value: Buffer.alloc(2000), timestamp: T0 }] });
-  assert.deepEqual([problemOf(big, { maxBatchBytes: 1000 }).error, problemOf(big, { maxBatchBytes: 1000 }).code], ['MESSAGE_TOO_LARGE', 10]);
+  assert.deepEqual(
+    [problemOf(big, { maxBatchBytes: 1000 }).error, problemOf(big, { maxBatchBytes: 1000 }).code],
+    ['MESSAGE_TOO_LARGE', 10],
+  );
   assert.equal(validateProduceRecords(big, { maxBatchBytes: big.length }).ok, true);
 });
 
 test('the validator never throws on mutated input', () => {
   const r = rng(99);
-  const original = Buffer.concat([encodeRecordBatch({ records: recs(5), compression: 2 }), encodeRecordBatch({ records: recs(2) })]);
+  const original = Buffer.concat([
+    encodeRecordBatch({ records: recs(5), compression: 2 }),
+    encodeRecordBatch({ records: recs(2) }),
+  ]);
   let problems = 0;
   for (let i = 0; i < 5000; i++) {
     const buf = Buffer.from(original);
