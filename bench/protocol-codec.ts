@@ -219,13 +219,10 @@ for (const version of [9, 3]) {
     })),
     clusterAuthorizedOperations: -2147483648,
   };
-  let bytes = 0;
-  {
-    const w = new Writer();
-    writeMetadataRequest(w, version, req);
-    writeMetadataResponse(w, version, res);
-    bytes = w.length;
-  }
+  const sizing = new Writer();
+  writeMetadataRequest(sizing, version, req);
+  writeMetadataResponse(sizing, version, res);
+  const bytes = sizing.length;
   results.push(
     run('Metadata v12 request+response round trip (3 topics x 6 partitions)', bytes, () => {
       const wq = new Writer(256);

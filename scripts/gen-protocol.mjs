@@ -570,7 +570,6 @@ function emitFieldRead(ctx, code, struct, f, present, target, inBlock = false) {
 }
 
 function emitReadFunction(ctx, code, struct) {
-  const msg = struct.msg;
   const P = struct.possible;
   const exported = struct.isTop ? 'export ' : '';
   code.open(`${exported}function read${struct.tsName}(r: Reader, version: number): ${struct.tsName} {`);

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { BrokerConfig } from '../config/broker-config.js';
+import { type BrokerConfig } from '../config/broker-config.js';
 import { MetadataStore } from '../cluster/metadata-store.js';
 import { compressAsync, decompressAsync, isSupportedCodec } from '../protocol/compression/index.js';
 import { LogManager, type RecordsCodec } from '../storage/index.js';

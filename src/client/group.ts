@@ -11,7 +11,6 @@ import {
   encodeSubscription,
   type Assignor,
 } from './assignors.js';
-import { CLIENT_SOFTWARE_NAME } from './connection.js';
 
 /** What a membership asks of the consumer around a rebalance. */
 export interface MembershipHooks {
@@ -487,7 +486,7 @@ export class ConsumerProtocolMembership implements GroupMembership {
       return;
     }
     this.inHeartbeat = true;
-    let next = this.heartbeatIntervalMs;
+    let next: number;
     try {
       const conn = await this.cluster.coordinator('group', this.opts.groupId);
       const full = !this.subscriptionSent || this.memberEpoch === 0;

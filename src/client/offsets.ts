@@ -1,6 +1,6 @@
 import { ErrorCode } from '../protocol/errors.js';
 import type { Cluster, TopicPartition } from './cluster.js';
-import { KafkaError, kafkaError } from './errors.js';
+import { type KafkaError, kafkaError } from './errors.js';
 import { offsetsByTopic, type OffsetToCommit } from './transactions.js';
 
 /** ListOffsets special timestamps. */

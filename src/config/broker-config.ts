@@ -207,7 +207,7 @@ export class BrokerConfig {
   }
 }
 
-const LISTENER = /^([A-Za-z0-9_]+):\/\/(\[[^\]]*\]|[^:\[\]]*):(\d+)$/;
+const LISTENER = /^([A-Za-z0-9_]+):\/\/(\[[^\]]*\]|[^:[\]]*):(\d+)$/;
 
 export function parseListeners(property: string, items: string[]): Listener[] {
   return items.map((item) => {

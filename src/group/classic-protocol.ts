@@ -325,7 +325,8 @@ export class ClassicGroupProtocol {
               // Older versions: report the old leader id, so a rejoining leader does not run a pointless assignment.
               respond({ ...this.currentJoinResult(group, newMemberId, false), leader: currentLeader ?? '' });
             }
-          });
+          })
+          .catch((err: unknown) => this.rt.log?.error({ err, groupId: group.groupId }, 'static member rejoin failed'));
         return;
       }
       case 'CompletingRebalance':
@@ -528,6 +529,9 @@ export class ClassicGroupProtocol {
         if (group.isLeader(member.memberId)) this.completeSyncWithLeaderAssignment(group, p);
         return;
       }
+      case 'Dead':
+        // Answered above already (is('Dead') does not narrow the state's type); here for exhaustiveness.
+        return respond(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
       case 'Stable':
         this.removePendingSyncMember(group, member.memberId);
         this.touchHeartbeat(group, member);
@@ -567,7 +571,8 @@ export class ClassicGroupProtocol {
         this.propagateAssignment(group, ErrorCode.NONE);
         group.transitionTo('Stable', this.rt.now());
         this.rt.log?.info({ groupId: group.groupId, generation }, 'group is stable');
-      });
+      })
+      .catch((err: unknown) => this.rt.log?.error({ err, groupId: group.groupId }, 'completing a sync failed'));
   }
 
   private removePendingSyncMember(group: ClassicGroup, memberId: string): void {

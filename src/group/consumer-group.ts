@@ -8,7 +8,7 @@ import {
   encodeTargetAssignmentValue,
   type TopicPartitions,
 } from './offsets-records.js';
-import type { OffsetsRecord } from './runtime.js';
+import type { OffsetsRecord } from './types.js';
 import type { ScheduledTask } from './scheduler.js';
 
 /** Reconciliation state of a KIP-848 member (Kafka's MemberState). */

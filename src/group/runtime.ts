@@ -11,11 +11,8 @@ import type { GroupCoordinatorConfig, GroupCoordinatorDeps, OffsetsLog, TopicMet
 
 export type Group = ClassicGroup | ConsumerGroup;
 
-export interface OffsetsRecord {
-  key: Buffer;
-  /** null: a tombstone. */
-  value: Buffer | null;
-}
+import type { OffsetsRecord } from './types.js';
+export type { OffsetsRecord };
 
 export interface TxnWriteInfo {
   producerId: number;

@@ -108,3 +108,10 @@ export interface ClientInfo {
   /** Kafka's form: "/" + the client's IP address. */
   clientHost: string;
 }
+
+/** One key/value record of __consumer_offsets, as the coordinator writes it. */
+export interface OffsetsRecord {
+  key: Buffer;
+  /** null: a tombstone. */
+  value: Buffer | null;
+}

@@ -33,7 +33,7 @@
  *   where recovery decides what is really on disk.
  */
 
-import { KafkaStorageError, asStorageError } from './errors.js';
+import { type KafkaStorageError, asStorageError } from './errors.js';
 
 interface Waiter {
   offset: number;

@@ -111,7 +111,8 @@ export class LogManager {
       if (!entry.isDirectory()) continue;
       const path = join(dataDir, entry.name);
       if (entry.name.endsWith('-delete')) {
-        mgr.track(fs.promises.rm(path, { recursive: true, force: true }));
+        // track() observes both outcomes; close() waits for it. A failed removal is retried at the next start.
+        void mgr.track(fs.promises.rm(path, { recursive: true, force: true }));
         continue;
       }
       const m = PARTITION_DIR.exec(entry.name);
@@ -232,7 +233,7 @@ export class LogManager {
     fs.renameSync(log.dir, target);
     fsyncDir(this.dataDir);
     this.writeCheckpoints();
-    this.track(fs.promises.rm(target, { recursive: true, force: true }));
+    this.track(fs.promises.rm(target, { recursive: true, force: true })).catch((err) => this.report(err, 'delete'));
     return true;
   }
 

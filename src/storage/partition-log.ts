@@ -23,7 +23,7 @@ import { GroupCommit } from './durability.js';
 import {
   CorruptRecordError,
   InvalidRecordError,
-  KafkaStorageError,
+  type KafkaStorageError,
   LogClosedError,
   OffsetOutOfRangeError,
   RecordBatchTooLargeError,

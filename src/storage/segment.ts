@@ -325,7 +325,7 @@ export class LogSegment {
     prevLastOffset = -1,
   ): ScanResult {
     let chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, Math.max(to - from, LOG_OVERHEAD)));
-    let filePos = from;
+    let filePos: number;
     let last = prevLastOffset;
     let batches = 0;
     let problem: ScanResult['problem'] = null;

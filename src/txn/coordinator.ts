@@ -284,7 +284,11 @@ export class TransactionCoordinator {
     );
     // A crash between the decision and the last marker: write the markers again (they are idempotent).
     for (const m of this.txns.values()) {
-      if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) this.startCompletion(m);
+      if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) {
+        this.startCompletion(m).catch((err: unknown) =>
+          this.log?.error({ err, transactionalId: m.transactionalId }, 'completing a prepared transaction failed'),
+        );
+      }
     }
   }
 

@@ -185,9 +185,14 @@ export function assignment(parts: Array<{ topic: string; partitions: number[] }>
 /** Watches a promise without awaiting it: `done` and `value` tell whether and how it settled. */
 export function track<T>(p: Promise<T>): { done: boolean; value: T | undefined; promise: Promise<T> } {
   const t = { done: false, value: undefined as T | undefined, promise: p };
-  p.then((v) => {
-    t.done = true;
-    t.value = v;
-  });
+  p.then(
+    (v) => {
+      t.done = true;
+      t.value = v;
+    },
+    () => {
+      t.done = true; // a rejection is the test's to assert through `promise`
+    },
+  );
   return t;
 }

@@ -214,9 +214,9 @@ describe('@platformatic/kafka 1.35.0', () => {
       await done;
       // Long polls with nothing new must not re-deliver anything (incremental fetch sessions).
       await new Promise((r) => setTimeout(r, 1000));
-      await stream.close();
+      await closeStream(stream);
     } finally {
-      await consumer.close(true);
+      await forceClose(consumer);
     }
     assert.equal(got.length, 30, 'each message exactly once');
     for (const m of got)
@@ -224,3 +224,13 @@ describe('@platformatic/kafka 1.35.0', () => {
     for (const m of got) assert.equal(m.n, m.value.slice('value-'.length));
   });
 });
+
+/** Closes a @platformatic/kafka messages stream through its callback form (typed unambiguously). */
+function closeStream(stream: { close(cb: (err?: Error | null) => void): void }): Promise<void> {
+  return new Promise((resolve, reject) => stream.close((err) => (err ? reject(err) : resolve())));
+}
+
+/** Force-closes a @platformatic/kafka consumer; `close(true)` is typed void, so use its callback form. */
+function forceClose(consumer: { close(force: boolean, cb: (err?: Error | null) => void): void }): Promise<void> {
+  return new Promise((resolve, reject) => consumer.close(true, (err) => (err ? reject(err) : resolve())));
+}

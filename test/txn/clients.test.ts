@@ -189,8 +189,18 @@ test('@platformatic/kafka: transactions over the batched AddPartitionsToTxn v5 f
     stream.on('data', (m: { value: string }) => got.push(m.value));
     await eventually(() => got.length >= 3, 15_000, 'platformatic consumer got the committed values');
     await new Promise((r) => setTimeout(r, 500));
-    await stream.close();
-    await consumer.close(true);
+    await closeStream(stream);
+    await forceClose(consumer);
     assert.deepEqual(got.sort(), ['kept-1', 'kept-2', 'kept-3']);
   });
 });
+
+/** Closes a @platformatic/kafka messages stream through its callback form (typed unambiguously). */
+function closeStream(stream: { close(cb: (err?: Error | null) => void): void }): Promise<void> {
+  return new Promise((resolve, reject) => stream.close((err) => (err ? reject(err) : resolve())));
+}
+
+/** Force-closes a @platformatic/kafka consumer; `close(true)` is typed void, so use its callback form. */
+function forceClose(consumer: { close(force: boolean, cb: (err?: Error | null) => void): void }): Promise<void> {
+  return new Promise((resolve, reject) => consumer.close(true, (err) => (err ? reject(err) : resolve())));
+}

@@ -76,7 +76,7 @@ export function decompress(codec: number, data: Buffer, options?: DecompressOpti
     case CompressionCodec.NONE:
       if (data.length > limit) throw new DecompressionLimitError(codec, limit, `${data.length} bytes`);
       return data;
-    case CompressionCodec.GZIP:
+    case CompressionCodec.GZIP: {
       let out: Buffer;
       try {
         out = zlib.gunzipSync(data, { maxOutputLength: Math.max(1, limit) });
@@ -84,6 +84,7 @@ export function decompress(codec: number, data: Buffer, options?: DecompressOpti
         throw gunzipError(err, limit);
       }
       return checkGunzipped(out, limit);
+    }
     case CompressionCodec.SNAPPY:
       return snappyDecompress(data, limit);
     case CompressionCodec.LZ4:

@@ -28,7 +28,7 @@ import { Reader } from '../../../src/protocol/reader.js';
 import { Writer } from '../../../src/protocol/writer.js';
 import { APIS, ApiKey, type ApiName } from '../../../src/protocol/apis.js';
 import { readRequestHeader } from '../../../src/protocol/headers.js';
-import * as m from '../../../src/protocol/messages/index.js';
+import type * as m from '../../../src/protocol/messages/index.js';
 import { magic, recordsCount } from '../../../src/protocol/records/batch-header.js';
 
 const require = createRequire(import.meta.url);
