@@ -6,6 +6,7 @@ import { MetadataStore } from '../cluster/metadata-store.js';
 import { compressAsync, decompressAsync, isSupportedCodec } from '../protocol/compression/index.js';
 import { LogManager, type RecordsCodec } from '../storage/index.js';
 import type { ApiHandler } from './api-handler.js';
+import type { AdvertisedEndpoint, HandlerContext } from './handlers/context.js';
 import { createHandlers } from './handlers/index.js';
 import { SocketServer } from './network/server.js';
 import { KafkaRequestProcessor } from './request-processor.js';
@@ -17,6 +18,7 @@ import { BufferPool } from '../util/buffer-pool.js';
 import type { GroupCoordinator } from '../group/group-coordinator.js';
 import { createGroupCoordinator } from './group-wiring.js';
 import { TransactionSupport } from './txn-wiring.js';
+import { ReplicaManager } from './replica/replica-manager.js';
 
 /** The storage layer reaches every compression codec through the protocol layer's codecs. */
 const storageCodec: RecordsCodec = {
@@ -24,20 +26,20 @@ const storageCodec: RecordsCodec = {
   compress: (codec, data) => (isSupportedCodec(codec) ? compressAsync(codec, data) : null),
 };
 
-export interface AdvertisedEndpoint {
-  host: string;
-  port: number;
-}
+export type { AdvertisedEndpoint } from './handlers/context.js';
 
 /**
- * One Brook broker: configuration, metadata, partition logs, coordinators and the listener.
- * Everything a request handler needs hangs off this object.
+ * One Brook broker: the composition root. It opens configuration, metadata and the partition logs,
+ * builds the replica manager, coordinators and listener on them, and hands each part only what it
+ * needs (handlers get a HandlerContext, not this object).
  */
 export class Broker {
   readonly nodeId: number;
   readonly clusterId: string;
   readonly dataDir: string;
   readonly topics: TopicManager;
+  /** The partitions hosted here: the only way to append to or read from their logs. */
+  readonly replicaManager: ReplicaManager;
   readonly purgatory: FetchPurgatory;
   readonly fetchSessions: FetchSessionCache;
   /** Buffers fetch reads land in, recycled once the response is written (see BufferPool). */
@@ -62,11 +64,20 @@ export class Broker {
     this.nodeId = config.nodeId;
     this.clusterId = metadata.clusterId;
     this.dataDir = logs.dataDir;
-    this.topics = new TopicManager(metadata, logs, config, log);
+    this.replicaManager = new ReplicaManager(logs, config.nodeId);
+    this.topics = new TopicManager(metadata, this.replicaManager, config, log);
     this.purgatory = new FetchPurgatory();
     this.fetchSessions = new FetchSessionCache(config.int('max.incremental.fetch.session.cache.slots'));
     this.groups = createGroupCoordinator(this);
-    this.transactions = new TransactionSupport(this);
+    this.transactions = new TransactionSupport({
+      config,
+      dataDir: this.dataDir,
+      log,
+      topics: this.topics,
+      replicaManager: this.replicaManager,
+      groups: this.groups,
+      hadCleanShutdown: logs.hadCleanShutdown,
+    });
   }
 
   /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
@@ -123,7 +134,7 @@ export class Broker {
   }
 
   private async listen(): Promise<void> {
-    const handlers: ApiHandler[] = createHandlers(this);
+    const handlers: ApiHandler[] = createHandlers(this.handlerContext());
     this.processor = new KafkaRequestProcessor(handlers, this.log);
     const queued = this.config.int('queued.max.request.bytes');
     this.server = new SocketServer(
@@ -144,6 +155,31 @@ export class Broker {
     this.advertised = {
       host: adv?.host || (wildcard ? hostname() : listener.host),
       port: adv && adv.port !== 0 ? adv.port : bound.port,
+    };
+  }
+
+  /** What request handlers may use of this broker (see HandlerContext). */
+  private handlerContext(): HandlerContext {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- read live: the endpoint is set once bound
+    const broker = this;
+    return {
+      nodeId: this.nodeId,
+      clusterId: this.clusterId,
+      dataDir: this.dataDir,
+      config: this.config,
+      log: this.log,
+      get advertised() {
+        return broker.advertised;
+      },
+      metadata: this.metadata,
+      topics: this.topics,
+      replicaManager: this.replicaManager,
+      purgatory: this.purgatory,
+      fetchSessions: this.fetchSessions,
+      readBuffers: this.readBuffers,
+      groups: this.groups,
+      transactions: this.transactions,
+      supportedApis: () => this.supportedApis(),
     };
   }
 

@@ -1,14 +1,20 @@
-import type { Broker } from './broker.js';
+import type { HandlerContext } from './handlers/context.js';
 import { OFFSETS_TOPIC } from '../cluster/topic-name.js';
 import { KafkaError, ErrorCode } from '../protocol/errors.js';
 import { GroupCoordinator } from '../group/group-coordinator.js';
 import type { GroupCoordinatorConfig, OffsetsLog, TopicMetadataView } from '../group/types.js';
 
+/** What the group coordinator's wiring uses of the broker. */
+export type GroupWiringDeps = Pick<
+  HandlerContext,
+  'config' | 'log' | 'topics' | 'replicaManager' | 'nodeId' | 'advertised'
+>;
+
 /**
- * The group coordinator's view of this broker: `__consumer_offsets` through the ordinary partition
- * logs, topic metadata for commits and assignment, and configs read live so dynamic changes apply.
+ * The group coordinator's view of this broker: `__consumer_offsets` through the replica manager,
+ * topic metadata for commits and assignment, and configs read live so dynamic changes apply.
  */
-export function createGroupCoordinator(broker: Broker): GroupCoordinator {
+export function createGroupCoordinator(broker: GroupWiringDeps): GroupCoordinator {
   const c = broker.config;
   const config: GroupCoordinatorConfig = {
     get groupInitialRebalanceDelayMs() {
@@ -60,13 +66,19 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
       const p = broker.topics.partition(OFFSETS_TOPIC, partition);
       if (!p) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} does not exist`);
       // Through the producer state, so transactional offset commits are epoch-checked like any write.
-      const r = await p.appendRecordsAsLeader(batch, { origin: 'coordinator' });
+      const [appended] = broker.replicaManager.appendRecords({
+        acks: -1,
+        timeoutMs: c.int('offsets.commit.timeout.ms'),
+        origin: 'coordinator',
+        entries: [{ partition: p, records: batch }],
+      });
+      const r = await appended!;
       return { baseOffset: r.baseOffset };
     },
     async read(partition, fromOffset, visitor) {
       const p = broker.topics.partition(OFFSETS_TOPIC, partition);
       if (!p) return;
-      await p.log.scanBatches(Math.max(fromOffset, p.logStartOffset), visitor);
+      await broker.replicaManager.scanBatches(p, fromOffset, visitor);
     },
   };
   const topics: TopicMetadataView = {
@@ -90,7 +102,7 @@ export function createGroupCoordinator(broker: Broker): GroupCoordinator {
  * the first commit, or a transaction's AddOffsetsToTxn), not at start-up: a broker that never sees a
  * group has no 50 empty partitions to open. The partition count is fixed once it exists.
  */
-export async function ensureOffsetsTopic(broker: Broker): Promise<void> {
+export async function ensureOffsetsTopic(broker: Pick<HandlerContext, 'topics' | 'config'>): Promise<void> {
   if (broker.topics.topic(OFFSETS_TOPIC)) return;
   const c = broker.config;
   await broker.topics.autoCreate(OFFSETS_TOPIC, {

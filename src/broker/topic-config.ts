@@ -1,6 +1,7 @@
 import type { BrokerConfig, ResolvedConfig } from '../config/broker-config.js';
 import { ConfigError, ConfigSource, normalizeConfigValue } from '../config/config-def.js';
 import { TOPIC_CONFIGS, TOPIC_CONFIG_BY_NAME } from '../config/topic-configs.js';
+import { CompressionCodec } from '../protocol/compression/codec.js';
 import { UNLIMITED, type CleanupPolicy, type LogConfig } from '../storage/index.js';
 
 /**
@@ -74,5 +75,62 @@ export function logConfigFor(overrides: Readonly<Record<string, string>>, broker
     maxCompactionLagMs: num('max.compaction.lag.ms'),
     fileDeleteDelayMs: num('file.delete.delay.ms'),
     messageTimestampType: get('message.timestamp.type') === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
+  };
+}
+
+/** Codec ids of the topic-level compression.type values; 'producer' (keep as sent) is absent. */
+const TOPIC_CODECS: Readonly<Record<string, number>> = {
+  uncompressed: CompressionCodec.NONE,
+  gzip: CompressionCodec.GZIP,
+  snappy: CompressionCodec.SNAPPY,
+  lz4: CompressionCodec.LZ4,
+  zstd: CompressionCodec.ZSTD,
+};
+
+const LEVEL_CONFIG: Readonly<Record<number, string>> = {
+  [CompressionCodec.GZIP]: 'compression.gzip.level',
+  [CompressionCodec.LZ4]: 'compression.lz4.level',
+  [CompressionCodec.ZSTD]: 'compression.zstd.level',
+};
+
+/**
+ * What the produce path needs of a topic's effective configs, parsed once per config change
+ * (TopicManager caches it) instead of per partition per request.
+ */
+export interface ProduceConfig {
+  /** max.message.bytes: the largest batch (or legacy message set) accepted. */
+  readonly maxMessageBytes: number;
+  /** compression.type as a codec id to store batches with; undefined for 'producer' (keep as sent). */
+  readonly compressionCodec: number | undefined;
+  /** The level for compressionCodec (compression.<codec>.level), undefined for the codec's default. */
+  readonly compressionLevel: number | undefined;
+  /** message.timestamp.type is LogAppendTime (the broker stamps its time; client timestamps are not checked). */
+  readonly logAppendTime: boolean;
+  /** message.timestamp.before.max.ms / after.max.ms. */
+  readonly timestampBeforeMaxMs: number;
+  readonly timestampAfterMaxMs: number;
+  /** Both bounds unlimited: timestamps need no check. */
+  readonly timestampsUnbounded: boolean;
+  /** min.insync.replicas (acks=all needs this many in-sync replicas once there are replicas). */
+  readonly minInsyncReplicas: number;
+}
+
+/** Builds a topic's ProduceConfig from its overrides over the broker defaults. */
+export function produceConfigFor(overrides: Readonly<Record<string, string>>, broker: BrokerConfig): ProduceConfig {
+  const get = (name: string): string => resolveTopicConfig(name, overrides, broker).value ?? '';
+  const codec = TOPIC_CODECS[get('compression.type')];
+  const levelName = codec === undefined ? undefined : LEVEL_CONFIG[codec];
+  const level = levelName ? Number(get(levelName)) : undefined;
+  const before = Number(get('message.timestamp.before.max.ms'));
+  const after = Number(get('message.timestamp.after.max.ms'));
+  return {
+    maxMessageBytes: Number(get('max.message.bytes')),
+    compressionCodec: codec,
+    compressionLevel: level !== undefined && level >= 0 ? level : undefined,
+    logAppendTime: get('message.timestamp.type') === 'LogAppendTime',
+    timestampBeforeMaxMs: before,
+    timestampAfterMaxMs: after,
+    timestampsUnbounded: before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER,
+    minInsyncReplicas: Number(get('min.insync.replicas')),
   };
 }

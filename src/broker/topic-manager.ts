@@ -4,9 +4,14 @@ import { ConfigError } from '../config/config-def.js';
 import type { MetadataStore, TopicRecord } from '../cluster/metadata-store.js';
 import { INTERNAL_TOPICS, topicNameProblem } from '../cluster/topic-name.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import type { LogManager } from '../storage/index.js';
-import { Partition } from './replica/partition.js';
-import { logConfigFor, resolveTopicConfig, validateTopicConfigs } from './topic-config.js';
+import type { PartitionView, ReplicaManager } from './replica/replica-manager.js';
+import {
+  logConfigFor,
+  produceConfigFor,
+  resolveTopicConfig,
+  validateTopicConfigs,
+  type ProduceConfig,
+} from './topic-config.js';
 
 /** Kafka caps partitions per CreateTopics/CreatePartitions well below what would exhaust a node. */
 const MAX_PARTITIONS_PER_TOPIC = 100_000;
@@ -28,16 +33,17 @@ export type TopicListener = (event: 'created' | 'deleted' | 'partitions' | 'conf
  * disagree; a crash between the two steps is repaired by `reconcile()` at start-up.
  */
 export class TopicManager {
-  private readonly partitions = new Map<string, Partition[]>();
   private readonly listeners: TopicListener[] = [];
   /** Effective topic config values (overrides over broker defaults), resolved once per change. */
   private readonly effective = new Map<string, Map<string, string>>();
+  /** Typed produce-path configs per topic, built once per change (see ProduceConfig). */
+  private readonly produceConfigs = new Map<string, ProduceConfig>();
   /** Topics whose creation is not yet durable: invisible to clients until it is. */
   private readonly creating = new Map<string, Promise<TopicRecord>>();
 
   constructor(
     private readonly metadata: MetadataStore,
-    private readonly logs: LogManager,
+    private readonly replicas: ReplicaManager,
     private readonly config: BrokerConfig,
     private readonly log: Logger,
   ) {}
@@ -52,29 +58,15 @@ export class TopicManager {
 
   /** Makes the logs on disk match the metadata: removes orphans, creates what is missing. */
   async reconcile(): Promise<void> {
-    for (const l of this.logs.logs()) {
-      const t = this.metadata.topic(l.topic);
-      if (!t || l.partition >= t.partitions) {
-        this.log.warn({ topic: l.topic, partition: l.partition }, 'removing a partition log that no topic owns');
-        await this.logs.deleteLog(l.topic, l.partition);
-      }
-    }
+    await this.replicas.removeStrayLogs((topic, partition) => {
+      const t = this.metadata.topic(topic);
+      return t !== undefined && partition < t.partitions;
+    }, this.log);
     for (const t of this.metadata.topics()) this.openPartitions(t);
   }
 
-  private openPartitions(t: TopicRecord): Partition[] {
-    const config = logConfigFor(t.configs, this.config);
-    const list = this.partitions.get(t.name) ?? [];
-    for (let i = list.length; i < t.partitions; i++) {
-      const log = this.logs.getLog(t.name, i) ?? this.logs.createLog(t.name, i, config);
-      const p = new Partition(t.name, i, t.topicId, log);
-      // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
-      // (epoch, end) even for an empty partition, as a Kafka leader does.
-      log.assignEpochStartOffset(p.leaderEpoch, log.logEndOffset);
-      list.push(p);
-    }
-    this.partitions.set(t.name, list);
-    return list;
+  private openPartitions(t: TopicRecord): void {
+    this.replicas.makeLeaders(t.name, t.topicId, t.partitions, logConfigFor(t.configs, this.config));
   }
 
   topic(name: string): TopicRecord | undefined {
@@ -90,16 +82,12 @@ export class TopicManager {
     for (const t of this.metadata.topics()) if (!this.creating.has(t.name)) yield t;
   }
 
-  partitionsOf(name: string): readonly Partition[] | undefined {
-    return this.partitions.get(name);
+  partitionsOf(name: string): readonly PartitionView[] | undefined {
+    return this.replicas.partitionsOf(name);
   }
 
-  partition(name: string, index: number): Partition | undefined {
-    return this.partitions.get(name)?.[index];
-  }
-
-  allPartitions(): Partition[] {
-    return [...this.partitions.values()].flat();
+  partition(name: string, index: number): PartitionView | undefined {
+    return this.replicas.getPartition(name, index);
   }
 
   /**
@@ -200,10 +188,9 @@ export class TopicManager {
       throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)');
     }
     await this.metadata.deleteTopic(name);
-    const parts = this.partitions.get(name) ?? [];
-    this.partitions.delete(name);
-    for (const p of parts) await this.logs.deleteLog(p.topic, p.index);
+    await this.replicas.stopReplicas(name);
     this.effective.delete(name);
+    this.produceConfigs.delete(name);
     this.log.info({ topic: name }, 'deleted topic');
     this.emit('deleted', t);
     return t;
@@ -265,9 +252,19 @@ export class TopicManager {
     return v;
   }
 
+  /** The typed configs the produce path reads for every partition of every request, cached per topic. */
+  produceConfig(t: TopicRecord): ProduceConfig {
+    let c = this.produceConfigs.get(t.name);
+    if (c === undefined) {
+      c = produceConfigFor(t.configs, this.config);
+      this.produceConfigs.set(t.name, c);
+    }
+    return c;
+  }
+
   private applyConfigs(t: TopicRecord): void {
     this.effective.delete(t.name);
-    const config = logConfigFor(t.configs, this.config);
-    for (const p of this.partitions.get(t.name) ?? []) p.log.updateConfig(config);
+    this.produceConfigs.delete(t.name);
+    this.replicas.updateLogConfig(t.name, logConfigFor(t.configs, this.config));
   }
 }

@@ -2,7 +2,26 @@ import { OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { TransactionCoordinator, type TxnCoordinatorConfig, type TxnStateLog } from '../txn/coordinator.js';
 import { ProducerIdManager } from '../txn/producer-id-manager.js';
-import type { Broker } from './broker.js';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { GroupCoordinator } from '../group/group-coordinator.js';
+import type { ReplicaManager } from './replica/replica-manager.js';
+import type { TopicManager } from './topic-manager.js';
+
+/** How long a __transaction_state write may wait for the in-sync replicas (Kafka: request.timeout.ms). */
+const STATE_WRITE_TIMEOUT_MS = 30_000;
+
+/** What the transaction wiring uses of the broker. */
+export interface TxnWiringDeps {
+  readonly config: BrokerConfig;
+  readonly dataDir: string;
+  readonly log: Logger;
+  readonly topics: TopicManager;
+  readonly replicaManager: ReplicaManager;
+  readonly groups: GroupCoordinator;
+  /** The data dir had a clean-shutdown marker (producer state need not be replayed). */
+  readonly hadCleanShutdown: boolean;
+}
 
 /**
  * Idempotence and transactions on this broker: the producer-id allocator, the transaction
@@ -15,7 +34,7 @@ export class TransactionSupport {
   readonly producerIds: ProducerIdManager;
   private expiryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly broker: Broker) {
+  constructor(private readonly broker: TxnWiringDeps) {
     const c = broker.config;
     this.producerIds = new ProducerIdManager(broker.dataDir);
     const config: TxnCoordinatorConfig = {
@@ -56,11 +75,17 @@ export class TransactionSupport {
             ErrorCode.COORDINATOR_NOT_AVAILABLE,
             `${TRANSACTION_STATE_TOPIC}-${partition} does not exist`,
           );
-        await p.log.append(batch, { leaderEpoch: p.leaderEpoch });
+        const [appended] = broker.replicaManager.appendRecords({
+          acks: -1,
+          timeoutMs: STATE_WRITE_TIMEOUT_MS,
+          origin: 'coordinator',
+          entries: [{ partition: p, records: batch }],
+        });
+        await appended;
       },
       async read(partition, visitor) {
         const p = broker.topics.partition(TRANSACTION_STATE_TOPIC, partition);
-        if (p) await p.log.scanBatches(p.logStartOffset, visitor);
+        if (p) await broker.replicaManager.scanBatches(p, p.logStartOffset, visitor);
       },
       coordinatorEpoch: (partition) => broker.topics.partition(TRANSACTION_STATE_TOPIC, partition)?.leaderEpoch ?? 0,
     };
@@ -70,7 +95,7 @@ export class TransactionSupport {
         async writeMarker(topic, partition, marker) {
           const p = broker.topics.partition(topic, partition);
           if (!p) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
-          await p.appendTxnMarker(marker);
+          await broker.replicaManager.appendTxnMarker(p, marker);
           // Transactional offset commits become visible (or vanish) once their marker is durable.
           if (topic === OFFSETS_TOPIC) broker.groups.completeTransaction(marker.producerId, marker.commit, [partition]);
         },
@@ -89,14 +114,7 @@ export class TransactionSupport {
    * a half-built state), then __transaction_state. Prepared transactions finish in the background.
    */
   async startup(): Promise<void> {
-    const clean = this.broker.logs.hadCleanShutdown;
-    const log = this.broker.log;
-    // A few partitions at a time: each replay reads its log tail in 1 MiB chunks.
-    const pending = this.broker.topics.allPartitions();
-    const worker = async () => {
-      for (let p = pending.pop(); p; p = pending.pop()) await p.loadProducerState(clean, log);
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
+    await this.broker.replicaManager.loadProducerStates(this.broker.hadCleanShutdown, this.broker.log);
     await this.coordinator.startup();
     await this.endDanglingTransactions();
     const interval = this.broker.config.int('producer.id.expiration.check.interval.ms');
@@ -111,7 +129,7 @@ export class TransactionSupport {
    */
   private async endDanglingTransactions(): Promise<void> {
     const log = this.broker.log;
-    for (const p of this.broker.topics.allPartitions()) {
+    for (const p of this.broker.replicaManager.allPartitions()) {
       if (p.producers.ongoingCount === 0) continue;
       for (const e of [...p.producers.producers.values()]) {
         if (e.currentTxnFirstOffset < 0) continue;
@@ -127,7 +145,7 @@ export class TransactionSupport {
           'ending a transaction the coordinator already finished',
         );
         try {
-          await p.appendTxnMarker(marker);
+          await this.broker.replicaManager.appendTxnMarker(p, marker);
         } catch (err) {
           log.error({ err, partition: `${p.topic}-${p.index}` }, 'could not end a dangling transaction');
         }
@@ -139,7 +157,7 @@ export class TransactionSupport {
   expireProducers(now = Date.now()): number {
     const ms = this.broker.config.int('producer.id.expiration.ms');
     let n = 0;
-    for (const p of this.broker.topics.allPartitions())
+    for (const p of this.broker.replicaManager.allPartitions())
       if (p.producers.size > 0) n += p.producers.removeExpired(now, ms);
     return n;
   }
@@ -149,7 +167,6 @@ export class TransactionSupport {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
     this.coordinator.shutdown();
-    const log = this.broker.log;
-    for (const p of this.broker.topics.allPartitions()) p.snapshotForShutdown(log);
+    this.broker.replicaManager.shutdown(this.broker.log);
   }
 }

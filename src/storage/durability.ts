@@ -21,8 +21,11 @@
  *     do not wait for it. A power loss loses at most about T plus one tick (and one fdatasync) of
  *     acknowledged data. Kafka's default is "never" and leans on replication; a single Brook broker
  *     has no replicas, hence a finite default.
- * - The high watermark moves to the log end offset once an append is acknowledged under the rule
- *   above; it is kept separate from the log end offset so replication can later hold it back.
+ * - The log's durable offset moves to the end of an append once it is acknowledged under the rule
+ *   above. The high watermark is not storage's to decide: the partition that owns the log (see
+ *   src/broker/replica/partition.ts) caps it by the durable offset and by its in-sync replicas, and
+ *   sets it with `updateHighWatermark`. A log without an owner (tools, tests) moves its high
+ *   watermark to its durable offset itself.
  * - Index files, checkpoints and the leader-epoch file are never trusted beyond the recovery point:
  *   after an unclean shutdown every segment from the one holding the recovery point onward is
  *   re-read batch by batch (length, magic, CRC-32C, offset order), truncated at the first bad or

@@ -142,6 +142,10 @@ export class PartitionLog {
   private leo = 0;
   private lso = 0;
   private hw = 0;
+  /** Offsets below are durable as the flush policy defines an acknowledgement (see durability.ts). */
+  private durable = 0;
+  /** Set once a partition owns the high watermark; until then the log is its own only replica. */
+  private onDurable: ((log: PartitionLog) => void) | null = null;
   /** Every offset below is on disk with synced indexes (persisted by the manager's checkpoint). */
   recoveryPoint = 0;
   /** The cleaner's position: offsets below were compacted (persisted by the manager). */
@@ -179,7 +183,7 @@ export class PartitionLog {
       0,
       (upTo) => this.flushSegments(upTo),
       () => this.leo,
-      (offset) => this.advanceHighWatermark(offset),
+      (offset) => this.advanceDurableOffset(offset),
     );
   }
 
@@ -200,9 +204,38 @@ export class PartitionLog {
     return this.leo;
   }
 
-  /** Offsets below are acknowledged per the flush policy; readable by consumers. */
+  /**
+   * Offsets below are readable by consumers. The partition that owns this log sets it (see
+   * ownHighWatermark); a log on its own moves it to its durable offset.
+   */
   get highWatermark(): number {
     return this.hw;
+  }
+
+  /**
+   * Offsets below are durable as the flush policy defines an acknowledgement: fdatasync'ed where
+   * the policy makes an append wait for a sync, else written (see durability.ts). Never above the
+   * log end offset; the leader's cap on the high watermark.
+   */
+  get durableOffset(): number {
+    return this.durable;
+  }
+
+  /**
+   * Hands the high watermark to its owner (the broker's partition, which knows the replicas): from
+   * now on only updateHighWatermark moves it, and `onDurable` hears every advance of the durable
+   * offset, in the same tick, so the owner can move it at the moments the log itself would.
+   */
+  ownHighWatermark(onDurable: (log: PartitionLog) => void): void {
+    this.onDurable = onDurable;
+  }
+
+  /** Moves the high watermark forward (never past the log end offset) and tells the listeners. */
+  updateHighWatermark(offset: number): void {
+    const hw = Math.min(offset, this.leo);
+    if (hw <= this.hw) return;
+    this.hw = hw;
+    for (const l of this.listeners) l(this);
   }
 
   /** Total bytes of all segments. */
@@ -332,6 +365,7 @@ export class PartitionLog {
     this.recoveryPoint = this.leo;
     this.commit.durableOffset = this.leo;
     this.hw = this.leo;
+    this.durable = this.leo;
     this.firstDirtyOffset = this.lso;
     this.epochs.truncateFromEnd(this.leo);
     if (this.lso > 0) this.epochs.truncateFromStart(this.lso);
@@ -516,15 +550,16 @@ export class PartitionLog {
       this.unflushedMessages = 0;
       return this.commit.waitFor(r.end).then(() => result);
     }
-    this.advanceHighWatermark(r.end);
+    this.advanceDurableOffset(r.end);
     return Promise.resolve(result);
   }
 
-  private advanceHighWatermark(offset: number): void {
-    const hw = Math.min(offset, this.leo);
-    if (hw <= this.hw) return;
-    this.hw = hw;
-    for (const l of this.listeners) l(this);
+  private advanceDurableOffset(offset: number): void {
+    const d = Math.min(offset, this.leo);
+    if (d <= this.durable) return;
+    this.durable = d;
+    if (this.onDurable) this.onDurable(this);
+    else this.updateHighWatermark(d);
   }
 
   private maybeRoll(size: number, first: number, last: number, now: number, maxTs: number): void {
@@ -927,6 +962,7 @@ export class PartitionLog {
 
   private afterTruncation(): void {
     if (this.hw > this.leo) this.hw = this.leo;
+    if (this.durable > this.leo) this.durable = this.leo;
     this.commit.lowerTo(this.leo);
     if (this.recoveryPoint > this.leo) this.recoveryPoint = this.leo;
     if (this.firstDirtyOffset > this.leo) this.firstDirtyOffset = this.leo;

@@ -1,11 +1,14 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import { defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 
 /** KIP-511 rule for client software name and version: alphanumerics, '-' and '.', ends alphanumeric. */
 const SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
 
-export function apiVersionsHandler(broker: Broker) {
+/** What these handlers use of the broker. */
+export type ApiVersionsDeps = Pick<HandlerContext, 'supportedApis'>;
+
+export function apiVersionsHandler(deps: ApiVersionsDeps) {
   return defineHandler({
     api: 'ApiVersions',
     minVersion: 0,
@@ -22,7 +25,7 @@ export function apiVersionsHandler(broker: Broker) {
       }
       return {
         errorCode,
-        apiKeys: broker.supportedApis(),
+        apiKeys: deps.supportedApis(),
         throttleTimeMs: 0,
         supportedFeatures: [],
         finalizedFeaturesEpoch: -1,

@@ -4,13 +4,19 @@ import { ErrorCode } from '../../protocol/errors.js';
 import type { DescribeLogDirsResponseDescribeLogDirsTopic } from '../../protocol/messages/describe-log-dirs-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS } from '../authorized-operations.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf } from '../errors.js';
 
 const BROKERS_ENDPOINT = 1;
 
+/** What these handlers use of the broker. */
+export type ClusterDeps = Pick<
+  HandlerContext,
+  'advertised' | 'clusterId' | 'dataDir' | 'log' | 'nodeId' | 'replicaManager' | 'topics'
+>;
+
 /** DescribeCluster, DescribeLogDirs, OffsetForLeaderEpoch and ListPartitionReassignments. */
-export function clusterHandlers(broker: Broker) {
+export function clusterHandlers(deps: ClusterDeps) {
   const describeCluster = defineHandler({
     api: 'DescribeCluster',
     minVersion: 0,
@@ -20,8 +26,8 @@ export function clusterHandlers(broker: Broker) {
       const base = {
         throttleTimeMs: 0,
         endpointType: type,
-        clusterId: broker.clusterId,
-        controllerId: broker.nodeId,
+        clusterId: deps.clusterId,
+        controllerId: deps.nodeId,
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? CLUSTER_OPERATIONS
           : AUTHORIZED_OPERATIONS_OMITTED,
@@ -39,7 +45,7 @@ export function clusterHandlers(broker: Broker) {
         ...base,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
-        brokers: [{ brokerId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        brokers: [{ brokerId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null }],
       };
     },
   });
@@ -55,16 +61,21 @@ export function clusterHandlers(broker: Broker) {
         for (const t of req.topics) wanted.set(t.topic, new Set(t.partitions));
       }
       const byTopic = new Map<string, DescribeLogDirsResponseDescribeLogDirsTopic>();
-      for (const p of broker.topics.allPartitions()) {
+      for (const p of deps.replicaManager.allPartitions()) {
         if (wanted && !wanted.get(p.topic)?.has(p.index)) continue;
         let t = byTopic.get(p.topic);
         if (!t) byTopic.set(p.topic, (t = { name: p.topic, partitions: [] }));
-        t.partitions.push({ partitionIndex: p.index, partitionSize: p.log.size, offsetLag: 0, isFutureKey: false });
+        t.partitions.push({
+          partitionIndex: p.index,
+          partitionSize: deps.replicaManager.logSize(p),
+          offsetLag: 0,
+          isFutureKey: false,
+        });
       }
       let totalBytes = -1;
       let usableBytes = -1;
       if (ctx.apiVersion >= 4) {
-        const s = await statfs(broker.dataDir);
+        const s = await statfs(deps.dataDir);
         totalBytes = s.blocks * s.bsize;
         usableBytes = s.bavail * s.bsize;
       }
@@ -74,7 +85,7 @@ export function clusterHandlers(broker: Broker) {
         results: [
           {
             errorCode: ErrorCode.NONE,
-            logDir: resolve(broker.dataDir),
+            logDir: resolve(deps.dataDir),
             topics: [...byTopic.values()],
             totalBytes,
             usableBytes,
@@ -94,7 +105,7 @@ export function clusterHandlers(broker: Broker) {
         topics: req.topics.map((t) => ({
           topic: t.topic,
           partitions: t.partitions.map((rp) => {
-            const p = broker.topics.partition(t.topic, rp.partition);
+            const p = deps.topics.partition(t.topic, rp.partition);
             if (!p)
               return {
                 errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -107,7 +118,7 @@ export function clusterHandlers(broker: Broker) {
                 rp.currentLeaderEpoch > p.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
               return { errorCode: code, partition: rp.partition, leaderEpoch: -1, endOffset: -1 };
             }
-            const found = p.log.endOffsetForEpoch(rp.leaderEpoch);
+            const found = deps.replicaManager.endOffsetForEpoch(p, rp.leaderEpoch);
             return {
               errorCode: ErrorCode.NONE,
               partition: rp.partition,
@@ -139,7 +150,7 @@ export function clusterHandlers(broker: Broker) {
       for (const t of req.topics) {
         const partitions = [];
         for (const rp of t.partitions) {
-          const p = broker.topics.partition(t.name, rp.partitionIndex);
+          const p = deps.topics.partition(t.name, rp.partitionIndex);
           if (!p) {
             partitions.push({
               partitionIndex: rp.partitionIndex,
@@ -159,13 +170,13 @@ export function clusterHandlers(broker: Broker) {
             continue;
           }
           try {
-            const low = await p.log.deleteRecordsBefore(offset);
+            const low = await deps.replicaManager.deleteRecords(p, offset);
             partitions.push({ partitionIndex: rp.partitionIndex, lowWatermark: low, errorCode: ErrorCode.NONE });
           } catch (err) {
             partitions.push({
               partitionIndex: rp.partitionIndex,
               lowWatermark: -1,
-              errorCode: errorCodeOf(err, broker.log, 'delete records'),
+              errorCode: errorCodeOf(err, deps.log, 'delete records'),
             });
           }
         }

@@ -6,7 +6,7 @@ import { TOPIC_CONFIG_BY_NAME } from '../../config/topic-configs.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { DescribeConfigsResponseDescribeConfigsResult } from '../../protocol/messages/describe-configs-response.js';
 import { defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import { resolveTopicConfigs, validateTopicConfigs } from '../topic-config.js';
 
@@ -20,23 +20,26 @@ const LEVELS = new Set(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL', 'OFF
 const asConfigError = (err: unknown): unknown =>
   err instanceof ConfigError ? new KafkaError(ErrorCode.INVALID_CONFIG, err.message) : err;
 
+/** What these handlers use of the broker. */
+export type ConfigsDeps = Pick<HandlerContext, 'config' | 'log' | 'metadata' | 'nodeId' | 'topics'>;
+
 /**
  * DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, the broker (its own id or
  * the cluster-wide default, empty name) and the broker logger. Changes are persisted in the
  * metadata store and applied to the live logs at once.
  */
-export function configHandlers(broker: Broker) {
+export function configHandlers(deps: ConfigsDeps) {
   type Scope = 'broker' | 'default';
   const brokerScope = (name: string): Scope => {
     if (name === '') return 'default';
-    if (name === String(broker.nodeId)) return 'broker';
+    if (name === String(deps.nodeId)) return 'broker';
     throw new KafkaError(
       ErrorCode.INVALID_REQUEST,
-      `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${name}`,
+      `Unexpected broker id, expected ${deps.nodeId} or empty string, but received ${name}`,
     );
   };
   const topicOf = (name: string) => {
-    const t = broker.topics.topic(name);
+    const t = deps.topics.topic(name);
     if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist`);
     return t;
   };
@@ -88,7 +91,7 @@ export function configHandlers(broker: Broker) {
         try {
           if (r.resourceType === ResourceType.TOPIC) {
             const t = topicOf(r.resourceName);
-            for (const c of resolveTopicConfigs(t.configs, broker.config)) {
+            for (const c of resolveTopicConfigs(t.configs, deps.config)) {
               if (wanted(c.name))
                 res.configs.push(
                   entry(TOPIC_CONFIG_BY_NAME.get(c.name), c, false, v, req.includeSynonyms, req.includeDocumentation),
@@ -96,7 +99,7 @@ export function configHandlers(broker: Broker) {
             }
           } else if (r.resourceType === ResourceType.BROKER) {
             const scope = brokerScope(r.resourceName);
-            for (const c of broker.config.describe()) {
+            for (const c of deps.config.describe()) {
               // The cluster-default resource lists only what was set as a cluster-wide default.
               if (scope === 'default' && c.source !== ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) continue;
               const def = BROKER_CONFIG_BY_NAME.get(c.name);
@@ -104,14 +107,14 @@ export function configHandlers(broker: Broker) {
                 res.configs.push(entry(def, c, !def?.dynamic, v, req.includeSynonyms, req.includeDocumentation));
             }
           } else if (r.resourceType === ResourceType.BROKER_LOGGER) {
-            brokerScope(r.resourceName === '' ? String(broker.nodeId) : r.resourceName);
+            brokerScope(r.resourceName === '' ? String(deps.nodeId) : r.resourceName);
             if (wanted(LOGGER)) {
               res.configs.push(
                 entry(
                   undefined,
                   {
                     name: LOGGER,
-                    value: broker.log.level.toUpperCase(),
+                    value: deps.log.level.toUpperCase(),
                     source: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
                     synonyms: [],
                   },
@@ -126,7 +129,7 @@ export function configHandlers(broker: Broker) {
             throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${r.resourceType}`);
           }
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'describe configs');
+          res.errorCode = errorCodeOf(err, deps.log, 'describe configs');
           res.errorMessage = errorMessageOf(err);
           res.configs = [];
         }
@@ -150,22 +153,21 @@ export function configHandlers(broker: Broker) {
       } catch (err) {
         throw asConfigError(err);
       }
-      if (!validateOnly) await broker.topics.setTopicConfigs(resourceName, validated);
+      if (!validateOnly) await deps.topics.setTopicConfigs(resourceName, validated);
     } else if (resourceType === ResourceType.BROKER) {
       const scope = brokerScope(resourceName);
       try {
-        for (const [k, val] of Object.entries(next)) broker.config.checkDynamic(k, val);
+        for (const [k, val] of Object.entries(next)) deps.config.checkDynamic(k, val);
       } catch (err) {
         throw asConfigError(err);
       }
       if (validateOnly) return;
-      for (const k of broker.config.dynamicValues(scope).keys())
-        if (!(k in next)) broker.config.setDynamic(scope, k, null);
-      for (const [k, val] of Object.entries(next)) broker.config.setDynamic(scope, k, val);
-      await broker.metadata.setDynamicBrokerConfigs(scope, Object.fromEntries(broker.config.dynamicValues(scope)));
-      broker.topics.reapplyAllConfigs();
+      for (const k of deps.config.dynamicValues(scope).keys()) if (!(k in next)) deps.config.setDynamic(scope, k, null);
+      for (const [k, val] of Object.entries(next)) deps.config.setDynamic(scope, k, val);
+      await deps.metadata.setDynamicBrokerConfigs(scope, Object.fromEntries(deps.config.dynamicValues(scope)));
+      deps.topics.reapplyAllConfigs();
     } else if (resourceType === ResourceType.BROKER_LOGGER) {
-      brokerScope(resourceName === '' ? String(broker.nodeId) : resourceName);
+      brokerScope(resourceName === '' ? String(deps.nodeId) : resourceName);
       for (const [k, val] of Object.entries(next)) {
         if (k !== LOGGER)
           throw new KafkaError(ErrorCode.INVALID_CONFIG, `Unknown logger ${k}; Brook has one logger, ${LOGGER}`);
@@ -173,7 +175,7 @@ export function configHandlers(broker: Broker) {
       }
       if (!validateOnly && next[LOGGER] !== undefined) {
         const level = next[LOGGER].toUpperCase();
-        broker.log.level = (level === 'OFF' ? 'silent' : level.toLowerCase()) as LevelWithSilent;
+        deps.log.level = (level === 'OFF' ? 'silent' : level.toLowerCase()) as LevelWithSilent;
       }
     } else {
       throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
@@ -183,7 +185,7 @@ export function configHandlers(broker: Broker) {
   function current(resourceType: number, resourceName: string): Record<string, string> {
     if (resourceType === ResourceType.TOPIC) return { ...topicOf(resourceName).configs };
     if (resourceType === ResourceType.BROKER)
-      return Object.fromEntries(broker.config.dynamicValues(brokerScope(resourceName)));
+      return Object.fromEntries(deps.config.dynamicValues(brokerScope(resourceName)));
     if (resourceType === ResourceType.BROKER_LOGGER) return {};
     throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
   }
@@ -211,7 +213,7 @@ export function configHandlers(broker: Broker) {
           }
           await apply(r.resourceType, r.resourceName, next, req.validateOnly);
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'alter configs');
+          res.errorCode = errorCodeOf(err, deps.log, 'alter configs');
           res.errorMessage = errorMessageOf(err);
         }
       }
@@ -264,8 +266,8 @@ export function configHandlers(broker: Broker) {
                 const base =
                   next[c.name] ??
                   (r.resourceType === ResourceType.TOPIC
-                    ? broker.config.topicDefault(c.name).value
-                    : broker.config.get(c.name)) ??
+                    ? deps.config.topicDefault(c.name).value
+                    : deps.config.get(c.name)) ??
                   '';
                 const items = base === '' ? [] : base.split(',');
                 const given = (c.value ?? '')
@@ -285,7 +287,7 @@ export function configHandlers(broker: Broker) {
           }
           await apply(r.resourceType, r.resourceName, next, req.validateOnly);
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'incremental alter configs');
+          res.errorCode = errorCodeOf(err, deps.log, 'incremental alter configs');
           res.errorMessage = errorMessageOf(err);
         }
       }

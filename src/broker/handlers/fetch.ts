@@ -8,10 +8,10 @@ import type {
 import { downConvertRecordBatches } from '../../protocol/records/convert.js';
 import { lastOffset as batchLastOffset, entrySize, LOG_OVERHEAD } from '../../protocol/records/batch-header.js';
 import { defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf } from '../errors.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, FetchSession, type CachedPartition } from '../fetch/fetch-session.js';
-import type { Partition } from '../replica/partition.js';
+import { CONSUMER_REPLICA_ID, type FetchParams, type PartitionView } from '../replica/replica-manager.js';
 
 const READ_COMMITTED = 1;
 const EMPTY = Buffer.alloc(0);
@@ -72,29 +72,36 @@ function wholeBatchesUpTo(buf: Buffer, limit: number): number {
   return pos;
 }
 
+/** What these handlers use of the broker. */
+export type FetchDeps = Pick<
+  HandlerContext,
+  'fetchSessions' | 'log' | 'purgatory' | 'readBuffers' | 'replicaManager' | 'topics'
+>;
+
 /**
  * Fetch: reads whole batches as stored and returns them without decoding (Fetch v4+), waits in
  * the purgatory for data when the request allows, serves KIP-227 fetch sessions, and down-converts
  * to legacy message sets for Fetch v0-v3.
  */
-export function fetchHandler(broker: Broker) {
-  const sessions = broker.fetchSessions;
+export function fetchHandler(deps: FetchDeps) {
+  const sessions = deps.fetchSessions;
 
-  function resolvePartition(t: FetchTarget, version: number): Partition | number {
-    const name = version >= 13 ? broker.topics.topicById(t.topicId)?.name : t.topic;
+  function resolvePartition(t: FetchTarget, version: number): PartitionView | number {
+    const name = version >= 13 ? deps.topics.topicById(t.topicId)?.name : t.topic;
     if (name === undefined) return ErrorCode.UNKNOWN_TOPIC_ID;
-    const p = broker.topics.partition(name, t.partition);
+    const p = deps.topics.partition(name, t.partition);
     return p ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
 
   async function readPartition(
     t: FetchTarget,
     version: number,
-    isolation: number,
+    params: FetchParams,
     budget: number,
     minOne: boolean,
     pooled: Buffer[],
   ): Promise<PartitionResult> {
+    const isolation = params.isolationLevel;
     const p = resolvePartition(t, version);
     if (typeof p === 'number') return { target: t, data: emptyData(t.partition, p), bytes: 0 };
     if (t.currentLeaderEpoch >= 0 && t.currentLeaderEpoch !== p.leaderEpoch) {
@@ -116,12 +123,10 @@ export function fetchHandler(broker: Broker) {
     const limit = Math.max(0, Math.min(t.maxBytes, budget));
     let records: Buffer;
     try {
-      records = (
-        await p.log.read(t.fetchOffset, limit, { maxOffset, minOneMessage: minOne, buffers: broker.readBuffers })
-      ).records;
+      records = await deps.replicaManager.fetchMessages(p, params, t.fetchOffset, limit, minOne);
       pooled.push(records);
     } catch (err) {
-      data.errorCode = errorCodeOf(err, broker.log, 'fetch read');
+      data.errorCode = errorCodeOf(err, deps.log, 'fetch read');
       return { target: t, data, bytes: 0 };
     }
     if (records.length === 0) return { target: t, data, bytes: 0 };
@@ -130,9 +135,7 @@ export function fetchHandler(broker: Broker) {
       let last = t.fetchOffset;
       for (let pos = 0; pos + LOG_OVERHEAD <= records.length; pos += entrySize(records, pos))
         last = batchLastOffset(records, pos);
-      data.abortedTransactions = p.log
-        .collectAbortedTxns(t.fetchOffset, last + 1)
-        .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+      data.abortedTransactions = deps.replicaManager.abortedTransactions(p, t.fetchOffset, last + 1);
     }
     if (version < 4) {
       const converted = downConvertRecordBatches(records, {
@@ -153,14 +156,14 @@ export function fetchHandler(broker: Broker) {
   async function readAll(
     targets: FetchTarget[],
     version: number,
-    isolation: number,
+    params: FetchParams,
     maxBytes: number,
     pooled: Buffer[],
   ): Promise<PartitionResult[]> {
     const out: PartitionResult[] = [];
     let total = 0;
     for (const t of targets) {
-      const r = await readPartition(t, version, isolation, maxBytes - total, total === 0, pooled);
+      const r = await readPartition(t, version, params, maxBytes - total, total === 0, pooled);
       total += r.bytes;
       out.push(r);
     }
@@ -170,11 +173,11 @@ export function fetchHandler(broker: Broker) {
   function targetsFromRequest(req: FetchRequest, version: number): FetchTarget[] {
     const out: FetchTarget[] = [];
     for (const topic of req.topics) {
-      const name = version >= 13 ? (broker.topics.topicById(topic.topicId)?.name ?? '') : topic.topic;
+      const name = version >= 13 ? (deps.topics.topicById(topic.topicId)?.name ?? '') : topic.topic;
       for (const p of topic.partitions) {
         out.push({
           topic: name,
-          topicId: version >= 13 ? topic.topicId : (broker.topics.topic(topic.topic)?.topicId ?? NO_TOPIC_ID),
+          topicId: version >= 13 ? topic.topicId : (deps.topics.topic(topic.topic)?.topicId ?? NO_TOPIC_ID),
           partition: p.partition,
           fetchOffset: p.fetchOffset,
           maxBytes: p.partitionMaxBytes,
@@ -267,7 +270,12 @@ export function fetchHandler(broker: Broker) {
     maxVersion: 17,
     async handle(ctx, req) {
       const v = ctx.apiVersion;
-      const isolation = v >= 4 ? req.isolationLevel : 0;
+      // Consumers only until replication: a follower's fetch will carry its replica id here.
+      const params: FetchParams = {
+        replicaId: CONSUMER_REPLICA_ID,
+        isolationLevel: v >= 4 ? req.isolationLevel : 0,
+        buffers: deps.readBuffers,
+      };
       const maxBytes = v >= 3 ? req.maxBytes : 0x7fffffff;
       let session: FetchSession | null = null;
       let incremental = false;
@@ -300,25 +308,28 @@ export function fetchHandler(broker: Broker) {
       // Read buffers come from the broker's pool and go back once the socket has written them.
       let pooled: Buffer[] = [];
       const releaseAll = (bufs: Buffer[]) => {
-        for (const b of bufs) broker.readBuffers.release(b);
+        for (const b of bufs) deps.readBuffers.release(b);
       };
-      let results = await readAll(targets, v, isolation, maxBytes, pooled);
+      let results = await readAll(targets, v, params, maxBytes, pooled);
       const bytes = (rs: PartitionResult[]) => rs.reduce((n, r) => n + r.bytes, 0);
       const hasError = (rs: PartitionResult[]) => rs.some((r) => r.data.errorCode !== ErrorCode.NONE);
       const minBytes = Math.max(req.minBytes, 1);
       if (req.maxWaitMs > 0 && bytes(results) < minBytes && !hasError(results) && targets.length > 0) {
-        const parts = targets.map((t) => resolvePartition(t, v)).filter((p): p is Partition => typeof p !== 'number');
+        const parts = targets
+          .map((t) => resolvePartition(t, v))
+          .filter((p): p is PartitionView => typeof p !== 'number');
         const deadline = ctx.receivedAt + req.maxWaitMs;
         let appended = bytes(results);
-        const startSizes = parts.map((p) => p.log.size);
+        const replicas = deps.replicaManager;
+        const startSizes = parts.map((p) => replicas.logSize(p));
         // Re-read once enough bytes were appended (estimated from the logs' growth) or time is up.
-        await broker.purgatory.wait(parts, deadline - Date.now(), () => {
-          appended = bytes(results) + parts.reduce((n, p, i) => n + (p.log.size - startSizes[i]!), 0);
+        await deps.purgatory.wait(parts, deadline - Date.now(), () => {
+          appended = bytes(results) + parts.reduce((n, p, i) => n + (replicas.logSize(p) - startSizes[i]!), 0);
           return appended >= minBytes;
         });
         releaseAll(pooled);
         pooled = [];
-        results = await readAll(targets, v, isolation, maxBytes, pooled);
+        results = await readAll(targets, v, params, maxBytes, pooled);
       }
 
       const final = pooled;

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ListOffsetsResponseListOffsetsPartitionResponse } from '../../protocol/messages/list-offsets-response.js';
 import { defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf } from '../errors.js';
 
 /** Special timestamps of ListOffsets. */
@@ -12,8 +12,11 @@ const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 const READ_COMMITTED = 1;
 
+/** What these handlers use of the broker. */
+export type ListOffsetsDeps = Pick<HandlerContext, 'log' | 'replicaManager' | 'topics'>;
+
 /** ListOffsets: earliest, latest, max timestamp, and offset-by-timestamp through the time index. */
-export function listOffsetsHandler(broker: Broker) {
+export function listOffsetsHandler(deps: ListOffsetsDeps) {
   return defineHandler({
     api: 'ListOffsets',
     minVersion: 0,
@@ -34,7 +37,7 @@ export function listOffsetsHandler(broker: Broker) {
             leaderEpoch: -1,
           };
           partitions.push(res);
-          const p = broker.topics.partition(rt.name, rp.partitionIndex);
+          const p = deps.topics.partition(rt.name, rp.partitionIndex);
           if (!p) {
             res.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
             continue;
@@ -54,7 +57,7 @@ export function listOffsetsHandler(broker: Broker) {
               res.offset = p.logStartOffset;
               res.leaderEpoch = p.leaderEpoch;
             } else if (ts === MAX_TIMESTAMP && v >= 7) {
-              const found = await p.log.maxTimestampOffset();
+              const found = await deps.replicaManager.maxTimestampOffset(p);
               if (found && found.offset < visibleEnd) {
                 res.offset = found.offset;
                 res.timestamp = found.timestamp;
@@ -64,7 +67,7 @@ export function listOffsetsHandler(broker: Broker) {
               // No tiered storage: nothing has been tiered.
               res.offset = -1;
             } else if (ts >= 0) {
-              const found = await p.log.offsetForTimestamp(ts);
+              const found = await deps.replicaManager.offsetForTimestamp(p, ts);
               if (found && found.offset < visibleEnd) {
                 res.offset = found.offset;
                 res.timestamp = found.timestamp;
@@ -75,7 +78,7 @@ export function listOffsetsHandler(broker: Broker) {
               continue;
             }
           } catch (err) {
-            res.errorCode = errorCodeOf(err, broker.log, 'list offsets');
+            res.errorCode = errorCodeOf(err, deps.log, 'list offsets');
             continue;
           }
           if (v === 0) {

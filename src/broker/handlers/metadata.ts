@@ -4,23 +4,26 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { MetadataResponseTopic } from '../../protocol/messages/metadata-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS } from '../authorized-operations.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 
-export function metadataHandler(broker: Broker) {
+/** What these handlers use of the broker. */
+export type MetadataDeps = Pick<HandlerContext, 'advertised' | 'clusterId' | 'config' | 'nodeId' | 'topics'>;
+
+export function metadataHandler(deps: MetadataDeps) {
   const describe = (t: TopicRecord, version: number, withOps: boolean): MetadataResponseTopic => ({
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
-    partitions: (broker.topics.partitionsOf(t.name) ?? []).map((p) => ({
+    partitions: (deps.topics.partitionsOf(t.name) ?? []).map((p) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex: p.index,
-      leaderId: broker.nodeId,
+      leaderId: deps.nodeId,
       leaderEpoch: p.leaderEpoch,
-      replicaNodes: [broker.nodeId],
-      isrNodes: [broker.nodeId],
+      replicaNodes: [deps.nodeId],
+      isrNodes: [deps.nodeId],
       offlineReplicas: [],
     })),
     topicAuthorizedOperations: withOps && version >= 8 ? TOPIC_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
@@ -45,10 +48,10 @@ export function metadataHandler(broker: Broker) {
       // v0: an empty list means every topic; v1+: null means every topic, empty means none.
       const all = req.topics === null || (v === 0 && req.topics.length === 0);
       if (all) {
-        for (const t of broker.topics.topics()) topics.push(describe(t, v, withOps));
+        for (const t of deps.topics.topics()) topics.push(describe(t, v, withOps));
       } else {
         // Auto-creation: Kafka's default for v0-3, the request's choice from v4.
-        const autoCreate = broker.config.bool('auto.create.topics.enable') && (v < 4 || req.allowAutoTopicCreation);
+        const autoCreate = deps.config.bool('auto.create.topics.enable') && (v < 4 || req.allowAutoTopicCreation);
         for (const rt of req.topics!) {
           if (rt.name === null) {
             // Lookup by topic id exists from v12; before that the response cannot even name it.
@@ -56,11 +59,11 @@ export function metadataHandler(broker: Broker) {
               topics.push(failed('', rt.topicId, ErrorCode.INVALID_REQUEST));
               continue;
             }
-            const t = broker.topics.topicById(rt.topicId);
+            const t = deps.topics.topicById(rt.topicId);
             topics.push(t ? describe(t, v, withOps) : failed(null, rt.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
             continue;
           }
-          let t = broker.topics.topic(rt.name);
+          let t = deps.topics.topic(rt.name);
           if (!t) {
             if (topicNameProblem(rt.name)) {
               topics.push(failed(rt.name, NO_TOPIC_ID, ErrorCode.INVALID_TOPIC_EXCEPTION));
@@ -68,7 +71,7 @@ export function metadataHandler(broker: Broker) {
             }
             if (autoCreate) {
               try {
-                t = await broker.topics.autoCreate(rt.name);
+                t = await deps.topics.autoCreate(rt.name);
               } catch (err) {
                 if (!(err instanceof KafkaError)) throw err;
                 topics.push(failed(rt.name, NO_TOPIC_ID, err.code));
@@ -81,9 +84,9 @@ export function metadataHandler(broker: Broker) {
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
-        clusterId: broker.clusterId,
-        controllerId: broker.nodeId,
+        brokers: [{ nodeId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null }],
+        clusterId: deps.clusterId,
+        controllerId: deps.nodeId,
         topics,
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? CLUSTER_OPERATIONS

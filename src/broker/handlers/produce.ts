@@ -10,30 +10,25 @@ import {
   baseTimestamp,
   maxTimestamp as batchMaxTimestamp,
   entrySize,
+  isTransactional,
 } from '../../protocol/records/batch-header.js';
 import { upConvertMessageSet } from '../../protocol/records/convert.js';
 import { TimestampType, decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/record-batch.js';
-import { CompressionCodec } from '../../protocol/compression/codec.js';
 import { validateProduceRecords } from '../../protocol/records/validate.js';
 import { DecodeError } from '../../protocol/decode-error.js';
 import { CloseConnection, NO_RESPONSE, defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
-import type { LeaderAppendOptions, Partition } from '../replica/partition.js';
-import type { TopicRecord } from '../../cluster/metadata-store.js';
+import type { AppendEntry, AppendResult, PartitionView } from '../replica/replica-manager.js';
+import type { ProduceConfig } from '../topic-config.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
-const NO_APPEND_OPTIONS: LeaderAppendOptions = {};
-
-/** Codec ids of the topic-level compression.type values; 'producer' (keep as sent) is absent. */
-const TOPIC_CODECS: Record<string, number> = {
-  uncompressed: CompressionCodec.NONE,
-  gzip: CompressionCodec.GZIP,
-  snappy: CompressionCodec.SNAPPY,
-  lz4: CompressionCodec.LZ4,
-  zstd: CompressionCodec.ZSTD,
-};
+/** A validated partition on its way to the replica manager, and where its response goes. */
+interface ProduceEntry extends AppendEntry {
+  responses: PartitionResponse[];
+  slot: number;
+}
 
 function partitionError(
   index: number,
@@ -53,28 +48,32 @@ function partitionError(
   };
 }
 
+/** What these handlers use of the broker. */
+export type ProduceDeps = Pick<HandlerContext, 'config' | 'log' | 'replicaManager' | 'topics' | 'transactions'>;
+
 /**
  * Produce: validate each partition's batches from their headers (CRC, framing, size, codec), append
  * the bytes as they came, answer per acks. Legacy magic 0/1 message sets are the one case that is
  * decoded: they are converted to magic-2 batches, the only format Brook stores.
  */
-export function produceHandler(broker: Broker) {
-  async function appendPartition(
+export function produceHandler(deps: ProduceDeps) {
+  /**
+   * Checks one partition's records against its topic's config and returns the bytes to append
+   * (recompressed or up-converted where the topic asks for it), or the partition's error.
+   */
+  function validatePartition(
     version: number,
-    partition: Partition,
-    topic: TopicRecord,
+    partition: PartitionView,
+    config: ProduceConfig,
     records: Buffer | null,
-    transactionalId: string | null,
-  ): Promise<PartitionResponse> {
+  ): Buffer | PartitionResponse {
     const index = partition.index;
     if (records === null || records.length === 0) {
       return partitionError(index, ErrorCode.INVALID_RECORD, 'Produce request carries no record batch');
     }
-    const maxBatchBytes = Number(broker.topics.configValue(topic, 'max.message.bytes'));
-    const logAppendTimeTopic = broker.topics.configValue(topic, 'message.timestamp.type') === 'LogAppendTime';
+    const maxBatchBytes = config.maxMessageBytes;
     const now = Date.now();
     let data = records;
-    let transactional = false;
     const magic = records.length > MAGIC_OFFSET ? records.readInt8(MAGIC_OFFSET) : -1;
     if (magic === 2) {
       if (version < 3)
@@ -94,17 +93,16 @@ export function produceHandler(broker: Broker) {
           0,
         );
       }
-      transactional = check.transactional;
-      const tsProblem = logAppendTimeTopic ? null : timestampProblem(records, topic, now);
+      const tsProblem = config.logAppendTime ? null : timestampProblem(records, config, now);
       if (tsProblem) return partitionError(index, ErrorCode.INVALID_TIMESTAMP, tsProblem, 0);
-      const target = TOPIC_CODECS[broker.topics.configValue(topic, 'compression.type')];
+      const target = config.compressionCodec;
       if (target !== undefined && compressionCodec(records, 0) !== target) {
         try {
-          data = recompress(records, target, topic);
+          data = recompress(records, target, config.compressionLevel);
         } catch (err) {
           return partitionError(
             index,
-            err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err, broker.log, 'recompress'),
+            err instanceof DecodeError ? ErrorCode.CORRUPT_MESSAGE : errorCodeOf(err, deps.log, 'recompress'),
             errorMessageOf(err),
             0,
           );
@@ -127,9 +125,9 @@ export function produceHandler(broker: Broker) {
       try {
         data = upConvertMessageSet(records, {
           appendTime: now,
-          timestampType: logAppendTimeTopic ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+          timestampType: config.logAppendTime ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
           partitionLeaderEpoch: partition.leaderEpoch,
-          compression: TOPIC_CODECS[broker.topics.configValue(topic, 'compression.type')],
+          compression: config.compressionCodec,
         }).records;
       } catch (err) {
         const code =
@@ -143,30 +141,20 @@ export function produceHandler(broker: Broker) {
     } else {
       return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Unknown record format (magic ${magic})`);
     }
-    try {
-      // Producer-state checks (idempotence, fencing) happen inside; batches without a producer id skip them.
-      const r = await partition.appendRecordsAsLeader(
-        data,
-        transactional && broker.config.bool('transaction.partition.verification.enable')
-          ? {
-              verifyTransaction: (pid, epoch) =>
-                broker.transactions.coordinator.verifyProduce(transactionalId, pid, epoch, partition.topic, index),
-            }
-          : NO_APPEND_OPTIONS,
-      );
-      return {
-        index,
-        errorCode: ErrorCode.NONE,
-        baseOffset: r.baseOffset,
-        logAppendTimeMs: r.logAppendTime,
-        logStartOffset: r.logStartOffset,
-        recordErrors: [],
-        errorMessage: null,
-        currentLeader: { leaderId: -1, leaderEpoch: -1 },
-      };
-    } catch (err) {
-      return partitionError(index, errorCodeOf(err, broker.log, 'append'), errorMessageOf(err));
-    }
+    return data;
+  }
+
+  function appended(index: number, r: AppendResult): PartitionResponse {
+    return {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: r.baseOffset,
+      logAppendTimeMs: r.logAppendTime,
+      logStartOffset: r.logStartOffset,
+      recordErrors: [],
+      errorMessage: null,
+      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    };
   }
 
   /**
@@ -174,20 +162,11 @@ export function produceHandler(broker: Broker) {
    * the one case besides legacy conversion where records are decoded on the produce path. Producer
    * id, epoch, sequence, transactional flag, timestamps and offset deltas are kept.
    */
-  function recompress(records: Buffer, codec: number, topic: TopicRecord): Buffer {
+  function recompress(records: Buffer, codec: number, level: number | undefined): Buffer {
     const b = decodeRecordBatch(records, 0);
-    const levelName =
-      codec === CompressionCodec.GZIP
-        ? 'compression.gzip.level'
-        : codec === CompressionCodec.LZ4
-          ? 'compression.lz4.level'
-          : codec === CompressionCodec.ZSTD
-            ? 'compression.zstd.level'
-            : null;
-    const level = levelName ? Number(broker.topics.configValue(topic, levelName)) : undefined;
     return encodeRecordBatch({
       compression: codec,
-      compressionLevel: level !== undefined && level >= 0 ? level : undefined,
+      compressionLevel: level,
       timestampType: b.timestampType,
       logAppendTime: b.timestampType === TimestampType.LOG_APPEND_TIME ? b.maxTimestamp : undefined,
       transactional: b.isTransactional,
@@ -210,10 +189,10 @@ export function produceHandler(broker: Broker) {
    * message.timestamp.before/after.max.ms checked on the batch header alone: the base timestamp
    * (first record) against the lower bound and the max timestamp against the upper bound.
    */
-  function timestampProblem(records: Buffer, topic: TopicRecord, now: number): string | null {
-    const before = Number(broker.topics.configValue(topic, 'message.timestamp.before.max.ms'));
-    const after = Number(broker.topics.configValue(topic, 'message.timestamp.after.max.ms'));
-    if (before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER) return null;
+  function timestampProblem(records: Buffer, config: ProduceConfig, now: number): string | null {
+    if (config.timestampsUnbounded) return null;
+    const before = config.timestampBeforeMaxMs;
+    const after = config.timestampAfterMaxMs;
     for (let pos = 0; pos < records.length; pos += entrySize(records, pos)) {
       const min = baseTimestamp(records, pos);
       const max = batchMaxTimestamp(records, pos);
@@ -230,21 +209,51 @@ export function produceHandler(broker: Broker) {
     async handle(ctx, req) {
       const v = ctx.apiVersion;
       const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-      const pending: Promise<PartitionResponse>[][] = [];
-      for (const topic of req.topicData) {
-        const t = broker.topics.topic(topic.name);
-        pending.push(
-          topic.partitionData.map((pd) => {
-            if (!validAcks) return Promise.resolve(partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
-            const p = t ? broker.topics.partition(t.name, pd.index) : undefined;
-            if (!t || !p) return Promise.resolve(partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
-            return appendPartition(v, p, t, pd.records, v >= 3 ? req.transactionalId : null);
-          }),
-        );
-      }
+      const transactionalId = v >= 3 ? req.transactionalId : null;
+      const verification = deps.config.bool('transaction.partition.verification.enable');
       const responses: ProduceResponseTopicProduceResponse[] = [];
-      for (let i = 0; i < req.topicData.length; i++) {
-        responses.push({ name: req.topicData[i]!.name, partitionResponses: await Promise.all(pending[i]!) });
+      const entries: ProduceEntry[] = [];
+      for (const topic of req.topicData) {
+        const t = deps.topics.topic(topic.name);
+        const config = t ? deps.topics.produceConfig(t) : null;
+        const partitionResponses: PartitionResponse[] = new Array<PartitionResponse>(topic.partitionData.length);
+        for (let i = 0; i < topic.partitionData.length; i++) {
+          const pd = topic.partitionData[i]!;
+          if (!validAcks) {
+            partitionResponses[i] = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
+            continue;
+          }
+          const p = t ? deps.topics.partition(t.name, pd.index) : undefined;
+          if (!config || !p) {
+            partitionResponses[i] = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            continue;
+          }
+          const data = validatePartition(v, p, config, pd.records);
+          if (!Buffer.isBuffer(data)) {
+            partitionResponses[i] = data;
+            continue;
+          }
+          const entry: ProduceEntry = { partition: p, records: data, responses: partitionResponses, slot: i };
+          if (verification && isTransactional(data)) {
+            entry.verifyTransaction = (pid, epoch) =>
+              deps.transactions.coordinator.verifyProduce(transactionalId, pid, epoch, p.topic, p.index);
+          }
+          entries.push(entry);
+        }
+        responses.push({ name: topic.name, partitionResponses });
+      }
+      if (entries.length > 0) {
+        // Producer-state checks (idempotence, fencing) happen inside; batches without a producer id skip them.
+        const results = deps.replicaManager.appendRecords({ acks: req.acks, timeoutMs: req.timeoutMs, entries });
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[i]!;
+          const index = e.partition.index;
+          try {
+            e.responses[e.slot] = appended(index, await results[i]!);
+          } catch (err) {
+            e.responses[e.slot] = partitionError(index, errorCodeOf(err, deps.log, 'append'), errorMessageOf(err));
+          }
+        }
       }
       if (req.acks === 0) {
         // Kafka closes the connection when an acks=0 produce fails, the only signal such a

@@ -3,14 +3,17 @@ import type { CreateTopicsResponseCreatableTopicResult } from '../../protocol/me
 import type { DeleteTopicsResponseDeletableTopicResult } from '../../protocol/messages/delete-topics-response.js';
 import { INTERNAL_TOPICS } from '../../cluster/topic-name.js';
 import { defineHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import { resolveTopicConfigs } from '../topic-config.js';
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 
+/** What these handlers use of the broker. */
+export type TopicsDeps = Pick<HandlerContext, 'config' | 'log' | 'nodeId' | 'topics'>;
+
 /** CreateTopics, DeleteTopics and CreatePartitions: the topic lifecycle, validated as Kafka's controller does. */
-export function topicHandlers(broker: Broker) {
+export function topicHandlers(deps: TopicsDeps) {
   const createTopics = defineHandler({
     api: 'CreateTopics',
     minVersion: 0,
@@ -38,9 +41,9 @@ export function topicHandlers(broker: Broker) {
               ErrorCode.INVALID_REQUEST,
               `Create topics request from client contains duplicate topic: ${t.name}`,
             );
-          let partitions = t.numPartitions === -1 ? broker.config.int('num.partitions') : t.numPartitions;
+          let partitions = t.numPartitions === -1 ? deps.config.int('num.partitions') : t.numPartitions;
           let replicationFactor =
-            t.replicationFactor === -1 ? broker.config.int('default.replication.factor') : t.replicationFactor;
+            t.replicationFactor === -1 ? deps.config.int('default.replication.factor') : t.replicationFactor;
           if (t.assignments.length > 0) {
             if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
               throw new KafkaError(
@@ -58,12 +61,12 @@ export function topicHandlers(broker: Broker) {
             for (const a of t.assignments) {
               if (
                 a.brokerIds.length === 0 ||
-                a.brokerIds.some((b) => b !== broker.nodeId) ||
+                a.brokerIds.some((b) => b !== deps.nodeId) ||
                 new Set(a.brokerIds).size !== a.brokerIds.length
               ) {
                 throw new KafkaError(
                   ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`,
+                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${deps.nodeId}`,
                 );
               }
             }
@@ -72,7 +75,7 @@ export function topicHandlers(broker: Broker) {
           }
           const configs: Record<string, string | null> = {};
           for (const c of t.configs) configs[c.name] = c.value;
-          const created = await broker.topics.createTopic(t.name, {
+          const created = await deps.topics.createTopic(t.name, {
             partitions,
             replicationFactor,
             configs,
@@ -82,7 +85,7 @@ export function topicHandlers(broker: Broker) {
           res.numPartitions = partitions;
           res.replicationFactor = replicationFactor;
           if (v >= 5) {
-            res.configs = resolveTopicConfigs(created.configs, broker.config).map((c) => ({
+            res.configs = resolveTopicConfigs(created.configs, deps.config).map((c) => ({
               name: c.name,
               value: c.value,
               readOnly: false,
@@ -91,7 +94,7 @@ export function topicHandlers(broker: Broker) {
             }));
           }
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'create topic');
+          res.errorCode = errorCodeOf(err, deps.log, 'create topic');
           res.errorMessage = errorMessageOf(err);
         }
       }
@@ -118,7 +121,7 @@ export function topicHandlers(broker: Broker) {
         try {
           let name = w.name;
           if (w.name === null || w.name === '') {
-            const t = broker.topics.topicById(w.topicId);
+            const t = deps.topics.topicById(w.topicId);
             if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, `Topic id ${w.topicId} does not exist`);
             name = t.name;
           } else if (w.topicId !== NO_TOPIC_ID) {
@@ -126,11 +129,11 @@ export function topicHandlers(broker: Broker) {
           }
           if (INTERNAL_TOPICS.has(name!))
             throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Internal topic ${name} cannot be deleted`);
-          const deleted = await broker.topics.deleteTopic(name!);
+          const deleted = await deps.topics.deleteTopic(name!);
           res.name = deleted.name;
           res.topicId = deleted.topicId;
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'delete topic');
+          res.errorCode = errorCodeOf(err, deps.log, 'delete topic');
           res.errorMessage = errorMessageOf(err);
         }
       }
@@ -148,7 +151,7 @@ export function topicHandlers(broker: Broker) {
         const res = { name: t.name, errorCode: ErrorCode.NONE as number, errorMessage: null as string | null };
         results.push(res);
         try {
-          const current = broker.topics.checkPartitionIncrease(t.name, t.count);
+          const current = deps.topics.checkPartitionIncrease(t.name, t.count);
           if (t.assignments !== null) {
             if (t.assignments.length !== t.count - current.partitions) {
               throw new KafkaError(
@@ -157,17 +160,17 @@ export function topicHandlers(broker: Broker) {
               );
             }
             for (const a of t.assignments) {
-              if (a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.nodeId) {
+              if (a.brokerIds.length !== 1 || a.brokerIds[0] !== deps.nodeId) {
                 throw new KafkaError(
                   ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${broker.nodeId}`,
+                  `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than ${deps.nodeId}`,
                 );
               }
             }
           }
-          if (!req.validateOnly) await broker.topics.increasePartitions(t.name, t.count);
+          if (!req.validateOnly) await deps.topics.increasePartitions(t.name, t.count);
         } catch (err) {
-          res.errorCode = errorCodeOf(err, broker.log, 'create partitions');
+          res.errorCode = errorCodeOf(err, deps.log, 'create partitions');
           res.errorMessage = errorMessageOf(err);
         }
       }

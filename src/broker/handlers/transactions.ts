@@ -2,7 +2,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import type { AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult } from '../../protocol/messages/add-partitions-to-txn-response.js';
 import type { DescribeProducersResponsePartitionResponse } from '../../protocol/messages/describe-producers-response.js';
 import { defineHandler, type ApiHandler } from '../api-handler.js';
-import type { Broker } from '../broker.js';
+import type { HandlerContext } from './context.js';
 
 /**
  * KIP-588 gave producers PRODUCER_FENCED; clients older than the version that introduced it only
@@ -33,6 +33,9 @@ function topicResults(
   }));
 }
 
+/** What these handlers use of the broker. */
+export type TransactionsDeps = Pick<HandlerContext, 'groups' | 'topics' | 'transactions'>;
+
 /**
  * The transaction APIs: producer ids (InitProducerId), the transaction coordinator
  * (AddPartitionsToTxn including the v4+ batched form, AddOffsetsToTxn, EndTxn,
@@ -40,8 +43,8 @@ function topicResults(
  * against the transaction and then stored by the group coordinator) and DescribeProducers.
  * WriteTxnMarkers is not served: the coordinator writes markers into its own partitions directly.
  */
-export function transactionHandlers(broker: Broker): ApiHandler[] {
-  const txn = broker.transactions.coordinator;
+export function transactionHandlers(deps: TransactionsDeps): ApiHandler[] {
+  const txn = deps.transactions.coordinator;
   const handlers = [
     defineHandler({
       api: 'InitProducerId',
@@ -128,7 +131,7 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
             })),
           };
         }
-        const topics = await broker.groups.commitTransactionalOffsets({
+        const topics = await deps.groups.commitTransactionalOffsets({
           transactionalId: req.transactionalId,
           groupId: req.groupId,
           producerId: req.producerId,
@@ -181,7 +184,7 @@ export function transactionHandlers(broker: Broker): ApiHandler[] {
           topics: req.topics.map((t) => ({
             name: t.name,
             partitions: t.partitionIndexes.map((index): DescribeProducersResponsePartitionResponse => {
-              const p = broker.topics.topic(t.name) ? broker.topics.partition(t.name, index) : undefined;
+              const p = deps.topics.topic(t.name) ? deps.topics.partition(t.name, index) : undefined;
               if (!p) {
                 return {
                   partitionIndex: index,

@@ -34,17 +34,61 @@ export interface TxnMarker {
   commit: boolean;
 }
 
+/** A follower's replica of a partition this broker leads, as its fetches report it (Kafka's Replica). */
+export interface FollowerReplica {
+  readonly brokerId: number;
+  /** The follower's log end offset as of its last fetch. */
+  logEndOffset: number;
+  /** In the ISR: counts toward the high watermark. */
+  inSync: boolean;
+}
+
+/** Waits for the high watermark to reach an offset (Kafka's DelayedProduce, one partition's share). */
+interface DelayedProduce {
+  offset: number;
+  resolve: (reached: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * What the rest of the broker may see of a partition: its identity and offsets, its producer state
+ * and a subscription to high-watermark advances. Its log is the replica layer's alone; every append
+ * and read goes through the ReplicaManager.
+ */
+export interface PartitionView {
+  readonly topic: string;
+  readonly index: number;
+  readonly topicId: string;
+  readonly leaderEpoch: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  readonly lastStableOffset: number;
+  readonly producers: ProducerStateManager;
+  onHighWatermark(listener: () => void): () => void;
+}
+
 /**
  * The broker's state for one partition it leads: the log plus what replication and transactions
- * add on top of it (leader epoch, producer state, last stable offset). With a single broker every
- * partition is led here at epoch 0.
+ * add on top of it (leader epoch, high watermark, producer state, last stable offset, the produce
+ * requests waiting for the high watermark). With a single broker every partition is led here at
+ * epoch 0 and its replica set is this broker alone.
+ *
+ * `log` is public only for the replica layer and its tests: nothing else of the broker imports
+ * this class (it gets a PartitionView), and the layer rules keep storage out of other files.
  */
-export class Partition {
+export class Partition implements PartitionView {
   leaderEpoch = 0;
   /** Per producer id: epoch, last five batches, open transaction (see src/txn/producer-state.ts). */
   readonly producers: ProducerStateManager;
   /** The newest producer snapshot on disk holds entries (so an empty state must be written over it). */
   private snapshotHasEntries = false;
+  private hw: number;
+  /** The other replicas while this broker leads; empty with one broker. */
+  readonly followers: FollowerReplica[] = [];
+  /** Fetches waiting in the purgatory for the high watermark to move. */
+  private readonly hwListeners = new Set<() => void>();
+  private delayed: DelayedProduce[] = [];
 
   constructor(
     readonly topic: string,
@@ -53,6 +97,8 @@ export class Partition {
     readonly log: PartitionLog,
   ) {
     this.producers = new ProducerStateManager(`${topic}-${index}`);
+    this.hw = log.highWatermark;
+    log.ownHighWatermark(() => this.maybeIncrementHighWatermark());
   }
 
   get logStartOffset(): number {
@@ -63,8 +109,78 @@ export class Partition {
     return this.log.logEndOffset;
   }
 
+  /** Offsets below are committed: in every in-sync replica and durable on the leader per its flush policy. */
   get highWatermark(): number {
-    return this.log.highWatermark;
+    return this.hw;
+  }
+
+  /**
+   * Kafka's Partition.maybeIncrementLeaderHW: the minimum log end offset of the in-sync replicas,
+   * the leader's own capped by what its log made durable per the flush policy (with the default
+   * policy that is its log end offset once written). Called whenever the leader's durable offset
+   * moves (and, later, when a follower's fetch reports a new log end offset), in the same tick, so
+   * consumers see records at the moment the log acknowledges them.
+   */
+  maybeIncrementHighWatermark(): void {
+    let hw = this.log.durableOffset;
+    const followers = this.followers;
+    for (let i = 0; i < followers.length; i++) {
+      const f = followers[i]!;
+      if (f.inSync && f.logEndOffset < hw) hw = f.logEndOffset;
+    }
+    if (hw <= this.hw) return;
+    this.hw = hw;
+    this.log.updateHighWatermark(hw);
+    for (const l of this.hwListeners) l();
+    if (this.delayed.length > 0) this.completeDelayedProduces();
+  }
+
+  /** Called on every high-watermark advance (the fetch purgatory waits on it). Returns an unsubscribe. */
+  onHighWatermark(listener: () => void): () => void {
+    this.hwListeners.add(listener);
+    return () => this.hwListeners.delete(listener);
+  }
+
+  /**
+   * Resolves true once the high watermark reaches `offset` (acks=all: every in-sync replica has the
+   * append), false after `timeoutMs`. With one broker the leader's acknowledgement already moved it.
+   */
+  waitForHighWatermark(offset: number, timeoutMs: number): Promise<boolean> {
+    if (this.hw >= offset) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const op: DelayedProduce = {
+        offset,
+        resolve,
+        timer: setTimeout(
+          () => {
+            this.delayed = this.delayed.filter((d) => d !== op);
+            resolve(false);
+          },
+          Math.max(0, timeoutMs),
+        ),
+      };
+      this.delayed.push(op);
+    });
+  }
+
+  private completeDelayedProduces(): void {
+    const still: DelayedProduce[] = [];
+    for (const d of this.delayed) {
+      if (d.offset <= this.hw) {
+        clearTimeout(d.timer);
+        d.resolve(true);
+      } else still.push(d);
+    }
+    this.delayed = still;
+  }
+
+  /** Answers every waiting produce (the partition stops being served here: deletion, shutdown). */
+  failDelayedProduces(): void {
+    for (const d of this.delayed) {
+      clearTimeout(d.timer);
+      d.resolve(false);
+    }
+    this.delayed = [];
   }
 
   /**
@@ -72,7 +188,7 @@ export class Partition {
    * never below the log start offset (retention may delete the start of an open transaction).
    */
   get lastStableOffset(): number {
-    const hw = this.log.highWatermark;
+    const hw = this.hw;
     if (this.producers.size === 0) return hw;
     return Math.max(this.producers.lastStableOffset(hw), Math.min(this.log.logStartOffset, hw));
   }
@@ -148,7 +264,7 @@ export class Partition {
       !m.commit,
       now,
     );
-    ps.trackUntilReplicated(txn, this.log.highWatermark);
+    ps.trackUntilReplicated(txn, this.hw);
     if (txn.aborted) {
       try {
         this.log.appendAbortedTxn(this.abortedEntry(txn));
