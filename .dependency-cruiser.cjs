@@ -49,6 +49,35 @@ module.exports = {
       to: { path: '^src/storage/' },
     },
     {
+      name: 'only-replica-layer-touches-storage',
+      comment:
+        'Partition logs are appended to and read through the replica manager (src/broker/replica), the one ' +
+        'owner of leader and follower reads and writes, so replication plugs in at one place. Allowed besides: ' +
+        'the composition root that opens the LogManager (broker.ts), the topic-config to LogConfig mapping ' +
+        "(topic-config.ts) and the error mapping that gives storage's typed errors their Kafka codes (errors.ts).",
+      severity: 'error',
+      from: {
+        path: '^src/',
+        pathNot: [
+          '^src/storage/',
+          '^src/broker/replica/',
+          '^src/broker/broker\\.ts$',
+          '^src/broker/topic-config\\.ts$',
+          '^src/broker/errors\\.ts$',
+        ],
+      },
+      to: { path: '^src/storage/' },
+    },
+    {
+      name: 'partition-is-the-replica-layers',
+      comment:
+        'The Partition class carries its log; outside src/broker/replica code holds a PartitionView (from ' +
+        'replica-manager.ts), so no handler or coordinator can reach a log through it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/broker/replica/' },
+      to: { path: '^src/broker/replica/partition\\.ts$' },
+    },
+    {
       name: 'no-circular',
       comment:
         'Import cycles make load order fragile and hide layering mistakes. The one known cycle (the broker object ' +
