@@ -235,7 +235,7 @@ export class PartitionLog {
     const hw = Math.min(offset, this.leo);
     if (hw <= this.hw) return;
     this.hw = hw;
-    for (const l of this.listeners) l(this);
+    if (this.listeners.size > 0) for (const l of this.listeners) l(this);
   }
 
   /** Total bytes of all segments. */

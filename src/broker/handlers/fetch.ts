@@ -123,7 +123,7 @@ export function fetchHandler(deps: FetchDeps) {
     const limit = Math.max(0, Math.min(t.maxBytes, budget));
     let records: Buffer;
     try {
-      records = await deps.replicaManager.fetchMessages(p, params, t.fetchOffset, limit, minOne);
+      records = (await deps.replicaManager.fetchMessages(p, params, t.fetchOffset, limit, minOne)).records;
       pooled.push(records);
     } catch (err) {
       data.errorCode = errorCodeOf(err, deps.log, 'fetch read');

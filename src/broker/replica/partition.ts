@@ -131,7 +131,7 @@ export class Partition implements PartitionView {
     if (hw <= this.hw) return;
     this.hw = hw;
     this.log.updateHighWatermark(hw);
-    for (const l of this.hwListeners) l();
+    if (this.hwListeners.size > 0) for (const l of this.hwListeners) l();
     if (this.delayed.length > 0) this.completeDelayedProduces();
   }
 

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { AppendResult, LogConfig, LogManager, TimestampOffset } from '../../storage/index.js';
+import type { AppendResult, LogConfig, LogManager, ReadResult, TimestampOffset } from '../../storage/index.js';
 import type { AppendOrigin } from '../../txn/producer-state.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { Partition, type LeaderAppendOptions, type PartitionView, type TxnMarker } from './partition.js';
 
-export type { AppendResult, TimestampOffset } from '../../storage/index.js';
+export type { AppendResult, ReadResult, TimestampOffset } from '../../storage/index.js';
 export type { PartitionView, TxnMarker } from './partition.js';
 
 /** A consumer's replica id in Fetch (followers send their broker id). */
@@ -166,13 +166,13 @@ export class ReplicaManager {
    * the last stable offset), a follower up to the log end offset. Errors are the log's
    * (OffsetOutOfRange, storage errors).
    */
-  async fetchMessages(
+  fetchMessages(
     partition: PartitionView,
     params: FetchParams,
     fetchOffset: number,
     maxBytes: number,
     minOneMessage: boolean,
-  ): Promise<Buffer> {
+  ): Promise<ReadResult> {
     const p = this.own(partition);
     const maxOffset =
       params.replicaId >= 0
@@ -180,8 +180,8 @@ export class ReplicaManager {
         : params.isolationLevel === READ_COMMITTED
           ? p.lastStableOffset
           : p.highWatermark;
-    const r = await p.log.read(fetchOffset, maxBytes, { maxOffset, minOneMessage, buffers: params.buffers });
-    return r.records;
+    // The log's promise as is: no wrapper promise per partition read on the fetch path.
+    return p.log.read(fetchOffset, maxBytes, { maxOffset, minOneMessage, buffers: params.buffers });
   }
 
   /** Aborted transactions overlapping [from, upTo) for a read_committed fetch. */
