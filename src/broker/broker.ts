@@ -197,7 +197,8 @@ export class Broker {
       await this.server?.close();
       await this.groupsLoading;
       this.groups.shutdown();
-      this.transactions.shutdown(); // producer snapshots at each log end offset, before the logs close
+      this.transactions.shutdown();
+      this.replicaManager.shutdown(this.log); // producer snapshots at each log end offset, before the logs close
       await this.logs.close();
       this.log.info('shutdown complete');
     })();

@@ -26,7 +26,7 @@ export interface TxnWiringDeps {
 /**
  * Idempotence and transactions on this broker: the producer-id allocator, the transaction
  * coordinator (state in __transaction_state, markers through the partitions' producer state),
- * producer-state recovery of every partition at start-up, snapshots at shutdown and
+ * producer-state recovery of every partition at start-up (through the replica manager) and
  * producer.id.expiration.ms housekeeping.
  */
 export class TransactionSupport {
@@ -162,11 +162,10 @@ export class TransactionSupport {
     return n;
   }
 
-  /** Stops timers and writes producer snapshots at each log end offset (call before the logs close). */
+  /** Stops the coordinator and the expiry timer (producer snapshots are the replica manager's, at its shutdown). */
   shutdown(): void {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
     this.coordinator.shutdown();
-    this.broker.replicaManager.shutdown(this.broker.log);
   }
 }
