@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
-import type { MetadataStore, TopicRecord } from '../cluster/metadata-store.js';
+import type { ClusterMetadata } from '../cluster/cluster-metadata.js';
+import type { PartitionRecord, TopicRecord } from '../cluster/metadata-records.js';
+import type { PartitionStateListener, TopicChangeListener } from '../cluster/partition-state.js';
 import { INTERNAL_TOPICS, topicNameProblem } from '../cluster/topic-name.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { LogManager } from '../storage/index.js';
@@ -23,12 +25,16 @@ export interface CreateTopicOptions {
 export type TopicListener = (event: 'created' | 'deleted' | 'partitions' | 'configs', topic: TopicRecord) => void;
 
 /**
- * Topics as the broker serves them: the metadata store's records joined with the partition logs.
- * Creating, deleting, growing and reconfiguring a topic goes through here so the two never
- * disagree; a crash between the two steps is repaired by `reconcile()` at start-up.
+ * Topics as the broker serves them: the cluster metadata's records joined with the partition logs
+ * this broker leads. Writes go to the metadata store; the logs follow the store's deltas (this
+ * broker's or another's) through the PartitionStateListener calls, so the two never disagree; a
+ * crash between the two steps is repaired by `reconcile()` at start-up.
  */
-export class TopicManager {
+export class TopicManager implements PartitionStateListener, TopicChangeListener {
+  /** Partitions this broker leads, by topic and index (a hole where another broker leads). */
   private readonly partitions = new Map<string, Partition[]>();
+  /** Partitions this broker holds but no longer leads, kept for when replication follows the leader. */
+  private readonly following = new Map<string, Partition>();
   private readonly listeners: TopicListener[] = [];
   /** Effective topic config values (overrides over broker defaults), resolved once per change. */
   private readonly effective = new Map<string, Map<string, string>>();
@@ -36,7 +42,7 @@ export class TopicManager {
   private readonly creating = new Map<string, Promise<TopicRecord>>();
 
   constructor(
-    private readonly metadata: MetadataStore,
+    private readonly metadata: ClusterMetadata,
     private readonly logs: LogManager,
     private readonly config: BrokerConfig,
     private readonly log: Logger,
@@ -50,7 +56,10 @@ export class TopicManager {
     for (const l of this.listeners) l(event, topic);
   }
 
-  /** Makes the logs on disk match the metadata: removes orphans, creates what is missing. */
+  /**
+   * Makes the logs on disk match the metadata: removes orphans, then opens what this broker
+   * leads and from then on follows the metadata's deltas.
+   */
   async reconcile(): Promise<void> {
     for (const l of this.logs.logs()) {
       const t = this.metadata.topic(l.topic);
@@ -59,22 +68,68 @@ export class TopicManager {
         await this.logs.deleteLog(l.topic, l.partition);
       }
     }
-    for (const t of this.metadata.topics()) this.openPartitions(t);
+    this.metadata.attach(this, this);
   }
 
-  private openPartitions(t: TopicRecord): Partition[] {
-    const config = logConfigFor(t.configs, this.config);
+  becomeLeader(t: TopicRecord, rec: PartitionRecord): void {
     const list = this.partitions.get(t.name) ?? [];
-    for (let i = list.length; i < t.partitions; i++) {
-      const log = this.logs.getLog(t.name, i) ?? this.logs.createLog(t.name, i, config);
-      const p = new Partition(t.name, i, t.topicId, log);
-      // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
-      // (epoch, end) even for an empty partition, as a Kafka leader does.
-      log.assignEpochStartOffset(p.leaderEpoch, log.logEndOffset);
-      list.push(p);
-    }
     this.partitions.set(t.name, list);
-    return list;
+    let p = list[rec.partition] ?? this.following.get(`${t.name}-${rec.partition}`);
+    this.following.delete(`${t.name}-${rec.partition}`);
+    if (!p) {
+      const log =
+        this.logs.getLog(t.name, rec.partition) ??
+        this.logs.createLog(t.name, rec.partition, logConfigFor(t.configs, this.config));
+      p = new Partition(t.name, rec.partition, t.topicId, log);
+    } else if (p.leaderEpoch === rec.leaderEpoch && list[rec.partition] === p) {
+      return;
+    }
+    list[rec.partition] = p;
+    p.leaderEpoch = rec.leaderEpoch;
+    // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
+    // (epoch, end) even for an empty partition, as a Kafka leader does.
+    p.log.assignEpochStartOffset(p.leaderEpoch, p.log.logEndOffset);
+  }
+
+  becomeFollower(t: TopicRecord, rec: PartitionRecord): void {
+    const list = this.partitions.get(t.name);
+    const p = list?.[rec.partition];
+    if (p) {
+      delete list[rec.partition];
+      this.following.set(`${t.name}-${rec.partition}`, p);
+    }
+    // Replication comes with the next step: until then a follower only stops taking appends.
+    this.log.info({ topic: t.name, partition: rec.partition, leader: rec.leader }, 'became follower');
+  }
+
+  async stopReplica(topic: string, index: number, deleted: boolean): Promise<void> {
+    const list = this.partitions.get(topic);
+    if (list?.[index]) delete list[index];
+    this.following.delete(`${topic}-${index}`);
+    if (deleted) await this.logs.deleteLog(topic, index);
+  }
+
+  topicChanged(event: 'created' | 'deleted' | 'partitions' | 'configs', t: TopicRecord): void {
+    if (event === 'deleted') {
+      this.partitions.delete(t.name);
+      this.effective.delete(t.name);
+    } else if (event === 'configs') {
+      this.applyConfigs(t);
+    }
+    this.emit(event, t);
+  }
+
+  brokerConfigsChanged(scope: 'default' | 'broker', configs: Record<string, string>): void {
+    for (const k of this.config.dynamicValues(scope).keys())
+      if (!(k in configs)) this.config.setDynamic(scope, k, null);
+    for (const [k, v] of Object.entries(configs)) {
+      try {
+        this.config.setDynamic(scope, k, v);
+      } catch (err) {
+        this.log.warn({ err, property: k }, 'ignoring a stored dynamic broker config');
+      }
+    }
+    this.reapplyAllConfigs();
   }
 
   topic(name: string): TopicRecord | undefined {
@@ -159,16 +214,12 @@ export class TopicManager {
         internal: INTERNAL_TOPICS.has(name),
       };
     }
-    const creation = (async () => {
-      const t = await this.metadata.createTopic(name, opts.partitions, configs);
-      this.openPartitions(t);
-      return t;
-    })();
+    // The metadata delta opens the partitions this broker leads before the creation resolves.
+    const creation = this.metadata.createTopic(name, opts.partitions, configs);
     this.creating.set(name, creation);
     try {
       const t = await creation;
       this.log.info({ topic: name, partitions: opts.partitions, configs }, 'created topic');
-      this.emit('created', t);
       return t;
     } finally {
       this.creating.delete(name);
@@ -199,13 +250,9 @@ export class TopicManager {
     if (!this.config.bool('delete.topic.enable')) {
       throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)');
     }
+    // The metadata delta stops the partitions and deletes their logs before this resolves.
     await this.metadata.deleteTopic(name);
-    const parts = this.partitions.get(name) ?? [];
-    this.partitions.delete(name);
-    for (const p of parts) await this.logs.deleteLog(p.topic, p.index);
-    this.effective.delete(name);
     this.log.info({ topic: name }, 'deleted topic');
-    this.emit('deleted', t);
     return t;
   }
 
@@ -232,20 +279,17 @@ export class TopicManager {
   }
 
   async increasePartitions(name: string, total: number): Promise<void> {
-    const t = this.checkPartitionIncrease(name, total);
+    this.checkPartitionIncrease(name, total);
     await this.metadata.setPartitionCount(name, total);
-    this.openPartitions(t);
     this.log.info({ topic: name, partitions: total }, 'added partitions');
-    this.emit('partitions', t);
   }
 
   /** Replaces a topic's config overrides and applies them to its logs at once. */
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const t = this.metadata.topic(name);
     if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist`);
+    // The metadata delta applies the new configs to the logs (topicChanged) before this resolves.
     await this.metadata.setTopicConfigs(name, configs);
-    this.applyConfigs(t);
-    this.emit('configs', t);
   }
 
   /** Re-applies effective configs to every log (after a dynamic broker config change). */

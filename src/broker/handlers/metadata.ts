@@ -14,13 +14,14 @@ export function metadataHandler(broker: Broker) {
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
-    partitions: (broker.topics.partitionsOf(t.name) ?? []).map((p) => ({
+    // The cluster's partition records: which broker leads each partition, at which epoch.
+    partitions: broker.metadata.partitions(t.name).map((p) => ({
       errorCode: ErrorCode.NONE,
-      partitionIndex: p.index,
-      leaderId: broker.nodeId,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
       leaderEpoch: p.leaderEpoch,
-      replicaNodes: [broker.nodeId],
-      isrNodes: [broker.nodeId],
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
       offlineReplicas: [],
     })),
     topicAuthorizedOperations: withOps && version >= 8 ? TOPIC_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
@@ -33,6 +34,15 @@ export function metadataHandler(broker: Broker) {
     partitions: [],
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   });
+
+  /** Every registered broker; this one even in the moment between listening and registering. */
+  const liveBrokers = () => {
+    const out = broker.metadata.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));
+    if (!out.some((b) => b.nodeId === broker.nodeId)) {
+      out.push({ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null });
+    }
+    return out;
+  };
 
   return defineHandler({
     api: 'Metadata',
@@ -81,7 +91,7 @@ export function metadataHandler(broker: Broker) {
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        brokers: liveBrokers(),
         clusterId: broker.clusterId,
         controllerId: broker.nodeId,
         topics,

@@ -237,7 +237,14 @@ export function produceHandler(broker: Broker) {
           topic.partitionData.map((pd) => {
             if (!validAcks) return Promise.resolve(partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
             const p = t ? broker.topics.partition(t.name, pd.index) : undefined;
-            if (!t || !p) return Promise.resolve(partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+            if (!t || !p) {
+              // The partition exists but another broker leads it: the client refreshes its metadata.
+              const code =
+                t && pd.index >= 0 && pd.index < t.partitions
+                  ? ErrorCode.NOT_LEADER_OR_FOLLOWER
+                  : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+              return Promise.resolve(partitionError(pd.index, code));
+            }
             return appendPartition(v, p, t, pd.records, v >= 3 ? req.transactionalId : null);
           }),
         );
