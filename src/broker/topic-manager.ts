@@ -120,9 +120,9 @@ export class TopicManager implements PartitionStateListener, TopicChangeListener
   }
 
   brokerConfigsChanged(scope: 'default' | 'broker', configs: Record<string, string>): void {
-    for (const k of this.config.dynamicValues(scope).keys())
-      if (!(k in configs)) this.config.setDynamic(scope, k, null);
-    for (const [k, v] of Object.entries(configs)) {
+    const next = new Map<string, string | null>(Object.entries(configs));
+    for (const k of this.config.dynamicValues(scope).keys()) if (!next.has(k)) next.set(k, null);
+    for (const [k, v] of next) {
       try {
         this.config.setDynamic(scope, k, v);
       } catch (err) {

@@ -18,7 +18,12 @@ import {
   type WireClient,
 } from '../broker/support.js';
 
-/** What the fixture's broker (format-1 metadata) was left holding; see test/fixtures/data-dir-v1. */
+/**
+ * test/fixtures/data-dir-v1 was written by the broker as it was before versioned metadata (format-1
+ * meta/metadata.json), node.id 1: topic orders (3 partitions, retention.ms=3600000,
+ * cleanup.policy=compact) with v0 and v1 produced to partitions 0 and 1; topic plain grown from 1
+ * to 2 partitions with hello in partition 1; log.cleaner.threads=2 set on broker 1; shut down cleanly.
+ */
 async function assertFixtureServed(c: WireClient): Promise<void> {
   const md = await metadata(c, null);
   const byName = new Map(md.topics.map((t) => [t.name, t]));
