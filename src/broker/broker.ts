@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { type BrokerConfig } from '../config/broker-config.js';
-import { MetadataStore } from '../cluster/metadata-store.js';
+import { ClusterMetadata } from '../cluster/cluster-metadata.js';
+import { FileMetadataStore } from '../cluster/file-store.js';
+import type { MetadataStore } from '../cluster/metadata-store.js';
 import { compressAsync, decompressAsync, isSupportedCodec } from '../protocol/compression/index.js';
 import { LogManager, type RecordsCodec } from '../storage/index.js';
 import type { ApiHandler } from './api-handler.js';
@@ -28,6 +30,14 @@ const storageCodec: RecordsCodec = {
 
 export type { AdvertisedEndpoint } from './handlers/context.js';
 
+export interface BrokerStartOptions {
+  /**
+   * Where cluster metadata lives. Default: the data dir's own file store (a single node). Brokers
+   * given one shared store (InMemoryMetadataStore) form a cluster; the caller closes that store.
+   */
+  metadataStore?: MetadataStore;
+}
+
 /**
  * One Brook broker: the composition root. It opens configuration, metadata and the partition logs,
  * builds the replica manager, coordinators and listener on them, and hands each part only what it
@@ -52,13 +62,15 @@ export class Broker {
   private server: SocketServer | null = null;
   private processor: KafkaRequestProcessor | null = null;
   private closing: Promise<void> | null = null;
+  /** The metadata store was opened by this broker (not shared), so closing it is ours to do. */
+  private ownStore = false;
   /** The group coordinator's load from __consumer_offsets, awaited by close so nothing writes after it. */
   private groupsLoading: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: BrokerConfig,
     readonly log: Logger,
-    readonly metadata: MetadataStore,
+    readonly metadata: ClusterMetadata,
     readonly logs: LogManager,
   ) {
     this.nodeId = config.nodeId;
@@ -81,11 +93,14 @@ export class Broker {
   }
 
   /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
-  static async start(config: BrokerConfig, log: Logger): Promise<Broker> {
+  static async start(config: BrokerConfig, log: Logger, opts: BrokerStartOptions = {}): Promise<Broker> {
     const started = performance.now();
     const dataDir = config.dataDir;
     await mkdir(dataDir, { recursive: true });
-    const metadata = await MetadataStore.open(dataDir, config.nodeId);
+    const onListenerError = (err: unknown) => log.error({ err }, 'applying a metadata change failed');
+    const store = opts.metadataStore ?? (await FileMetadataStore.open(dataDir, config.nodeId, onListenerError));
+    const ownStore = opts.metadataStore === undefined;
+    const metadata = await ClusterMetadata.open(store, config.nodeId, log);
     for (const scope of ['default', 'broker'] as const) {
       for (const [k, v] of Object.entries(metadata.dynamicBrokerConfigs(scope))) {
         try {
@@ -113,11 +128,16 @@ export class Broker {
       // Producer state must be rebuilt before the first produce is checked against it.
       await broker.transactions.startup();
       await broker.listen();
+      broker.ownStore = ownStore;
+      await broker.register();
       // Groups load from __consumer_offsets while the broker already serves (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
       broker.groupsLoading = broker.groups.startup().catch((err) => {
         if (!broker.closing) log.error({ err }, 'group coordinator failed to load');
       });
     } catch (err) {
+      await broker.server?.close().catch(() => {});
+      await metadata.close().catch(() => {});
+      if (ownStore) await store.close().catch(() => {});
       await logs.close().catch(() => {});
       throw err;
     }
@@ -183,6 +203,19 @@ export class Broker {
     };
   }
 
+  /** Announces this broker in the cluster metadata, so Metadata responses everywhere list it. */
+  private register(): Promise<void> {
+    const listener = this.config.listeners()[0]!;
+    return this.metadata.register({
+      host: this.advertised.host,
+      port: this.advertised.port,
+      listeners: [
+        { name: listener.name, host: this.advertised.host, port: this.advertised.port, securityProtocol: 'PLAINTEXT' },
+      ],
+      rack: null,
+    });
+  }
+
   /** The API versions this broker serves (what ApiVersions advertises). */
   supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
     return this.processor?.supportedApis() ?? [];
@@ -195,6 +228,9 @@ export class Broker {
       // Waiting fetches are answered first, so they do not hold the connections' grace period.
       this.purgatory.close();
       await this.server?.close();
+      // Unregisters this broker; after the server, so no request in flight waits on a delta.
+      await this.metadata.close();
+      if (this.ownStore) await this.metadata.store.close();
       await this.groupsLoading;
       this.groups.shutdown();
       this.transactions.shutdown();

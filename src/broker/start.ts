@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { LevelWithSilent, Logger } from 'pino';
 import { BrokerConfig } from '../config/broker-config.js';
 import { createLogger } from '../logger.js';
+import type { MetadataStore } from '../cluster/metadata-store.js';
 import { Broker } from './broker.js';
 
 export interface StartBrokerOptions {
@@ -19,6 +20,14 @@ export interface StartBrokerOptions {
   logLevel?: LevelWithSilent;
   /** A logger of your own instead of the built-in one. */
   logger?: Logger;
+  /** node.id of this broker (default 1, or the `node.id` in `config`). */
+  nodeId?: number;
+  /**
+   * Cluster metadata shared with other brokers, e.g. one InMemoryMetadataStore given to several
+   * startBroker calls (each with its own nodeId and data dir) makes them one cluster. Default: a
+   * file store in the data dir. The caller closes a store it passes in.
+   */
+  metadataStore?: MetadataStore;
 }
 
 export interface BrokerHandle {
@@ -46,13 +55,14 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   const props: [string, string][] = Object.entries(opts.config ?? {});
   props.push(['listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`]);
   props.push(['log.dirs', dataDir]);
+  if (opts.nodeId !== undefined) props.push(['node.id', String(opts.nodeId)]);
   const config = new BrokerConfig(props);
   const log =
     opts.logger ?? createLogger({ level: opts.logLevel ?? 'warn', pretty: false, destination: process.stderr });
   for (const w of config.warnings) log.warn(w);
   let broker: Broker;
   try {
-    broker = await Broker.start(config, log);
+    broker = await Broker.start(config, log, { metadataStore: opts.metadataStore });
   } catch (err) {
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
     throw err;

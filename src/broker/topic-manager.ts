@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigError } from '../config/config-def.js';
-import type { MetadataStore, TopicRecord } from '../cluster/metadata-store.js';
+import type { ClusterMetadata } from '../cluster/cluster-metadata.js';
+import type { PartitionRecord, TopicRecord } from '../cluster/metadata-records.js';
+import type { PartitionStateListener, TopicChangeListener } from '../cluster/partition-state.js';
 import { INTERNAL_TOPICS, topicNameProblem } from '../cluster/topic-name.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { PartitionView, ReplicaManager } from './replica/replica-manager.js';
@@ -28,11 +30,12 @@ export interface CreateTopicOptions {
 export type TopicListener = (event: 'created' | 'deleted' | 'partitions' | 'configs', topic: TopicRecord) => void;
 
 /**
- * Topics as the broker serves them: the metadata store's records joined with the partition logs.
- * Creating, deleting, growing and reconfiguring a topic goes through here so the two never
- * disagree; a crash between the two steps is repaired by `reconcile()` at start-up.
+ * Topics as the broker serves them: the cluster metadata's records joined with the partition logs
+ * this broker leads. Writes go to the metadata store; the logs follow the store's deltas (this
+ * broker's or another's) through the PartitionStateListener calls, so the two never disagree; a
+ * crash between the two steps is repaired by `reconcile()` at start-up.
  */
-export class TopicManager {
+export class TopicManager implements PartitionStateListener, TopicChangeListener {
   private readonly listeners: TopicListener[] = [];
   /** Effective topic config values (overrides over broker defaults), resolved once per change. */
   private readonly effective = new Map<string, Map<string, string>>();
@@ -42,7 +45,7 @@ export class TopicManager {
   private readonly creating = new Map<string, Promise<TopicRecord>>();
 
   constructor(
-    private readonly metadata: MetadataStore,
+    private readonly metadata: ClusterMetadata,
     private readonly replicas: ReplicaManager,
     private readonly config: BrokerConfig,
     private readonly log: Logger,
@@ -56,17 +59,55 @@ export class TopicManager {
     for (const l of this.listeners) l(event, topic);
   }
 
-  /** Makes the logs on disk match the metadata: removes orphans, creates what is missing. */
+  /**
+   * Makes the logs on disk match the metadata: removes orphans, then opens what this broker
+   * leads and from then on follows the metadata's deltas.
+   */
   async reconcile(): Promise<void> {
     await this.replicas.removeStrayLogs((topic, partition) => {
       const t = this.metadata.topic(topic);
       return t !== undefined && partition < t.partitions;
     }, this.log);
-    for (const t of this.metadata.topics()) this.openPartitions(t);
+    this.metadata.attach(this, this);
   }
 
-  private openPartitions(t: TopicRecord): void {
-    this.replicas.makeLeaders(t.name, t.topicId, t.partitions, logConfigFor(t.configs, this.config));
+  becomeLeader(t: TopicRecord, rec: PartitionRecord): void {
+    this.replicas.becomeLeader(t.name, t.topicId, rec.partition, rec.leaderEpoch, () =>
+      logConfigFor(t.configs, this.config),
+    );
+  }
+
+  becomeFollower(t: TopicRecord, rec: PartitionRecord): void {
+    this.replicas.becomeFollower(t.name, rec.partition);
+    // Replication comes with the next step: until then a follower only stops taking appends.
+    this.log.info({ topic: t.name, partition: rec.partition, leader: rec.leader }, 'became follower');
+  }
+
+  async stopReplica(topic: string, index: number, deleted: boolean): Promise<void> {
+    await this.replicas.stopReplica(topic, index, deleted);
+  }
+
+  topicChanged(event: 'created' | 'deleted' | 'partitions' | 'configs', t: TopicRecord): void {
+    if (event === 'deleted') {
+      this.effective.delete(t.name);
+      this.produceConfigs.delete(t.name);
+    } else if (event === 'configs') {
+      this.applyConfigs(t);
+    }
+    this.emit(event, t);
+  }
+
+  brokerConfigsChanged(scope: 'default' | 'broker', configs: Record<string, string>): void {
+    const next = new Map<string, string | null>(Object.entries(configs));
+    for (const k of this.config.dynamicValues(scope).keys()) if (!next.has(k)) next.set(k, null);
+    for (const [k, v] of next) {
+      try {
+        this.config.setDynamic(scope, k, v);
+      } catch (err) {
+        this.log.warn({ err, property: k }, 'ignoring a stored dynamic broker config');
+      }
+    }
+    this.reapplyAllConfigs();
   }
 
   topic(name: string): TopicRecord | undefined {
@@ -147,16 +188,12 @@ export class TopicManager {
         internal: INTERNAL_TOPICS.has(name),
       };
     }
-    const creation = (async () => {
-      const t = await this.metadata.createTopic(name, opts.partitions, configs);
-      this.openPartitions(t);
-      return t;
-    })();
+    // The metadata delta opens the partitions this broker leads before the creation resolves.
+    const creation = this.metadata.createTopic(name, opts.partitions, configs);
     this.creating.set(name, creation);
     try {
       const t = await creation;
       this.log.info({ topic: name, partitions: opts.partitions, configs }, 'created topic');
-      this.emit('created', t);
       return t;
     } finally {
       this.creating.delete(name);
@@ -187,12 +224,9 @@ export class TopicManager {
     if (!this.config.bool('delete.topic.enable')) {
       throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false)');
     }
+    // The metadata delta stops the partitions and deletes their logs before this resolves.
     await this.metadata.deleteTopic(name);
-    await this.replicas.stopReplicas(name);
-    this.effective.delete(name);
-    this.produceConfigs.delete(name);
     this.log.info({ topic: name }, 'deleted topic');
-    this.emit('deleted', t);
     return t;
   }
 
@@ -219,20 +253,17 @@ export class TopicManager {
   }
 
   async increasePartitions(name: string, total: number): Promise<void> {
-    const t = this.checkPartitionIncrease(name, total);
+    this.checkPartitionIncrease(name, total);
     await this.metadata.setPartitionCount(name, total);
-    this.openPartitions(t);
     this.log.info({ topic: name, partitions: total }, 'added partitions');
-    this.emit('partitions', t);
   }
 
   /** Replaces a topic's config overrides and applies them to its logs at once. */
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const t = this.metadata.topic(name);
     if (!t) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist`);
+    // The metadata delta applies the new configs to the logs (topicChanged) before this resolves.
     await this.metadata.setTopicConfigs(name, configs);
-    this.applyConfigs(t);
-    this.emit('configs', t);
   }
 
   /** Re-applies effective configs to every log (after a dynamic broker config change). */

@@ -1,193 +1,103 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { INTERNAL_TOPICS, collisionKey } from './topic-name.js';
+import type {
+  BrokerRegistration,
+  ConfigResourceType,
+  MetadataValue,
+  PartitionRecord,
+  TopicValue,
+} from './metadata-records.js';
 
-export interface TopicRecord {
-  name: string;
-  topicId: string;
-  partitions: number;
-  /** Topic-level config overrides (Kafka names), as set at creation or through the config APIs. */
-  configs: Record<string, string>;
-  internal: boolean;
+export type { TopicRecord } from './metadata-records.js';
+
+/** One stored record and its version: the store revision that last wrote it (etcd's mod revision). */
+export interface VersionedEntry {
+  key: string;
+  value: MetadataValue;
+  version: number;
 }
 
-interface Snapshot {
-  version: 1;
-  topics: TopicRecord[];
-  brokerConfigs: { default: Record<string, string>; broker: Record<string, string> };
-}
-
-/**
- * The cluster metadata a single node owns: cluster id, topics (ids, partition counts, config
- * overrides) and dynamic broker configs. Kept in `<data-dir>/meta/metadata.json`, replaced
- * atomically (write, fsync, rename, fsync dir) on every change so a crash leaves the old or the new
- * state, never a mix. Behind this interface an etcd-backed store can replace it for clusters.
- */
-export class MetadataStore {
-  private readonly byName = new Map<string, TopicRecord>();
-  private readonly byId = new Map<string, TopicRecord>();
-  private brokerConfigs: Snapshot['brokerConfigs'] = { default: {}, broker: {} };
-  private writing: Promise<void> = Promise.resolve();
-
-  private constructor(
-    private readonly dir: string,
-    readonly clusterId: string,
-    readonly nodeId: number,
-  ) {}
-
-  static async open(dataDir: string, nodeId: number): Promise<MetadataStore> {
-    await mkdir(join(dataDir, 'meta'), { recursive: true });
-    const clusterId = await loadOrCreateMetaProperties(dataDir, nodeId);
-    const store = new MetadataStore(join(dataDir, 'meta'), clusterId, nodeId);
-    let text: string | null = null;
-    try {
-      text = await readFile(join(store.dir, 'metadata.json'), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    if (text !== null) {
-      const snap = JSON.parse(text) as Snapshot;
-      for (const t of snap.topics) store.index(t);
-      store.brokerConfigs = snap.brokerConfigs ?? { default: {}, broker: {} };
-    }
-    return store;
-  }
-
-  private index(t: TopicRecord): void {
-    this.byName.set(t.name, t);
-    this.byId.set(t.topicId, t);
-  }
-
-  topics(): IterableIterator<TopicRecord> {
-    return this.byName.values();
-  }
-
-  topic(name: string): TopicRecord | undefined {
-    return this.byName.get(name);
-  }
-
-  topicById(id: string): TopicRecord | undefined {
-    return this.byId.get(id);
-  }
-
-  /** A topic whose name collides with `name` on '.' versus '_', if any. */
-  collidingTopic(name: string): TopicRecord | undefined {
-    const key = collisionKey(name);
-    for (const t of this.byName.values()) if (t.name !== name && collisionKey(t.name) === key) return t;
-    return undefined;
-  }
-
-  async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
-    if (this.byName.has(name)) throw new Error(`topic ${name} exists`);
-    const t: TopicRecord = {
-      name,
-      topicId: newTopicId(),
-      partitions,
-      configs: { ...configs },
-      internal: INTERNAL_TOPICS.has(name),
-    };
-    this.index(t);
-    await this.persist();
-    return t;
-  }
-
-  async deleteTopic(name: string): Promise<TopicRecord | undefined> {
-    const t = this.byName.get(name);
-    if (!t) return undefined;
-    this.byName.delete(name);
-    this.byId.delete(t.topicId);
-    await this.persist();
-    return t;
-  }
-
-  async setPartitionCount(name: string, partitions: number): Promise<void> {
-    const t = this.byName.get(name);
-    if (!t) throw new Error(`no topic ${name}`);
-    t.partitions = partitions;
-    await this.persist();
-  }
-
-  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
-    const t = this.byName.get(name);
-    if (!t) throw new Error(`no topic ${name}`);
-    t.configs = { ...configs };
-    await this.persist();
-  }
-
-  dynamicBrokerConfigs(scope: 'default' | 'broker'): Record<string, string> {
-    return { ...this.brokerConfigs[scope] };
-  }
-
-  async setDynamicBrokerConfigs(scope: 'default' | 'broker', configs: Record<string, string>): Promise<void> {
-    this.brokerConfigs[scope] = { ...configs };
-    await this.persist();
-  }
-
-  /** Serialises writes so the file always holds the latest state once the promise settles. */
-  private persist(): Promise<void> {
-    const snapshot: Snapshot = { version: 1, topics: [...this.byName.values()], brokerConfigs: this.brokerConfigs };
-    const text = JSON.stringify(snapshot, null, 1);
-    this.writing = this.writing.then(() => writeFileAtomic(this.dir, 'metadata.json', text));
-    return this.writing;
-  }
-}
-
-/** A random topic id that is never the all-zero "no id" uuid. */
-function newTopicId(): string {
-  let id = randomUUID();
-  while (id === '00000000-0000-0000-0000-000000000000') id = randomUUID();
-  return id;
-}
-
-export async function writeFileAtomic(dir: string, name: string, text: string | Buffer): Promise<void> {
-  const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+/** Every record at one revision: what a broker builds its metadata image from. */
+export interface MetadataSnapshot {
+  revision: number;
+  entries: VersionedEntry[];
 }
 
 /**
- * `meta.properties` identifies the data dir as Kafka's does (version, cluster.id, node.id). A data
- * dir written by another node id is refused rather than silently adopted.
+ * One compare-and-swap: the write applies only if the key's version is still `expectedVersion`
+ * (0: the key must not exist). `value` null deletes the key.
  */
-async function loadOrCreateMetaProperties(dataDir: string, nodeId: number): Promise<string> {
-  const path = join(dataDir, 'meta.properties');
-  let text: string | null = null;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+export interface MetadataWrite {
+  key: string;
+  expectedVersion: number;
+  value: MetadataValue | null;
+}
+
+/** What one committed transaction changed, in the order its writes were given. */
+export type MetadataChange =
+  | { type: 'topic-created'; topic: TopicValue }
+  | { type: 'topic-changed'; topic: TopicValue }
+  | { type: 'topic-deleted'; topic: TopicValue }
+  | { type: 'partition-changed'; partition: PartitionRecord; previous: PartitionRecord | null }
+  | { type: 'partition-removed'; partition: PartitionRecord }
+  | { type: 'config-changed'; resource: ConfigResourceType; name: string; configs: Record<string, string> }
+  | { type: 'broker-registered'; broker: BrokerRegistration }
+  | { type: 'broker-unregistered'; nodeId: number };
+
+/** The changes of one transaction and the revision it created (the shape of an etcd watch event batch). */
+export interface MetadataDelta {
+  revision: number;
+  changes: MetadataChange[];
+  /** The raw writes, for an image that mirrors the store's keys and versions. */
+  writes: { key: string; value: MetadataValue | null }[];
+}
+
+export type DeltaListener = (delta: MetadataDelta) => void;
+
+/**
+ * Where cluster metadata lives. Every write is a transaction of compare-and-swaps on key versions
+ * (an etcd Txn comparing mod revisions) and creates one new store-wide revision; every committed
+ * transaction reaches watchers as one delta, in revision order (an etcd watch). Implementations:
+ * FileMetadataStore (one node, a file in the data dir) and InMemoryMetadataStore (brokers sharing
+ * one process); an etcd store comes with replication.
+ */
+export interface MetadataStore {
+  readonly clusterId: string;
+  /** All records at the newest revision whose delta has been delivered. */
+  snapshot(): Promise<MetadataSnapshot>;
+  /**
+   * Applies every write or none. Resolves with the new revision once the change is durable and
+   * its delta has been delivered to watchers; rejects with MetadataConflictError when any
+   * expected version is stale.
+   */
+  commit(writes: MetadataWrite[]): Promise<number>;
+  /**
+   * Delivers every delta after `fromRevision` (those already committed first, at once), then each
+   * new one as it commits. Throws MetadataCompactedError when deltas after `fromRevision` are no
+   * longer retained: the watcher must start again from a snapshot. Returns the unsubscribe.
+   */
+  watch(fromRevision: number, listener: DeltaListener): () => void;
+  /** Waits for writes in flight; later commits are refused. */
+  close(): Promise<void>;
+}
+
+/** A compare-and-swap lost: the key changed since the writer read it. Re-read and retry. */
+export class MetadataConflictError extends Error {
+  constructor(
+    readonly key: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+  ) {
+    super(`metadata key ${key} is at version ${actualVersion}, not the expected ${expectedVersion}`);
+    this.name = 'MetadataConflictError';
   }
-  if (text !== null) {
-    const props = new Map<string, string>();
-    for (const line of text.split('\n')) {
-      const m = /^([^#=]+)=(.*)$/.exec(line.trim());
-      if (m) props.set(m[1]!.trim(), m[2]!.trim());
-    }
-    const stored = Number(props.get('node.id'));
-    if (props.has('node.id') && stored !== nodeId) {
-      throw new Error(`data dir ${dataDir} belongs to node.id ${stored}, but this broker is node.id ${nodeId}`);
-    }
-    const cid = props.get('cluster.id');
-    if (cid) return cid;
+}
+
+/** The deltas a watcher asked for are gone (etcd's ErrCompacted): resume from a fresh snapshot. */
+export class MetadataCompactedError extends Error {
+  constructor(
+    readonly fromRevision: number,
+    readonly oldestRetained: number,
+  ) {
+    super(`metadata deltas after revision ${fromRevision} are compacted; the oldest retained is ${oldestRetained}`);
+    this.name = 'MetadataCompactedError';
   }
-  const clusterId = randomBytes(16).toString('base64url');
-  await writeFileAtomic(
-    dataDir,
-    'meta.properties',
-    `#\n#${new Date().toISOString()}\nversion=1\ncluster.id=${clusterId}\nnode.id=${nodeId}\n`,
-  );
-  return clusterId;
 }

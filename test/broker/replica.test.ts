@@ -24,7 +24,7 @@ async function leader(config: Partial<LogConfig> = {}) {
   const dir = tempDir('brook-replica-');
   const logs = await LogManager.open(dir.dir, { defaultConfig: config });
   const replicas = new ReplicaManager(logs, 0);
-  replicas.makeLeaders('t', TOPIC_ID, 1, resolveLogConfig(defaultLogConfig(), config));
+  replicas.becomeLeader('t', TOPIC_ID, 0, 0, () => resolveLogConfig(defaultLogConfig(), config));
   const view = replicas.getPartition('t', 0)!;
   return {
     replicas,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MetadataStore } from '../../cluster/metadata-store.js';
+import type { ClusterMetadata } from '../../cluster/cluster-metadata.js';
 import type { BrokerConfig } from '../../config/broker-config.js';
 import type { GroupCoordinator } from '../../group/group-coordinator.js';
 import type { BufferPool } from '../../util/buffer-pool.js';
@@ -28,8 +28,8 @@ export interface HandlerContext {
   readonly log: Logger;
   /** Where clients are told to connect; read live (port 0 resolves once the listener is bound). */
   readonly advertised: AdvertisedEndpoint;
-  /** The stored metadata (dynamic broker configs). */
-  readonly metadata: MetadataStore;
+  /** The broker's image of the cluster metadata: partition records, live brokers, dynamic configs. */
+  readonly metadata: ClusterMetadata;
   /** Topics as this broker serves them: the metadata cache and topic administration. */
   readonly topics: TopicManager;
   /** The only way to append to or read from a partition. */

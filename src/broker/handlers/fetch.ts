@@ -90,7 +90,12 @@ export function fetchHandler(deps: FetchDeps) {
     const name = version >= 13 ? deps.topics.topicById(t.topicId)?.name : t.topic;
     if (name === undefined) return ErrorCode.UNKNOWN_TOPIC_ID;
     const p = deps.topics.partition(name, t.partition);
-    return p ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (p) return p;
+    // The partition exists but another broker leads it: the client refreshes its metadata.
+    const partitions = deps.topics.topic(name)?.partitions ?? 0;
+    return t.partition >= 0 && t.partition < partitions
+      ? ErrorCode.NOT_LEADER_OR_FOLLOWER
+      : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
 
   async function readPartition(

@@ -9,7 +9,10 @@ import type { HandlerContext } from './context.js';
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 
 /** What these handlers use of the broker. */
-export type MetadataDeps = Pick<HandlerContext, 'advertised' | 'clusterId' | 'config' | 'nodeId' | 'topics'>;
+export type MetadataDeps = Pick<
+  HandlerContext,
+  'advertised' | 'clusterId' | 'config' | 'metadata' | 'nodeId' | 'topics'
+>;
 
 export function metadataHandler(deps: MetadataDeps) {
   const describe = (t: TopicRecord, version: number, withOps: boolean): MetadataResponseTopic => ({
@@ -17,13 +20,14 @@ export function metadataHandler(deps: MetadataDeps) {
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
-    partitions: (deps.topics.partitionsOf(t.name) ?? []).map((p) => ({
+    // The cluster's partition records: which broker leads each partition, at which epoch.
+    partitions: deps.metadata.partitions(t.name).map((p) => ({
       errorCode: ErrorCode.NONE,
-      partitionIndex: p.index,
-      leaderId: deps.nodeId,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
       leaderEpoch: p.leaderEpoch,
-      replicaNodes: [deps.nodeId],
-      isrNodes: [deps.nodeId],
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
       offlineReplicas: [],
     })),
     topicAuthorizedOperations: withOps && version >= 8 ? TOPIC_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
@@ -36,6 +40,15 @@ export function metadataHandler(deps: MetadataDeps) {
     partitions: [],
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   });
+
+  /** Every registered broker; this one even in the moment between listening and registering. */
+  const liveBrokers = () => {
+    const out = deps.metadata.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));
+    if (!out.some((b) => b.nodeId === deps.nodeId)) {
+      out.push({ nodeId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null });
+    }
+    return out;
+  };
 
   return defineHandler({
     api: 'Metadata',
@@ -84,7 +97,7 @@ export function metadataHandler(deps: MetadataDeps) {
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null }],
+        brokers: liveBrokers(),
         clusterId: deps.clusterId,
         controllerId: deps.nodeId,
         topics,

@@ -225,7 +225,12 @@ export function produceHandler(deps: ProduceDeps) {
           }
           const p = t ? deps.topics.partition(t.name, pd.index) : undefined;
           if (!config || !p) {
-            partitionResponses[i] = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            // A partition that exists but another broker leads: the client refreshes its metadata.
+            const code =
+              t && pd.index >= 0 && pd.index < t.partitions
+                ? ErrorCode.NOT_LEADER_OR_FOLLOWER
+                : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+            partitionResponses[i] = partitionError(pd.index, code);
             continue;
           }
           const data = validatePartition(v, p, config, pd.records);

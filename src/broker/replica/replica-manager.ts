@@ -51,7 +51,10 @@ const COORDINATOR: LeaderAppendOptions = { origin: 'coordinator' };
  * delayed produce of acks=all.
  */
 export class ReplicaManager {
+  /** Partitions this broker leads, by topic and index (a hole where another broker leads). */
   private readonly partitions = new Map<string, Partition[]>();
+  /** Partitions this broker holds but does not lead (followers once replication exists). */
+  private readonly following = new Map<string, Partition>();
 
   constructor(
     private readonly logs: LogManager,
@@ -60,28 +63,51 @@ export class ReplicaManager {
 
   // ================================================================ partitions
 
-  /** Opens (or creates) the logs of partitions `[known, count)` of `topic` and leads them. */
-  makeLeaders(topic: string, topicId: string, count: number, config: LogConfig): void {
+  /**
+   * The metadata names this broker leader of a partition at `leaderEpoch`: open (or create) its log
+   * and lead it. A partition already led at that epoch is left alone.
+   */
+  becomeLeader(topic: string, topicId: string, index: number, leaderEpoch: number, config: () => LogConfig): void {
     const list = this.partitions.get(topic) ?? [];
-    for (let i = list.length; i < count; i++) {
-      const log = this.logs.getLog(topic, i) ?? this.logs.createLog(topic, i, config);
-      const p = new Partition(topic, i, topicId, log);
-      // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
-      // (epoch, end) even for an empty partition, as a Kafka leader does.
-      log.assignEpochStartOffset(p.leaderEpoch, log.logEndOffset);
-      list.push(p);
-    }
     this.partitions.set(topic, list);
+    const key = `${topic}-${index}`;
+    let p = list[index] ?? this.following.get(key);
+    this.following.delete(key);
+    if (p === undefined) {
+      const log = this.logs.getLog(topic, index) ?? this.logs.createLog(topic, index, config());
+      p = new Partition(topic, index, topicId, log);
+    } else if (p.leaderEpoch === leaderEpoch && list[index] === p) {
+      return;
+    }
+    list[index] = p;
+    p.leaderEpoch = leaderEpoch;
+    // Becoming leader records where the leader epoch starts, so OffsetForLeaderEpoch answers
+    // (epoch, end) even for an empty partition, as a Kafka leader does.
+    p.log.assignEpochStartOffset(p.leaderEpoch, p.log.logEndOffset);
   }
 
-  /** Stops serving every partition of `topic` and deletes their logs (topic deletion). */
-  async stopReplicas(topic: string): Promise<void> {
-    const parts = this.partitions.get(topic) ?? [];
-    this.partitions.delete(topic);
-    for (const p of parts) {
-      p.failDelayedProduces();
-      await this.logs.deleteLog(p.topic, p.index);
-    }
+  /**
+   * Another broker leads the partition now: stop taking appends here (waiting acks=all produces
+   * fail). The log stays open for the follower fetcher that replication adds.
+   */
+  becomeFollower(topic: string, index: number): void {
+    const list = this.partitions.get(topic);
+    const p = list?.[index];
+    if (p === undefined) return;
+    delete list![index];
+    p.failDelayedProduces();
+    this.following.set(`${topic}-${index}`, p);
+  }
+
+  /** Stops serving a partition; `deleted`: its topic (or this replica) is gone, so its log is deleted too. */
+  async stopReplica(topic: string, index: number, deleted: boolean): Promise<void> {
+    const list = this.partitions.get(topic);
+    const p = list?.[index] ?? this.following.get(`${topic}-${index}`);
+    if (list?.[index] !== undefined) delete list[index];
+    this.following.delete(`${topic}-${index}`);
+    if (list !== undefined && list.every((x) => x === undefined)) this.partitions.delete(topic);
+    p?.failDelayedProduces();
+    if (deleted) await this.logs.deleteLog(topic, index);
   }
 
   /** Deletes the logs on disk that no topic owns (a crash between metadata and log changes). */
@@ -95,7 +121,8 @@ export class ReplicaManager {
 
   /** Applies a topic's effective log config to its partitions' logs. */
   updateLogConfig(topic: string, config: LogConfig): void {
-    for (const p of this.partitions.get(topic) ?? []) p.log.updateConfig(config);
+    for (const p of this.partitions.get(topic) ?? []) p?.log.updateConfig(config);
+    for (const p of this.following.values()) if (p.topic === topic) p.log.updateConfig(config);
   }
 
   getPartition(topic: string, index: number): PartitionView | undefined {
@@ -106,8 +133,15 @@ export class ReplicaManager {
     return this.partitions.get(topic);
   }
 
+  /** Every partition this broker leads (holes, led elsewhere, skipped). */
   allPartitions(): PartitionView[] {
     return [...this.partitions.values()].flat();
+  }
+
+  /** Every partition with a log here, led or followed (the leader lists have holes: skip them). */
+  private *hosted(): IterableIterator<Partition> {
+    for (const list of this.partitions.values()) for (const p of list) if (p !== undefined) yield p;
+    yield* this.following.values();
   }
 
   /** Only this layer creates partitions, so a view handed back here is always one of them. */
@@ -244,11 +278,9 @@ export class ReplicaManager {
 
   /** Producer snapshots at each log end offset, and waiting produces answered (before the logs close). */
   shutdown(logger: Logger): void {
-    for (const list of this.partitions.values()) {
-      for (const p of list) {
-        p.failDelayedProduces();
-        p.snapshotForShutdown(logger);
-      }
+    for (const p of this.hosted()) {
+      p.failDelayedProduces();
+      p.snapshotForShutdown(logger);
     }
   }
 }
