@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { type BrokerConfig } from '../config/broker-config.js';
 import { MetadataStore } from '../cluster/metadata-store.js';
@@ -7,7 +6,9 @@ import { compressAsync, decompressAsync, isSupportedCodec } from '../protocol/co
 import { LogManager, type RecordsCodec } from '../storage/index.js';
 import type { ApiHandler } from './api-handler.js';
 import { createHandlers } from './handlers/index.js';
-import { SocketServer } from './network/server.js';
+import { Listener } from './network/listener.js';
+import { startSampler } from './observability.js';
+import { RequestPipeline } from './pipeline/hooks.js';
 import { KafkaRequestProcessor } from './request-processor.js';
 import { logConfigFor } from './topic-config.js';
 import { TopicManager } from './topic-manager.js';
@@ -45,9 +46,13 @@ export class Broker {
   readonly groups: GroupCoordinator;
   /** Producer ids, the transaction coordinator and producer-state recovery (see txn-wiring.ts). */
   readonly transactions: TransactionSupport;
-  /** Where clients are told to connect; known once the listener is bound (port 0 resolves then). */
+  /** Where clients of the first listener are told to connect; known once bound (port 0 resolves then). */
   advertised: AdvertisedEndpoint = { host: 'localhost', port: 0 };
-  private server: SocketServer | null = null;
+  /** Every configured listener, bound at start, in the order of `listeners`. */
+  listeners: Listener[] = [];
+  /** Hooks around every connection and request (authentication, authorization, quotas later). */
+  readonly pipeline = new RequestPipeline();
+  private stopSampler: (() => void) | null = null;
   private processor: KafkaRequestProcessor | null = null;
   private closing: Promise<void> | null = null;
   /** The group coordinator's load from __consumer_offsets, awaited by close so nothing writes after it. */
@@ -69,7 +74,7 @@ export class Broker {
     this.transactions = new TransactionSupport(this);
   }
 
-  /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
+  /** Opens the data dir (recovering logs after a crash) and starts serving on every listener. */
   static async start(config: BrokerConfig, log: Logger): Promise<Broker> {
     const started = performance.now();
     const dataDir = config.dataDir;
@@ -116,6 +121,7 @@ export class Broker {
         clusterId: broker.clusterId,
         dataDir,
         startupMs: Math.round(performance.now() - started),
+        listeners: broker.listeners.map((l) => `${l.name}://${l.advertised.host}:${l.advertised.port}`),
       },
       `Brook broker ${broker.nodeId} listening on ${broker.advertised.host}:${broker.advertised.port}`,
     );
@@ -124,27 +130,34 @@ export class Broker {
 
   private async listen(): Promise<void> {
     const handlers: ApiHandler[] = createHandlers(this);
-    this.processor = new KafkaRequestProcessor(handlers, this.log);
+    this.processor = new KafkaRequestProcessor(handlers, this.log, this.pipeline);
     const queued = this.config.int('queued.max.request.bytes');
-    this.server = new SocketServer(
-      this.processor,
-      {
-        maxFrameBytes: this.config.int('socket.request.max.bytes'),
-        maxQueuedRequestBytes: queued > 0 ? queued : 100 * 1024 * 1024,
-        maxQueuedResponseBytes: 4 * 1024 * 1024,
-        idleTimeoutMs: this.config.int('connections.max.idle.ms'),
-      },
-      this.log,
-    );
-    const listener = this.config.listeners()[0];
-    if (!listener) throw new Error('no listener configured (listeners is empty)');
-    const bound = await this.server.listen(listener.host, listener.port, this.config.int('socket.listen.backlog.size'));
-    const adv = this.config.get('advertised.listeners') === null ? null : this.config.advertisedListeners()[0];
-    const wildcard = listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::';
-    this.advertised = {
-      host: adv?.host || (wildcard ? hostname() : listener.host),
-      port: adv && adv.port !== 0 ? adv.port : bound.port,
+    const limits = {
+      maxFrameBytes: this.config.int('socket.request.max.bytes'),
+      maxQueuedRequestBytes: queued > 0 ? queued : 100 * 1024 * 1024,
+      maxQueuedResponseBytes: 4 * 1024 * 1024,
+      idleTimeoutMs: this.config.int('connections.max.idle.ms'),
     };
+    const specs = this.config.listenerSpecs();
+    if (specs.length === 0) throw new Error('no listener configured (listeners is empty)');
+    // Every listener is checked (security protocol) before any is bound.
+    const listeners = specs.map((spec) => new Listener(spec, this.processor!, limits, this.log, this.pipeline));
+    this.listeners = listeners;
+    const backlog = this.config.int('socket.listen.backlog.size');
+    try {
+      for (const l of listeners) await l.start(backlog);
+    } catch (err) {
+      await Promise.all(listeners.map((l) => l.close(0)));
+      throw err;
+    }
+    this.advertised = listeners[0]!.advertised;
+    this.stopSampler = startSampler({ nodeId: this.nodeId, fetchWaiting: () => this.purgatory.size });
+  }
+
+  /** The endpoint advertised to clients of `listenerName` (Kafka answers Metadata per listener). */
+  advertisedFor(listenerName: string | undefined): AdvertisedEndpoint {
+    for (const l of this.listeners) if (l.name === listenerName) return l.advertised;
+    return this.advertised;
   }
 
   /** The API versions this broker serves (what ApiVersions advertises). */
@@ -158,7 +171,8 @@ export class Broker {
       this.log.info('shutting down');
       // Waiting fetches are answered first, so they do not hold the connections' grace period.
       this.purgatory.close();
-      await this.server?.close();
+      this.stopSampler?.();
+      await Promise.all(this.listeners.map((l) => l.close()));
       await this.groupsLoading;
       this.groups.shutdown();
       this.transactions.shutdown(); // producer snapshots at each log end offset, before the logs close

@@ -39,7 +39,7 @@ export function clusterHandlers(broker: Broker) {
         ...base,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
-        brokers: [{ brokerId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        brokers: [{ brokerId: broker.nodeId, ...broker.advertisedFor(ctx.session.listenerName), rack: null }],
       };
     },
   });

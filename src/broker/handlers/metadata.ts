@@ -81,7 +81,8 @@ export function metadataHandler(broker: Broker) {
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        // Each client is told the endpoint of the listener it came in on, as Kafka does.
+        brokers: [{ nodeId: broker.nodeId, ...broker.advertisedFor(ctx.session.listenerName), rack: null }],
         clusterId: broker.clusterId,
         controllerId: broker.nodeId,
         topics,
