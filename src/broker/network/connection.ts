@@ -9,7 +9,7 @@ import {
   type ConnectionOpened,
   type RequestMetrics,
 } from '../observability.js';
-import type { RequestPipeline } from '../pipeline/hooks.js';
+import type { ConnectionStages } from './connection-hooks.js';
 import { FrameDecoder, FrameTooLargeError } from './frame-decoder.js';
 import { Session } from './session.js';
 
@@ -73,7 +73,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     listener: ListenerIdentity = { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' },
-    private readonly pipeline: RequestPipeline | null = null,
+    private readonly pipeline: ConnectionStages | null = null,
   ) {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.session = new Session(

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ListenerSpec, SecurityProtocol } from '../../config/broker-config.js';
-import type { RequestPipeline } from '../pipeline/hooks.js';
+import type { ConnectionStages } from './connection-hooks.js';
 import type { ConnectionLimits, RequestProcessor } from './connection.js';
 import { SocketServer } from './server.js';
 
@@ -40,7 +40,7 @@ export class Listener {
     processor: RequestProcessor,
     limits: ConnectionLimits,
     log: Logger,
-    pipeline: RequestPipeline | null,
+    pipeline: ConnectionStages | null,
   ) {
     if (!SERVED.has(spec.securityProtocol)) {
       throw new UnsupportedListenerError(

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { RequestPipeline } from '../pipeline/hooks.js';
+import type { ConnectionStages } from './connection-hooks.js';
 import { Connection, type ConnectionLimits, type ListenerIdentity, type RequestProcessor } from './connection.js';
 
 /** Accepts client connections on one listener and owns their lifetime. */
@@ -13,7 +13,7 @@ export class SocketServer {
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     private readonly listener: ListenerIdentity = { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' },
-    private readonly pipeline: RequestPipeline | null = null,
+    private readonly pipeline: ConnectionStages | null = null,
   ) {
     // allowHalfOpen: a client that half-closes after pipelining requests still gets its answers.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));

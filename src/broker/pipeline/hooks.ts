@@ -1,5 +1,8 @@
 import type { RequestContext } from '../api-handler.js';
+import type { ConnectionVerdict } from '../network/connection-hooks.js';
 import type { Session } from '../network/session.js';
+
+export type { ConnectionVerdict };
 
 /**
  * A hook's decision about a request; `undefined` lets it through to the next hook and the handler.
@@ -13,9 +16,6 @@ export type RequestVerdict =
   | undefined
   | { readonly action: 'close'; readonly reason: string }
   | { readonly action: 'respond'; readonly response: unknown };
-
-/** A hook's decision about a new connection (a connection quota, an address filter). */
-export type ConnectionVerdict = undefined | { readonly action: 'close'; readonly reason: string };
 
 /**
  * One set of pipeline hooks; every member is optional. Hooks run synchronously in the order they
