@@ -4,6 +4,8 @@ import { ApiKey } from '../../src/protocol/apis.js';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import type { Session } from '../../src/broker/network/session.js';
 import type { RequestContext } from '../../src/broker/api-handler.js';
+import { RequestPipeline } from '../../src/broker/pipeline/hooks.js';
+import { Writer } from '../../src/protocol/writer.js';
 import {
   ErrorCode,
   WireClient,
@@ -164,4 +166,44 @@ describe('request pipeline', () => {
       remove();
     }
   });
+
+  test('onError sees a request whose body does not decode, then the connection closes', async () => {
+    const errors: { api: number; error: unknown }[] = [];
+    const remove = b.broker.pipeline.add({
+      name: 'errors',
+      onError: (ctx, error) => errors.push({ api: ctx.header.requestApiKey, error }),
+    });
+    const c = await WireClient.open(b.bootstrap);
+    try {
+      // A Metadata v1 request whose topic array claims 5 names and carries none.
+      const w = new Writer();
+      w.int32(0).int16(ApiKey.Metadata).int16(1).int32(7).string('broken').int32(5);
+      w.patchInt32(0, w.length - 4);
+      c.sendRaw(w.toBuffer());
+      assert.ok(await closedWithin(c, 5000), 'the malformed request closed the connection');
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]!.api, ApiKey.Metadata);
+    } finally {
+      c.close();
+      remove();
+    }
+  });
+});
+
+test('a pipeline without hooks has every stage null, and removing the last hook restores that', () => {
+  const p = new RequestPipeline();
+  const stages = () => [
+    p.onConnectionOpen,
+    p.onConnectionClose,
+    p.afterHeaderDecode,
+    p.beforeHandler,
+    p.onResponse,
+    p.onError,
+  ];
+  assert.deepEqual(stages(), [null, null, null, null, null, null]);
+  const remove = p.add({ name: 'one', beforeHandler: () => undefined });
+  assert.equal(p.beforeHandler?.length, 1);
+  assert.equal(p.afterHeaderDecode, null, 'stages a hook set does not use stay null');
+  remove();
+  assert.deepEqual(stages(), [null, null, null, null, null, null]);
 });
