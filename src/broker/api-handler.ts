@@ -1,6 +1,7 @@
 import type { ApiMessages, ApiName } from '../protocol/apis.js';
 import type { RequestHeader } from '../protocol/headers.js';
 import type { Connection } from './network/connection.js';
+import type { Session } from './network/session.js';
 
 /** Returned by a handler that must not answer (Produce with acks=0). */
 export const NO_RESPONSE: unique symbol = Symbol('no response');
@@ -10,6 +11,11 @@ export interface RequestContext {
   header: RequestHeader;
   apiVersion: number;
   connection: Connection;
+  /**
+   * Who sent the request and on which listener (principal, listener name, security protocol,
+   * client address, client id and software): the connection's session.
+   */
+  session: Session;
   /** When the whole frame was received (ms since epoch); timeouts count from here. */
   receivedAt: number;
   /**

@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { type BrokerConfig } from '../config/broker-config.js';
 import { ClusterMetadata } from '../cluster/cluster-metadata.js';
@@ -10,7 +9,9 @@ import { LogManager, type RecordsCodec } from '../storage/index.js';
 import type { ApiHandler } from './api-handler.js';
 import type { AdvertisedEndpoint, HandlerContext } from './handlers/context.js';
 import { createHandlers } from './handlers/index.js';
-import { SocketServer } from './network/server.js';
+import { Listener } from './network/listener.js';
+import { startSampler } from './observability.js';
+import { RequestPipeline } from './pipeline/hooks.js';
 import { KafkaRequestProcessor } from './request-processor.js';
 import { logConfigFor } from './topic-config.js';
 import { TopicManager } from './topic-manager.js';
@@ -57,9 +58,13 @@ export class Broker {
   readonly groups: GroupCoordinator;
   /** Producer ids, the transaction coordinator and producer-state recovery (see txn-wiring.ts). */
   readonly transactions: TransactionSupport;
-  /** Where clients are told to connect; known once the listener is bound (port 0 resolves then). */
+  /** Where clients of the first listener are told to connect; known once bound (port 0 resolves then). */
   advertised: AdvertisedEndpoint = { host: 'localhost', port: 0 };
-  private server: SocketServer | null = null;
+  /** Every configured listener, bound at start, in the order of `listeners`. */
+  listeners: Listener[] = [];
+  /** Hooks around every connection and request (authentication, authorization, quotas later). */
+  readonly pipeline = new RequestPipeline();
+  private stopSampler: (() => void) | null = null;
   private processor: KafkaRequestProcessor | null = null;
   private closing: Promise<void> | null = null;
   /** The metadata store was opened by this broker (not shared), so closing it is ours to do. */
@@ -92,7 +97,7 @@ export class Broker {
     });
   }
 
-  /** Opens the data dir (recovering logs after a crash) and starts serving on the first listener. */
+  /** Opens the data dir (recovering logs after a crash) and starts serving on every listener. */
   static async start(config: BrokerConfig, log: Logger, opts: BrokerStartOptions = {}): Promise<Broker> {
     const started = performance.now();
     const dataDir = config.dataDir;
@@ -135,7 +140,8 @@ export class Broker {
         if (!broker.closing) log.error({ err }, 'group coordinator failed to load');
       });
     } catch (err) {
-      await broker.server?.close().catch(() => {});
+      broker.stopSampler?.();
+      await Promise.all(broker.listeners.map((l) => l.close(0).catch(() => {})));
       await metadata.close().catch(() => {});
       if (ownStore) await store.close().catch(() => {});
       await logs.close().catch(() => {});
@@ -147,6 +153,7 @@ export class Broker {
         clusterId: broker.clusterId,
         dataDir,
         startupMs: Math.round(performance.now() - started),
+        listeners: broker.listeners.map((l) => `${l.name}://${l.advertised.host}:${l.advertised.port}`),
       },
       `Brook broker ${broker.nodeId} listening on ${broker.advertised.host}:${broker.advertised.port}`,
     );
@@ -155,27 +162,34 @@ export class Broker {
 
   private async listen(): Promise<void> {
     const handlers: ApiHandler[] = createHandlers(this.handlerContext());
-    this.processor = new KafkaRequestProcessor(handlers, this.log);
+    this.processor = new KafkaRequestProcessor(handlers, this.log, this.pipeline);
     const queued = this.config.int('queued.max.request.bytes');
-    this.server = new SocketServer(
-      this.processor,
-      {
-        maxFrameBytes: this.config.int('socket.request.max.bytes'),
-        maxQueuedRequestBytes: queued > 0 ? queued : 100 * 1024 * 1024,
-        maxQueuedResponseBytes: 4 * 1024 * 1024,
-        idleTimeoutMs: this.config.int('connections.max.idle.ms'),
-      },
-      this.log,
-    );
-    const listener = this.config.listeners()[0];
-    if (!listener) throw new Error('no listener configured (listeners is empty)');
-    const bound = await this.server.listen(listener.host, listener.port, this.config.int('socket.listen.backlog.size'));
-    const adv = this.config.get('advertised.listeners') === null ? null : this.config.advertisedListeners()[0];
-    const wildcard = listener.host === '' || listener.host === '0.0.0.0' || listener.host === '::';
-    this.advertised = {
-      host: adv?.host || (wildcard ? hostname() : listener.host),
-      port: adv && adv.port !== 0 ? adv.port : bound.port,
+    const limits = {
+      maxFrameBytes: this.config.int('socket.request.max.bytes'),
+      maxQueuedRequestBytes: queued > 0 ? queued : 100 * 1024 * 1024,
+      maxQueuedResponseBytes: 4 * 1024 * 1024,
+      idleTimeoutMs: this.config.int('connections.max.idle.ms'),
     };
+    const specs = this.config.listenerSpecs();
+    if (specs.length === 0) throw new Error('no listener configured (listeners is empty)');
+    // Every listener is checked (security protocol) before any is bound.
+    const listeners = specs.map((spec) => new Listener(spec, this.processor!, limits, this.log, this.pipeline));
+    this.listeners = listeners;
+    const backlog = this.config.int('socket.listen.backlog.size');
+    try {
+      for (const l of listeners) await l.start(backlog);
+    } catch (err) {
+      await Promise.all(listeners.map((l) => l.close(0)));
+      throw err;
+    }
+    this.advertised = listeners[0]!.advertised;
+    this.stopSampler = startSampler({ nodeId: this.nodeId, fetchWaiting: () => this.purgatory.size });
+  }
+
+  /** The endpoint advertised to clients of `listenerName` (Kafka answers Metadata per listener). */
+  advertisedFor(listenerName: string | undefined): AdvertisedEndpoint {
+    for (const l of this.listeners) if (l.name === listenerName) return l.advertised;
+    return this.advertised;
   }
 
   /** What request handlers may use of this broker (see HandlerContext). */
@@ -191,6 +205,7 @@ export class Broker {
       get advertised() {
         return broker.advertised;
       },
+      advertisedFor: (name) => broker.advertisedFor(name),
       metadata: this.metadata,
       topics: this.topics,
       replicaManager: this.replicaManager,
@@ -205,13 +220,15 @@ export class Broker {
 
   /** Announces this broker in the cluster metadata, so Metadata responses everywhere list it. */
   private register(): Promise<void> {
-    const listener = this.config.listeners()[0]!;
     return this.metadata.register({
       host: this.advertised.host,
       port: this.advertised.port,
-      listeners: [
-        { name: listener.name, host: this.advertised.host, port: this.advertised.port, securityProtocol: 'PLAINTEXT' },
-      ],
+      listeners: this.listeners.map((l) => ({
+        name: l.name,
+        host: l.advertised.host,
+        port: l.advertised.port,
+        securityProtocol: l.securityProtocol,
+      })),
       rack: null,
     });
   }
@@ -227,8 +244,9 @@ export class Broker {
       this.log.info('shutting down');
       // Waiting fetches are answered first, so they do not hold the connections' grace period.
       this.purgatory.close();
-      await this.server?.close();
-      // Unregisters this broker; after the server, so no request in flight waits on a delta.
+      this.stopSampler?.();
+      await Promise.all(this.listeners.map((l) => l.close()));
+      // Unregisters this broker; after the listeners, so no request in flight waits on a delta.
       await this.metadata.close();
       if (this.ownStore) await this.metadata.store.close();
       await this.groupsLoading;

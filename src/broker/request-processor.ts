@@ -7,11 +7,13 @@ import { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { CloseConnection, NO_RESPONSE, type ApiHandler, type RequestContext } from './api-handler.js';
 import type { Connection, RequestOutcome, RequestProcessor } from './network/connection.js';
+import { firstVerdict, RequestPipeline, type RequestVerdict } from './pipeline/hooks.js';
 
 const CLOSE_SHORT: RequestOutcome = { kind: 'close', reason: 'frame shorter than a request header' };
 
 /**
- * Turns request frames into response frames: header, version checks, body decode, handler, encode.
+ * Turns request frames into response frames: header, version checks, pipeline hooks (after the
+ * header, before the handler, on the response, on error), body decode, handler, encode.
  * Errors follow Kafka: an ApiVersions request of an unknown version gets a v0 UNSUPPORTED_VERSION
  * answer listing what is supported (KIP-511); any other unknown key or version, or a body that
  * does not decode, closes that one connection (clients such as kafka-python rely on the close).
@@ -22,6 +24,8 @@ export class KafkaRequestProcessor implements RequestProcessor {
   constructor(
     handlers: readonly ApiHandler[],
     private readonly log: Logger,
+    /** Hooks around every request; the default has none. */
+    private readonly pipeline: RequestPipeline = new RequestPipeline(),
   ) {
     for (const h of handlers) {
       const api = APIS[h.api];
@@ -60,8 +64,9 @@ export class KafkaRequestProcessor implements RequestProcessor {
       return { kind: 'close', reason: `unsupported ${handler.api} version ${apiVersion}` };
     }
     const api = API_BY_KEY[apiKey]!;
+    const pipeline = this.pipeline;
     let cleanups: (() => void)[] | null = null;
-    let ctx: RequestContext;
+    let ctx: RequestContext | null = null;
     let request: unknown;
     try {
       const r = new Reader(frame);
@@ -71,14 +76,20 @@ export class KafkaRequestProcessor implements RequestProcessor {
         header,
         apiVersion,
         connection: conn,
+        session: conn.session,
         receivedAt,
         afterResponse(fn) {
           (cleanups ??= []).push(fn);
         },
       };
+      if (pipeline.afterHeaderDecode !== null) {
+        const verdict = firstVerdict(pipeline.afterHeaderDecode, ctx);
+        if (verdict !== undefined) return this.rejected(verdict, ctx, api.writeResponse);
+      }
       request = api.readRequest(r, apiVersion);
     } catch (err) {
       if (err instanceof DecodeError) {
+        if (pipeline.onError !== null && ctx !== null) this.reportError(ctx, err);
         this.log.info(
           { connection: conn.remoteAddress, api: handler.api, version: apiVersion, reason: err.message },
           'malformed request',
@@ -86,6 +97,11 @@ export class KafkaRequestProcessor implements RequestProcessor {
         return { kind: 'close', reason: `malformed ${handler.api} v${apiVersion} request: ${err.message}` };
       }
       throw err;
+    }
+    const context = ctx;
+    if (pipeline.beforeHandler !== null) {
+      const verdict = firstVerdict(pipeline.beforeHandler, context, request);
+      if (verdict !== undefined) return this.rejected(verdict, context, api.writeResponse);
     }
     const withRelease = (outcome: RequestOutcome): RequestOutcome => {
       const fns = cleanups;
@@ -97,21 +113,58 @@ export class KafkaRequestProcessor implements RequestProcessor {
     };
     const closeOn = (err: unknown): RequestOutcome => {
       if (err instanceof CloseConnection) return withRelease({ kind: 'close', reason: err.message });
+      if (pipeline.onError !== null) this.reportError(context, err);
       throw err;
     };
     let result;
     try {
-      result = handler.handle(ctx, request as never);
+      result = handler.handle(context, request as never);
     } catch (err) {
       return closeOn(err);
     }
     if (result instanceof Promise) {
-      return result.then(
-        (res) => withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, res)),
-        closeOn,
-      );
+      return result.then((res) => withRelease(this.respond(api.writeResponse, context, res)), closeOn);
     }
-    return withRelease(this.encode(api.writeResponse, apiKey, apiVersion, correlationId, result));
+    return withRelease(this.respond(api.writeResponse, context, result));
+  }
+
+  /** Encodes the handler's answer, after the onResponse hooks (which may add a throttle time). */
+  private respond(
+    write: (w: Writer, version: number, m: never) => void,
+    ctx: RequestContext,
+    body: unknown,
+  ): RequestOutcome {
+    const hooks = this.pipeline.onResponse;
+    let throttleMs = 0;
+    if (hooks !== null && body !== NO_RESPONSE) {
+      for (const hook of hooks) throttleMs = Math.max(throttleMs, hook(ctx, body) ?? 0);
+      if (throttleMs > 0) {
+        const b = body as { throttleTimeMs?: number };
+        if (typeof b.throttleTimeMs === 'number') b.throttleTimeMs = Math.max(b.throttleTimeMs, throttleMs);
+      }
+    }
+    const outcome = this.encode(write, ctx.header.requestApiKey, ctx.apiVersion, ctx.header.correlationId, body);
+    if (throttleMs > 0) outcome.throttleMs = throttleMs;
+    return outcome;
+  }
+
+  private rejected(
+    verdict: NonNullable<RequestVerdict>,
+    ctx: RequestContext,
+    write: (w: Writer, version: number, m: never) => void,
+  ): RequestOutcome {
+    if (verdict.action === 'close') return { kind: 'close', reason: verdict.reason };
+    return this.respond(write, ctx, verdict.response);
+  }
+
+  private reportError(ctx: RequestContext, err: unknown): void {
+    for (const hook of this.pipeline.onError!) {
+      try {
+        hook(ctx, err);
+      } catch (hookErr) {
+        this.log.error({ err: hookErr }, 'onError hook failed');
+      }
+    }
   }
 
   private encode(

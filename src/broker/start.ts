@@ -14,7 +14,10 @@ export interface StartBrokerOptions {
   host?: string;
   /** Data directory; default: a fresh temporary directory, removed by close(). */
   dataDir?: string;
-  /** Any broker property by its Kafka name, e.g. { 'num.partitions': '3' }. */
+  /**
+   * Any broker property by its Kafka name, e.g. { 'num.partitions': '3' }. With `listeners` set
+   * here, `host` and `port` are ignored and `bootstrap` is the first listener's address.
+   */
   config?: Record<string, string>;
   /** Log level (default 'warn' so an embedded broker stays quiet in test output). */
   logLevel?: LevelWithSilent;
@@ -53,7 +56,9 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'brook-')));
   const host = opts.host ?? '127.0.0.1';
   const props: [string, string][] = Object.entries(opts.config ?? {});
-  props.push(['listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`]);
+  // `config.listeners` (several named listeners) wins over host/port.
+  if (opts.config?.listeners === undefined)
+    props.push(['listeners', `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 0}`]);
   props.push(['log.dirs', dataDir]);
   if (opts.nodeId !== undefined) props.push(['node.id', String(opts.nodeId)]);
   const config = new BrokerConfig(props);

@@ -32,7 +32,9 @@ export function brokerConfigFromFlags(o: StartOptions): BrokerConfig {
     props.set(kv.slice(0, eq).trim(), kv.slice(eq + 1));
   }
   if (o.port !== undefined || o.host !== undefined) {
-    const base = new BrokerConfig([...props].filter(([k]) => k === 'listeners')).listeners()[0]!;
+    const base = new BrokerConfig(
+      [...props].filter(([k]) => k === 'listeners' || k === 'listener.security.protocol.map'),
+    ).listeners()[0]!;
     const port = o.port !== undefined ? Number(o.port) : base.port;
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new ConfigError('--port', `--port: "${o.port}" is not a port number`);

@@ -9,6 +9,17 @@ export interface Listener {
   port: number;
 }
 
+/** Kafka's security protocols; only PLAINTEXT is served so far (the broker refuses to start otherwise). */
+export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+
+/** One configured listener: where it binds, how it is secured, and what clients are told. */
+export interface ListenerSpec extends Listener {
+  securityProtocol: SecurityProtocol;
+  /** From advertised.listeners by listener name; null when not set (then the bound address is advertised). */
+  advertised: { host: string; port: number } | null;
+}
+
 /** One resolved config value and where it came from, as DescribeConfigs reports it. */
 export interface ResolvedConfig {
   name: string;
@@ -42,8 +53,7 @@ export class BrokerConfig {
       this.staticValues.set(name, normalizeConfigValue(def, raw) ?? '');
     }
     // Checks that need the combination of values.
-    this.listeners();
-    this.advertisedListeners();
+    this.listenerSpecs();
   }
 
   readonly warnings: string[];
@@ -117,6 +127,68 @@ export class BrokerConfig {
   advertisedListeners(): Listener[] {
     const adv = this.get('advertised.listeners');
     return adv === null ? this.listeners() : parseListeners('advertised.listeners', this.list('advertised.listeners'));
+  }
+
+  /** listener.security.protocol.map as listener name → security protocol. */
+  securityProtocolMap(): Map<string, SecurityProtocol> {
+    const map = new Map<string, SecurityProtocol>();
+    for (const item of this.list('listener.security.protocol.map')) {
+      const [name, protocol, extra] = item.split(':');
+      const p = protocol?.toUpperCase();
+      if (!name || extra !== undefined || !SECURITY_PROTOCOLS.includes(p as SecurityProtocol)) {
+        throw new ConfigError(
+          'listener.security.protocol.map',
+          `listener.security.protocol.map: "${item}" is not NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`,
+        );
+      }
+      map.set(name.toUpperCase(), p as SecurityProtocol);
+    }
+    return map;
+  }
+
+  /**
+   * Every listener with its security protocol and advertised address, checked as Kafka checks
+   * them: names unique, each name in the protocol map, ports unique (0, "any free port", aside),
+   * and advertised.listeners naming only configured listeners.
+   */
+  listenerSpecs(): ListenerSpec[] {
+    const listeners = this.listeners();
+    const protocols = this.securityProtocolMap();
+    const advertised = new Map<string, Listener>();
+    for (const a of this.get('advertised.listeners') === null ? [] : this.advertisedListeners()) {
+      const name = a.name.toUpperCase();
+      if (advertised.has(name))
+        throw new ConfigError('advertised.listeners', `advertised.listeners: listener ${a.name} appears twice`);
+      advertised.set(name, a);
+    }
+    const names = new Set<string>();
+    const ports = new Set<number>();
+    const specs = listeners.map((l): ListenerSpec => {
+      const name = l.name.toUpperCase();
+      if (names.has(name)) throw new ConfigError('listeners', `listeners: listener ${l.name} appears twice`);
+      names.add(name);
+      if (l.port !== 0 && ports.has(l.port))
+        throw new ConfigError('listeners', `listeners: port ${l.port} is used by two listeners`);
+      ports.add(l.port);
+      const securityProtocol = protocols.get(name);
+      if (!securityProtocol) {
+        throw new ConfigError(
+          'listener.security.protocol.map',
+          `listener.security.protocol.map: no security protocol for listener ${l.name}`,
+        );
+      }
+      const adv = advertised.get(name);
+      return { ...l, name, securityProtocol, advertised: adv ? { host: adv.host, port: adv.port } : null };
+    });
+    for (const a of advertised.values()) {
+      if (!names.has(a.name.toUpperCase())) {
+        throw new ConfigError(
+          'advertised.listeners',
+          `advertised.listeners: ${a.name} is not one of the listeners (${[...names].join(', ')})`,
+        );
+      }
+    }
+    return specs;
   }
 
   /**

@@ -31,8 +31,8 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   b(
     'listener.security.protocol.map',
     'LIST',
-    'PLAINTEXT:PLAINTEXT',
-    'Listener name to security protocol (only PLAINTEXT so far)',
+    'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+    'Listener name to security protocol (Brook serves only PLAINTEXT so far; any other refuses to start)',
   ),
   b('inter.broker.listener.name', 'STRING', null, 'Listener for broker-to-broker traffic', ignored),
   b('socket.request.max.bytes', 'INT', '104857600', 'Largest request accepted; bigger frames close the connection', {

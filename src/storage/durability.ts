@@ -37,11 +37,16 @@
  */
 
 import { type KafkaStorageError, asStorageError } from './errors.js';
+import { flushChannel } from './flush-channel.js';
 
 interface Waiter {
   offset: number;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+function publishFlush(durableOffset: number, startedAt: number, error: Error | null): void {
+  flushChannel.publish({ durableOffset, durationMs: performance.now() - startedAt, error });
 }
 
 /**
@@ -100,11 +105,14 @@ export class GroupCommit {
   private async loop(): Promise<void> {
     while (this.waiters.length > 0) {
       const target = this.endOffset();
+      const startedAt = flushChannel.hasSubscribers ? performance.now() : 0;
       try {
         this.flushes++;
         await this.flush(target);
+        if (startedAt !== 0) publishFlush(target, startedAt, null);
       } catch (err) {
         this.failure = asStorageError(err, 'fdatasync failed') as KafkaStorageError;
+        if (startedAt !== 0) publishFlush(target, startedAt, this.failure);
         const all = this.waiters;
         this.waiters = [];
         for (const w of all) w.reject(this.failure);

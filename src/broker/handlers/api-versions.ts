@@ -19,8 +19,8 @@ export function apiVersionsHandler(deps: ApiVersionsDeps) {
         if (!SOFTWARE.test(req.clientSoftwareName) || !SOFTWARE.test(req.clientSoftwareVersion)) {
           errorCode = ErrorCode.INVALID_REQUEST;
         } else {
-          ctx.connection.clientSoftwareName = req.clientSoftwareName;
-          ctx.connection.clientSoftwareVersion = req.clientSoftwareVersion;
+          ctx.session.clientSoftwareName = req.clientSoftwareName;
+          ctx.session.clientSoftwareVersion = req.clientSoftwareVersion;
         }
       }
       return {

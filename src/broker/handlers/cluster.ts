@@ -5,6 +5,7 @@ import type { DescribeLogDirsResponseDescribeLogDirsTopic } from '../../protocol
 import { defineHandler } from '../api-handler.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS } from '../authorized-operations.js';
 import type { HandlerContext } from './context.js';
+import { liveBrokers } from './live-brokers.js';
 import { errorCodeOf } from '../errors.js';
 
 const BROKERS_ENDPOINT = 1;
@@ -12,7 +13,7 @@ const BROKERS_ENDPOINT = 1;
 /** What these handlers use of the broker. */
 export type ClusterDeps = Pick<
   HandlerContext,
-  'advertised' | 'clusterId' | 'dataDir' | 'log' | 'nodeId' | 'replicaManager' | 'topics'
+  'advertisedFor' | 'clusterId' | 'dataDir' | 'log' | 'metadata' | 'nodeId' | 'replicaManager' | 'topics'
 >;
 
 /** DescribeCluster, DescribeLogDirs, OffsetForLeaderEpoch and ListPartitionReassignments. */
@@ -45,7 +46,10 @@ export function clusterHandlers(deps: ClusterDeps) {
         ...base,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
-        brokers: [{ brokerId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null }],
+        brokers: liveBrokers(deps, ctx.session.listenerName).map(({ nodeId, ...rest }) => ({
+          brokerId: nodeId,
+          ...rest,
+        })),
       };
     },
   });

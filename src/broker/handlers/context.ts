@@ -28,6 +28,8 @@ export interface HandlerContext {
   readonly log: Logger;
   /** Where clients are told to connect; read live (port 0 resolves once the listener is bound). */
   readonly advertised: AdvertisedEndpoint;
+  /** The endpoint advertised to clients that came in on `listenerName` (the first listener's if unknown). */
+  advertisedFor(listenerName: string | undefined): AdvertisedEndpoint;
   /** The broker's image of the cluster metadata: partition records, live brokers, dynamic configs. */
   readonly metadata: ClusterMetadata;
   /** Topics as this broker serves them: the metadata cache and topic administration. */

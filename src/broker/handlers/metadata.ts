@@ -5,13 +5,14 @@ import type { MetadataResponseTopic } from '../../protocol/messages/metadata-res
 import { defineHandler } from '../api-handler.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS, TOPIC_OPERATIONS } from '../authorized-operations.js';
 import type { HandlerContext } from './context.js';
+import { liveBrokers } from './live-brokers.js';
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
 
 /** What these handlers use of the broker. */
 export type MetadataDeps = Pick<
   HandlerContext,
-  'advertised' | 'clusterId' | 'config' | 'metadata' | 'nodeId' | 'topics'
+  'advertised' | 'advertisedFor' | 'clusterId' | 'config' | 'metadata' | 'nodeId' | 'topics'
 >;
 
 export function metadataHandler(deps: MetadataDeps) {
@@ -40,15 +41,6 @@ export function metadataHandler(deps: MetadataDeps) {
     partitions: [],
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   });
-
-  /** Every registered broker; this one even in the moment between listening and registering. */
-  const liveBrokers = () => {
-    const out = deps.metadata.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));
-    if (!out.some((b) => b.nodeId === deps.nodeId)) {
-      out.push({ nodeId: deps.nodeId, host: deps.advertised.host, port: deps.advertised.port, rack: null });
-    }
-    return out;
-  };
 
   return defineHandler({
     api: 'Metadata',
@@ -97,7 +89,8 @@ export function metadataHandler(deps: MetadataDeps) {
       }
       return {
         throttleTimeMs: 0,
-        brokers: liveBrokers(),
+        // Each client is told the endpoints of the listener it came in on, as Kafka does.
+        brokers: liveBrokers(deps, ctx.session.listenerName),
         clusterId: deps.clusterId,
         controllerId: deps.nodeId,
         topics,

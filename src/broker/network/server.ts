@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { Connection, type ConnectionLimits, type RequestProcessor } from './connection.js';
+import type { ConnectionStages } from './connection-hooks.js';
+import { Connection, type ConnectionLimits, type ListenerIdentity, type RequestProcessor } from './connection.js';
 
 /** Accepts client connections on one listener and owns their lifetime. */
 export class SocketServer {
@@ -11,6 +12,8 @@ export class SocketServer {
     private readonly processor: RequestProcessor,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
+    private readonly listener: ListenerIdentity = { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' },
+    private readonly pipeline: ConnectionStages | null = null,
   ) {
     // allowHalfOpen: a client that half-closes after pipelining requests still gets its answers.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
@@ -18,9 +21,10 @@ export class SocketServer {
   }
 
   private accept(socket: Socket): void {
-    const conn = new Connection(socket, this.processor, this.limits, this.log);
+    const conn = new Connection(socket, this.processor, this.limits, this.log, this.listener, this.pipeline);
     this.connections.add(conn);
     conn.onClose(() => this.connections.delete(conn));
+    conn.opened();
   }
 
   get connectionCount(): number {
