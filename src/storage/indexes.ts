@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { writeFully } from './fsutil.js';
+import { closeAsync, fdatasyncAsync, writeAsync, writeFully } from './fsutil.js';
 
 /**
  * The sparse indexes of one segment, Kafka's file formats:
@@ -87,6 +87,37 @@ abstract class SparseIndex {
       if (sync) fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * The same off the event loop. The file is opened synchronously (a metadata lookup, no disk
+   * wait) so the descriptor names this segment's file even if it is renamed meanwhile (retired,
+   * or replaced by a cleaned segment of the same base offset); writes and the fdatasync run on
+   * libuv's threadpool. `stop` is checked between steps (a halted log writes nothing more).
+   */
+  async writeFileAsync(stop: () => boolean): Promise<void> {
+    const to = this.entries;
+    const fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    try {
+      const size = await new Promise<number>((resolve, reject) =>
+        fs.fstat(fd, (e, st) => (e ? reject(e) : resolve(st.size))),
+      );
+      if (stop()) return;
+      const expected = this.written * this.entrySize;
+      let from = this.written;
+      if (size !== expected) {
+        from = 0;
+        await new Promise<void>((resolve, reject) => fs.ftruncate(fd, 0, (e) => (e ? reject(e) : resolve())));
+      }
+      // A copy: the entries stay put once a segment is closed, but the buffer must not be shared with a write in flight.
+      const bytes = Buffer.from(this.buf.subarray(from * this.entrySize, to * this.entrySize));
+      await writeAsync(fd, bytes, from * this.entrySize);
+      if (stop()) return;
+      await fdatasyncAsync(fd);
+      this.written = Math.min(to, this.entries);
+    } finally {
+      await closeAsync(fd);
     }
   }
 }
@@ -355,6 +386,17 @@ export class TxnIndex {
       fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /** The same off the event loop (opened synchronously, as SparseIndex.writeFileAsync explains). */
+  async syncAsync(): Promise<void> {
+    if (!this.list || this.list.length === 0) return;
+    const fd = fs.openSync(this.path, 'r+');
+    try {
+      await fdatasyncAsync(fd);
+    } finally {
+      await closeAsync(fd);
     }
   }
 }
