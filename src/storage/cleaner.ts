@@ -86,7 +86,7 @@ const WRITE_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_KEYS = 4_000_000;
 const INT32_MAX = 0x7fffffff;
 /** Longest stretch of cleaner CPU work between two turns of the event loop. */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 /** Returns a function to call between units of work: it yields to the event loop once SLICE_MS passed. */
 function slicer(): () => Promise<void> | undefined {
@@ -272,13 +272,14 @@ async function cleanGroup(
     out.deleteFiles();
     throw err;
   }
+  await log.indexWritesIdle();
   if (log.isClosed) {
     out.file.close(); // the `.swap` is committed: the next open finishes the replacement
     return;
   }
   result.bytesAfter += out.size;
   result.segmentsRewritten += group.length;
-  log.replaceSegments(group, out);
+  log.replaceSegments(group, out); // in the same run as the wait: no index write of the group starts between
   await log.syncDirectory();
 }
 

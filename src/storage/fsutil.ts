@@ -105,25 +105,6 @@ export async function fdatasyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-export function writeAsync(fd: number, buf: Buffer, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let off = 0;
-    const step = (): void => {
-      if (off >= buf.length) return resolve();
-      fs.write(fd, buf, off, buf.length - off, position + off, (err, n) => {
-        if (err) return reject(err);
-        off += n;
-        step();
-      });
-    };
-    step();
-  });
-}
-
-export function closeAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
-}
-
 export function existsSync(path: string): boolean {
   try {
     fs.statSync(path);

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { closeAsync, fdatasyncAsync, writeAsync, writeFully } from './fsutil.js';
+import { syncDelay, writeFully } from './fsutil.js';
 
 /**
  * The sparse indexes of one segment, Kafka's file formats:
@@ -91,33 +91,35 @@ abstract class SparseIndex {
   }
 
   /**
-   * The same off the event loop. The file is opened synchronously (a metadata lookup, no disk
-   * wait) so the descriptor names this segment's file even if it is renamed meanwhile (retired,
-   * or replaced by a cleaned segment of the same base offset); writes and the fdatasync run on
-   * libuv's threadpool. `stop` is checked between steps (a halted log writes nothing more).
+   * The same off the event loop (open, write, fdatasync and close on libuv's threadpool). The path
+   * is taken when this starts; the log never renames a segment's files while one of its index
+   * writes is in flight (PartitionLog.indexWritesIdle), so the open finds this segment's file.
+   * `stop` is checked between steps (a halted log writes nothing more).
    */
   async writeFileAsync(stop: () => boolean): Promise<void> {
     const to = this.entries;
-    const fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    const fh = await fs.promises.open(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     try {
-      const size = await new Promise<number>((resolve, reject) =>
-        fs.fstat(fd, (e, st) => (e ? reject(e) : resolve(st.size))),
-      );
+      const size = (await fh.stat()).size;
       if (stop()) return;
       const expected = this.written * this.entrySize;
       let from = this.written;
       if (size !== expected) {
         from = 0;
-        await new Promise<void>((resolve, reject) => fs.ftruncate(fd, 0, (e) => (e ? reject(e) : resolve())));
+        await fh.truncate(0);
       }
-      // A copy: the entries stay put once a segment is closed, but the buffer must not be shared with a write in flight.
+      // A copy: the entries stay put once a segment is closed, but no buffer is shared with a write in flight.
       const bytes = Buffer.from(this.buf.subarray(from * this.entrySize, to * this.entrySize));
-      await writeAsync(fd, bytes, from * this.entrySize);
+      let off = 0;
+      while (off < bytes.length) {
+        off += (await fh.write(bytes, off, bytes.length - off, from * this.entrySize + off)).bytesWritten;
+      }
       if (stop()) return;
-      await fdatasyncAsync(fd);
+      if (syncDelay.before) await syncDelay.before(this.path);
+      await fh.datasync();
       this.written = Math.min(to, this.entries);
     } finally {
-      await closeAsync(fd);
+      await fh.close();
     }
   }
 }
@@ -389,14 +391,15 @@ export class TxnIndex {
     }
   }
 
-  /** The same off the event loop (opened synchronously, as SparseIndex.writeFileAsync explains). */
+  /** The same off the event loop (see SparseIndex.writeFileAsync for why the path is safe to open). */
   async syncAsync(): Promise<void> {
     if (!this.list || this.list.length === 0) return;
-    const fd = fs.openSync(this.path, 'r+');
+    const fh = await fs.promises.open(this.path, 'r+');
     try {
-      await fdatasyncAsync(fd);
+      if (syncDelay.before) await syncDelay.before(this.path);
+      await fh.datasync();
     } finally {
-      await closeAsync(fd);
+      await fh.close();
     }
   }
 }

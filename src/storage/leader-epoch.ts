@@ -127,12 +127,16 @@ export class LeaderEpochCache {
 
   /** Resolves once the file holds the entries as they are now; rejects when that write failed. */
   async flushed(): Promise<void> {
-    while (this.writing) await this.writing;
+    await this.settled();
     if (this.dirty && !this.stopped) {
-      this.persist();
-      while (this.writing) await this.writing;
+      this.persist(); // a failed write is retried once for a caller that needs the file
+      await this.settled();
     }
     if (this.failure) throw this.failure;
+  }
+
+  private async settled(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   /** Writes nothing more (the log was abandoned: what a crash leaves). */

@@ -587,20 +587,20 @@ export class PartitionLog {
 
   /**
    * One group-commit round, every sync on libuv's threadpool: the directory (new and renamed
-   * segment files), then each segment's log and, once closed, its index files. The recovery point
-   * moves only after all of it completed.
+   * segment files), each segment's log and, once closed, its index files (after its log), then
+   * the leader-epoch file. The recovery point moves only after all of it completed.
    */
   private async flushSegments(upTo: number): Promise<void> {
     this.lastFlushTime = this.time();
     const durable = this.commit.durableOffset;
-    await this.syncDirectory();
     // The segment holding the durable point and every later one, plus closed ones whose indexes
     // are not on disk yet (rebuilt or just rolled).
     const from = this.segmentIndexFor(durable);
     const segs = this.segments.filter((s, i) => !s.deleted && (i >= from || !s.indexesDurable));
     const stopped = (): boolean => this.closed && this.halted;
-    // In parallel (libuv runs several syncs at once): a roll burst leaves many closed segments.
-    const done = await Promise.allSettled(segs.map((seg) => seg.flushAsync(stopped)));
+    // All in parallel (libuv runs several syncs at once; a roll burst leaves many closed
+    // segments): only their completion, before the recovery point moves, is ordered.
+    const done = await Promise.allSettled([this.syncDirectory(), ...segs.map((seg) => seg.flushAsync(stopped))]);
     if (stopped()) return;
     for (const d of done) if (d.status === 'rejected') throw d.reason;
     await this.epochs.flushed();
@@ -620,8 +620,7 @@ export class PartitionLog {
     this.parentDirDirty = false;
     const p = (async () => {
       try {
-        await fsyncDirAsync(this.dir);
-        if (parent) await fsyncDirAsync(dirname(this.dir));
+        await Promise.all([fsyncDirAsync(this.dir), parent ? fsyncDirAsync(dirname(this.dir)) : undefined]);
       } catch (err) {
         this.dirDirty = true;
         if (parent) this.parentDirDirty = true;
@@ -840,7 +839,10 @@ export class PartitionLog {
       this.setLogStartOffset(offset);
       await this.hooks.persistLogStartOffset?.(this);
     }
-    await this.maintenance(() => this.deleteSegments(() => 0));
+    await this.maintenance(async () => {
+      await this.indexWritesIdle();
+      return this.deleteSegments(() => 0);
+    });
     return this.lso;
   }
 
@@ -858,7 +860,8 @@ export class PartitionLog {
    * segment is expired the active one is rolled first. Returns the number of segments deleted.
    */
   applyRetention(now = this.time()): Promise<number> {
-    return this.maintenance(() => {
+    return this.maintenance(async () => {
+      await this.indexWritesIdle();
       if (this.closed) return 0;
       let deleted = this.deleteSegments(() => 0);
       if (this.config.cleanupPolicy === 'compact') return deleted;
@@ -881,6 +884,19 @@ export class PartitionLog {
       }
       return deleted;
     });
+  }
+
+  /**
+   * Resolves when no segment of the log has an index write in flight. Every caller that renames
+   * segment files (retireSegment, the cleaner's swap) awaits this and then renames in the same
+   * synchronous run: an index write opens its file by path, and a later one sees `deleted`.
+   */
+  async indexWritesIdle(): Promise<void> {
+    for (;;) {
+      const busy = this.segments.filter((s) => s.indexWriting);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((s) => s.indexesIdle()));
+    }
   }
 
   /**
@@ -915,7 +931,10 @@ export class PartitionLog {
     return n;
   }
 
-  /** Renames a removed segment's files to `.deleted` and unlinks them after file.delete.delay.ms. */
+  /**
+   * Renames a removed segment's files to `.deleted` and unlinks them after file.delete.delay.ms.
+   * Call right after `indexWritesIdle()` resolves, with no await in between.
+   */
   retireSegment(seg: LogSegment): void {
     seg.deleted = true;
     seg.renameAll('', DELETED_SUFFIX);
@@ -933,6 +952,7 @@ export class PartitionLog {
     return this.maintenance(async () => {
       this.checkWritable();
       await this.commit.idle();
+      await this.indexWritesIdle();
       if (offset >= this.leo) return;
       if (offset < this.lso || offset <= this.segments[0]!.baseOffset) {
         this.startEmptyAt(offset);
@@ -957,10 +977,11 @@ export class PartitionLog {
    * Drops every segment and starts empty at `offset` (log start offset = log end offset = offset).
    * The new state is in place when this returns; the promise resolves once it is durable.
    */
-  truncateFullyAndStartAt(offset: number): Promise<void> {
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    await this.indexWritesIdle();
     this.startEmptyAt(offset);
     this.afterTruncation();
-    return this.syncAfterTruncation();
+    await this.syncAfterTruncation();
   }
 
   private startEmptyAt(offset: number): void {

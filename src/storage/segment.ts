@@ -348,6 +348,11 @@ export class LogSegment {
     }
   }
 
+  /** An index write of this segment is in flight: its files must not be renamed now. */
+  get indexWriting(): boolean {
+    return this.indexWrite !== null;
+  }
+
   /** Resolves when no index write of this segment is in flight. */
   async indexesIdle(): Promise<void> {
     while (this.indexWrite) await this.indexWrite;
