@@ -10,7 +10,8 @@
  * from zero; compare the two, not the absolute figure).
  *
  * Environment: BROOK_BENCH_DIR (default: the OS temp dir), BROOK_BENCH_SECONDS (measured window,
- * default 10), BROOK_BENCH_KEYS (distinct keys of the compacted topic, default 50,000).
+ * default 10), BROOK_BENCH_KEYS (distinct keys of the compacted topic, default 50,000),
+ * BROOK_BENCH_RATE (records/s offered by the three producers together, default 60,000).
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ const env = (name: string, def: number): number => (process.env[name] ? Number(p
 const BASE = process.env.BROOK_BENCH_DIR ?? tmpdir();
 const SECONDS = env('BROOK_BENCH_SECONDS', 10);
 const KEYS = env('BROOK_BENCH_KEYS', 50_000);
+/** Records/s offered by the producers together: a fixed rate, so runs of two versions do the same work. */
+const RATE = env('BROOK_BENCH_RATE', 60_000);
 const RECORDS_PER_BATCH = 100;
 const VALUE_BYTES = 100;
 
@@ -139,12 +142,16 @@ async function main(): Promise<void> {
     })();
     // Batches built ahead (as a produce request arrives already encoded), copied per append.
     const templates = Array.from({ length: 256 }, (_, i) => keyedBatch(nextKey, i));
+    const interval = (1000 * RECORDS_PER_BATCH * 3) / RATE; // ms between batches of one producer
     const producer = async (log: PartitionLog, fill: number): Promise<void> => {
+      let next = performance.now();
       while (!stop) {
         await log.append(Buffer.from(templates[fill++ % templates.length]!));
         produced += RECORDS_PER_BATCH;
-        // A client's request rate, not a tight loop: the loop must have time to serve everyone.
-        await new Promise((r) => setImmediate(r));
+        // Open loop at a fixed rate (catching up when late), as clients that do not wait for us.
+        next += interval;
+        const wait = next - performance.now();
+        await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
       }
     };
     const consumer = async (log: PartitionLog, fromStart: boolean): Promise<void> => {
