@@ -18,7 +18,7 @@ import {
 } from '../protocol/records/batch-header.js';
 import { isCompacted } from './config.js';
 import { CorruptRecordError } from './errors.js';
-import { fsyncDir } from './fsutil.js';
+import { fsyncDirAsync } from './fsutil.js';
 import type { AbortedTxn } from './indexes.js';
 import type { PartitionLog } from './partition-log.js';
 import {
@@ -53,6 +53,8 @@ import { CLEANED_SUFFIX, LogSegment, SWAP_SUFFIX } from './segment.js';
  *    only then are the originals renamed `.deleted` and the swap given the final name. At open, a
  *    `.log.swap` finishes the replacement; `.cleaned` files are discarded. A crash at any point
  *    leaves either the originals or the cleaned segment, never neither.
+ * 5. The event loop keeps serving: every sync runs on libuv's threadpool, and the CPU work (map
+ *    building, filtering) yields to the loop whenever it has run for SLICE_MS without a pause.
  */
 
 export interface CleanOptions {
@@ -83,6 +85,23 @@ const CHUNK = 8 * 1024 * 1024;
 const WRITE_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_KEYS = 4_000_000;
 const INT32_MAX = 0x7fffffff;
+/** Longest stretch of cleaner CPU work between two turns of the event loop. */
+const SLICE_MS = 2;
+
+/** Returns a function to call between units of work: it yields to the event loop once SLICE_MS passed. */
+function slicer(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    const now = performance.now();
+    if (now - since < SLICE_MS) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      }),
+    );
+  };
+}
 
 /** Whole batches of a segment, read in large chunks. */
 async function* segmentBatches(seg: LogSegment): AsyncGenerator<Buffer> {
@@ -167,10 +186,12 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   // 2. Offset map over whole dirty segments.
   const maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
   const map = new Map<string, number>();
+  const pause = slicer();
   let endOffset = firstDirty;
   for (const seg of dirty) {
     if (map.size >= maxKeys && endOffset > firstDirty) break;
     for await (const batch of segmentBatches(seg)) {
+      await pause();
       if (batchLastOffset(batch) < firstDirty || isControl(batch)) continue;
       const area = await recordsArea(batch, log.codec);
       if (!area) continue;
@@ -200,7 +221,7 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   }
   for (const group of groups) {
     if (log.isClosed) return { ...result, reason: 'closed' };
-    await cleanGroup(log, group, map, now, result);
+    await cleanGroup(log, group, map, now, result, pause);
   }
   log.firstDirtyOffset = Math.max(log.firstDirtyOffset, endOffset);
   result.cleaned = true;
@@ -213,6 +234,7 @@ async function cleanGroup(
   map: Map<string, number>,
   now: number,
   result: CleanResult,
+  pause: () => Promise<void> | undefined,
 ): Promise<void> {
   const settings = log.segmentSettingsForCleaner();
   const out = LogSegment.create(log.dir, group[0]!.baseOffset, log.poolForCleaner, settings, now, CLEANED_SUFFIX);
@@ -231,6 +253,7 @@ async function cleanGroup(
       result.bytesBefore += seg.size;
       txns.push(...seg.txnIndex.entries());
       for await (const batch of segmentBatches(seg)) {
+        await pause();
         const kept = await filterBatch(log, batch, map, now, horizon, result);
         if (!kept) continue;
         // Each chunk is a fresh buffer, so slices of it stay valid until written.
@@ -242,16 +265,22 @@ async function cleanGroup(
     flushPending();
     out.txnIndex.replaceAll(txns);
     out.closeForAppends();
-    out.flushSync();
+    await out.flushAsync();
     out.renameAll(CLEANED_SUFFIX, SWAP_SUFFIX);
-    fsyncDir(log.dir);
+    await fsyncDirAsync(log.dir);
   } catch (err) {
     out.deleteFiles();
     throw err;
   }
+  await log.indexWritesIdle();
+  if (log.isClosed) {
+    out.file.close(); // the `.swap` is committed: the next open finishes the replacement
+    return;
+  }
   result.bytesAfter += out.size;
   result.segmentsRewritten += group.length;
-  log.replaceSegments(group, out);
+  log.replaceSegments(group, out); // in the same run as the wait: no index write of the group starts between
+  await log.syncDirectory();
 }
 
 /**

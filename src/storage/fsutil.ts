@@ -1,7 +1,16 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Makes renames, creates and unlinks inside `dir` durable (the directory entry is metadata fdatasync does not cover). */
+/**
+ * Test seam: when set, awaited before every background sync (fdatasync of a log, index write,
+ * directory fsync), so tests can slow the disk down or fail it. Null in production (one check).
+ */
+export const syncDelay: { before: ((what: string) => Promise<void>) | null } = { before: null };
+
+/**
+ * Makes renames, creates and unlinks inside `dir` durable (the directory entry is metadata fdatasync
+ * does not cover). Synchronous: only for start-up recovery, before the broker serves anything.
+ */
 export function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
@@ -9,6 +18,36 @@ export function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The same, on libuv's threadpool (every path that runs while serving). */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  if (syncDelay.before) await syncDelay.before(dir);
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes a small file so that a crash leaves either the old or the new content, never a mix:
+ * temporary file written and fsynced, renamed over the target, directory fsynced. Callers
+ * serialise writes of one path (the temporary name is shared).
+ */
+export async function writeFileAtomicAsync(path: string, data: Buffer | string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fs.promises.open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    if (syncDelay.before) await syncDelay.before(tmp);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, path);
+  await fsyncDirAsync(dirname(path));
 }
 
 /** Writes a small file so that a crash leaves either the old or the new content, never a mix. */
@@ -61,7 +100,8 @@ export function readAsync(fd: number, buf: Buffer, offset: number, length: numbe
   });
 }
 
-export function fdatasyncAsync(fd: number): Promise<void> {
+export async function fdatasyncAsync(fd: number): Promise<void> {
+  if (syncDelay.before) await syncDelay.before(`fd ${fd}`);
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
@@ -116,15 +156,17 @@ function checkpointText(entries: Array<[topic: string, partition: number, offset
 }
 
 /**
- * One checkpoint file written both synchronously (where a caller needs it durable before going
- * on: DeleteRecords, close) and in the background (the periodic checkpoint, whose fsyncs must not
+ * One checkpoint file written both synchronously (start-up, and tests that stop a manager as a
+ * crash would) and in the background (everything that runs while serving, whose fsyncs must not
  * stall the event loop when the disk is busy). Every write takes a generation when its content is
- * computed; a background write whose content is older than what is already in place is dropped
- * instead of renamed over it, so the file never goes back in time.
+ * computed; background writes rename in generation order (so one that resolves knows every older
+ * one landed or was superseded), and one whose content is older than what is already in place is
+ * dropped instead of renamed over it, so the file never goes back in time.
  */
 export class CheckpointFile {
   private generation = 0;
   private written = 0;
+  private renames: Promise<unknown> = Promise.resolve();
 
   constructor(readonly path: string) {}
 
@@ -134,27 +176,36 @@ export class CheckpointFile {
     this.written = g;
   }
 
-  async write(entries: Array<[topic: string, partition: number, offset: number]>): Promise<void> {
+  write(entries: Array<[topic: string, partition: number, offset: number]>): Promise<void> {
     const g = ++this.generation;
+    const text = checkpointText(entries);
     const tmp = `${this.path}.${g}.tmp`;
-    const fh = await fs.promises.open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(checkpointText(entries));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (this.written >= g) {
-      await fs.promises.unlink(tmp).catch(() => {});
-      return;
-    }
-    fs.renameSync(tmp, this.path);
-    this.written = g;
-    const dir = await fs.promises.open(dirname(this.path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    const synced = (async () => {
+      const fh = await fs.promises.open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(text);
+        if (syncDelay.before) await syncDelay.before(tmp);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    })();
+    const done = this.renames.then(async () => {
+      try {
+        await synced;
+      } catch (err) {
+        await fs.promises.unlink(tmp).catch(() => {});
+        throw err;
+      }
+      if (this.written >= g) {
+        await fs.promises.unlink(tmp).catch(() => {});
+        return;
+      }
+      await fs.promises.rename(tmp, this.path);
+      this.written = g;
+      await fsyncDirAsync(dirname(this.path));
+    });
+    this.renames = done.catch(() => {});
+    return done;
   }
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { writeFully } from './fsutil.js';
+import { syncDelay, writeFully } from './fsutil.js';
 
 /**
  * The sparse indexes of one segment, Kafka's file formats:
@@ -87,6 +87,39 @@ abstract class SparseIndex {
       if (sync) fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * The same off the event loop (open, write, fdatasync and close on libuv's threadpool). The path
+   * is taken when this starts; the log never renames a segment's files while one of its index
+   * writes is in flight (PartitionLog.indexWritesIdle), so the open finds this segment's file.
+   * `stop` is checked between steps (a halted log writes nothing more).
+   */
+  async writeFileAsync(stop: () => boolean): Promise<void> {
+    const to = this.entries;
+    const fh = await fs.promises.open(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    try {
+      const size = (await fh.stat()).size;
+      if (stop()) return;
+      const expected = this.written * this.entrySize;
+      let from = this.written;
+      if (size !== expected) {
+        from = 0;
+        await fh.truncate(0);
+      }
+      // A copy: the entries stay put once a segment is closed, but no buffer is shared with a write in flight.
+      const bytes = Buffer.from(this.buf.subarray(from * this.entrySize, to * this.entrySize));
+      let off = 0;
+      while (off < bytes.length) {
+        off += (await fh.write(bytes, off, bytes.length - off, from * this.entrySize + off)).bytesWritten;
+      }
+      if (stop()) return;
+      if (syncDelay.before) await syncDelay.before(this.path);
+      await fh.datasync();
+      this.written = Math.min(to, this.entries);
+    } finally {
+      await fh.close();
     }
   }
 }
@@ -355,6 +388,18 @@ export class TxnIndex {
       fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /** The same off the event loop (see SparseIndex.writeFileAsync for why the path is safe to open). */
+  async syncAsync(): Promise<void> {
+    if (!this.list || this.list.length === 0) return;
+    const fh = await fs.promises.open(this.path, 'r+');
+    try {
+      if (syncDelay.before) await syncDelay.before(this.path);
+      await fh.datasync();
+    } finally {
+      await fh.close();
     }
   }
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomicAsync } from './fsutil.js';
 
 export interface EpochEntry {
   epoch: number;
@@ -13,6 +13,11 @@ export interface EpochEntry {
  */
 export class LeaderEpochCache {
   private entries: EpochEntry[] = [];
+  /** The file is behind the entries; a write is due. */
+  private dirty = false;
+  private writing: Promise<void> | null = null;
+  private failure: unknown = null;
+  private stopped = false;
 
   constructor(readonly path: string) {
     let text: string | null = null;
@@ -90,8 +95,52 @@ export class LeaderEpochCache {
     this.persist();
   }
 
+  /**
+   * Writes the file in the background (temporary file fsynced, renamed, directory fsynced), one
+   * write at a time, each with the entries current when it starts, so bursts of changes coalesce.
+   * The log's flush awaits `flushed()` before its recovery point moves, so an acknowledged
+   * append never relies on epochs that are not on disk.
+   */
   private persist(): void {
-    const lines = ['0', String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)];
-    writeFileAtomic(this.path, lines.join('\n') + '\n');
+    this.dirty = true;
+    if (this.writing || this.stopped) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      const lines = ['0', String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)];
+      try {
+        await writeFileAtomicAsync(this.path, lines.join('\n') + '\n');
+        this.failure = null;
+      } catch (err) {
+        // Kept dirty: the next change or flush tries again; flushed() reports it meanwhile.
+        this.dirty = true;
+        this.failure = err;
+        return;
+      }
+    }
+  }
+
+  /** Resolves once the file holds the entries as they are now; rejects when that write failed. */
+  async flushed(): Promise<void> {
+    await this.settled();
+    if (this.dirty && !this.stopped) {
+      this.persist(); // a failed write is retried once for a caller that needs the file
+      await this.settled();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private async settled(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** Writes nothing more (the log was abandoned: what a crash leaves). */
+  stop(): void {
+    this.stopped = true;
   }
 }

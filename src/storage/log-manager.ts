@@ -5,7 +5,7 @@ import { type CleanOptions, type CleanResult, cleanLog } from './cleaner.js';
 import { type LogConfig, defaultLogConfig, isCompacted, resolveLogConfig } from './config.js';
 import { LogClosedError } from './errors.js';
 import { FilePool } from './file-pool.js';
-import { CheckpointFile, existsSync, fsyncDir, readOffsetCheckpoint, unlinkQuiet } from './fsutil.js';
+import { CheckpointFile, existsSync, fsyncDirAsync, readOffsetCheckpoint, unlinkQuiet } from './fsutil.js';
 import { PartitionLog } from './partition-log.js';
 import type { RecordsCodec } from './records.js';
 
@@ -139,17 +139,17 @@ export class LogManager {
     }
     if (clean) {
       unlinkQuiet(markerPath);
-      fsyncDir(dataDir);
+      await fsyncDirAsync(dataDir);
     }
-    mgr.writeCheckpoints();
+    await mgr.writeCheckpointsAsync();
     if (opts.scheduler !== false) mgr.startScheduler();
     return mgr;
   }
 
   private hooks() {
     return {
-      persistLogStartOffset: () => this.writeLogStartOffsets(),
-      persistRecoveryPoint: () => this.writeRecoveryPoints(),
+      persistLogStartOffset: () => this.persist(this.writeLogStartOffsets()),
+      persistRecoveryPoint: () => this.persist(this.writeRecoveryPoints()),
       scheduleDelete: (delayMs: number, fn: () => void) => this.scheduleDelete(delayMs, fn),
     };
   }
@@ -168,6 +168,12 @@ export class LogManager {
     };
     entry.timer.unref();
     this.pendingDeletes.add(entry);
+  }
+
+  /** A checkpoint write a log asked for: awaited by close, reported if nobody awaits it. */
+  private persist(p: Promise<void>): Promise<void> {
+    this.track(p).catch((err) => this.report(err, 'checkpoint'));
+    return p;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -213,8 +219,9 @@ export class LogManager {
       time: this.time,
       codec: this.opts.codec,
       hooks: this.hooks(),
+      // Its folder's entry in the data dir is synced by its first flush (before anything is acknowledged as durable).
+      newDirectory: true,
     });
-    fsyncDir(this.dataDir);
     this.logsByName.set(name, log);
     return log;
   }
@@ -230,9 +237,11 @@ export class LogManager {
     this.logsByName.delete(name);
     log.abandon();
     const target = join(this.dataDir, `${name}.${randomUUID().replace(/-/g, '')}-delete`);
+    // Renamed synchronously (a metadata change, no disk wait) so a createLog of the same name
+    // right after finds the folder gone; the fsync and checkpoints run off the event loop.
     fs.renameSync(log.dir, target);
-    fsyncDir(this.dataDir);
-    this.writeCheckpoints();
+    await fsyncDirAsync(this.dataDir);
+    await this.writeCheckpointsAsync();
     this.track(fs.promises.rm(target, { recursive: true, force: true })).catch((err) => this.report(err, 'delete'));
     return true;
   }
@@ -271,12 +280,12 @@ export class LogManager {
     return f;
   }
 
-  private writeRecoveryPoints(): void {
-    this.checkpointFile(RECOVERY_POINT_CHECKPOINT).writeSync(this.entries((l) => l.recoveryPoint));
+  private writeRecoveryPoints(): Promise<void> {
+    return this.checkpointFile(RECOVERY_POINT_CHECKPOINT).write(this.entries((l) => l.recoveryPoint));
   }
 
-  private writeLogStartOffsets(): void {
-    this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).writeSync(this.entries((l) => l.logStartOffset));
+  private writeLogStartOffsets(): Promise<void> {
+    return this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).write(this.entries((l) => l.logStartOffset));
   }
 
   private cleanerEntries(): Array<[string, number, number]> {
@@ -285,17 +294,21 @@ export class LogManager {
       .map((l) => [l.topic, l.partition, l.firstDirtyOffset]);
   }
 
-  /** Writes the recovery-point, log-start-offset and cleaner-offset checkpoints (atomically each). */
+  /**
+   * Writes the recovery-point, log-start-offset and cleaner-offset checkpoints (atomically each),
+   * synchronously: for tools and tests that stop the manager right after, as a crash would. Every
+   * path that runs while serving uses writeCheckpointsAsync.
+   */
   writeCheckpoints(): void {
-    this.writeRecoveryPoints();
-    this.writeLogStartOffsets();
+    this.checkpointFile(RECOVERY_POINT_CHECKPOINT).writeSync(this.entries((l) => l.recoveryPoint));
+    this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).writeSync(this.entries((l) => l.logStartOffset));
     this.checkpointFile(CLEANER_OFFSET_CHECKPOINT).writeSync(this.cleanerEntries());
   }
 
-  /** The same, with every write and fsync off the event loop (the periodic checkpoint). */
+  /** The same, with every write and fsync off the event loop. */
   async writeCheckpointsAsync(): Promise<void> {
-    await this.checkpointFile(RECOVERY_POINT_CHECKPOINT).write(this.entries((l) => l.recoveryPoint));
-    await this.checkpointFile(LOG_START_OFFSET_CHECKPOINT).write(this.entries((l) => l.logStartOffset));
+    await this.writeRecoveryPoints();
+    await this.writeLogStartOffsets();
     await this.checkpointFile(CLEANER_OFFSET_CHECKPOINT).write(this.cleanerEntries());
   }
 
@@ -362,7 +375,7 @@ export class LogManager {
           this.report(err, `cleaning of ${log.name}`);
         }
       }
-      if (out.some((r) => r.result.cleaned)) this.writeCheckpoints();
+      if (out.some((r) => r.result.cleaned)) await this.writeCheckpointsAsync();
       return out;
     } finally {
       this.running.cleaner = false;
@@ -414,12 +427,12 @@ export class LogManager {
       d.fn();
     }
     this.pendingDeletes.clear();
-    this.writeCheckpoints();
+    await this.writeCheckpointsAsync();
     this.pool.closeAll();
     // No marker after a failed flush: the next open must recover.
     if (!failed) {
-      fs.writeFileSync(join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
-      fsyncDir(this.dataDir);
+      await fs.promises.writeFile(join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
+      await fsyncDirAsync(this.dataDir);
     }
   }
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
@@ -30,7 +30,7 @@ import {
   asStorageError,
 } from './errors.js';
 import type { FilePool } from './file-pool.js';
-import { fdatasyncAsync, fsyncDir, readFully, unlinkQuiet, writeFileAtomic } from './fsutil.js';
+import { fsyncDir, fsyncDirAsync, readFully, unlinkQuiet, writeFileAtomicAsync } from './fsutil.js';
 import type { AbortedTxn } from './indexes.js';
 import { LeaderEpochCache } from './leader-epoch.js';
 import { type RecordsCodec, builtinCodec, forEachRecordInBatch } from './records.js';
@@ -114,6 +114,8 @@ export interface PartitionLogOptions {
   time?: () => number;
   codec?: RecordsCodec;
   hooks?: LogHooks;
+  /** The partition folder was just created: its entry in the data dir is synced with the first flush. */
+  newDirectory?: boolean;
 }
 
 /** What recovery found, for logs and tests. */
@@ -160,7 +162,14 @@ export class PartitionLog {
   private unflushedMessages = 0;
   private lastFlushTime: number;
   private dirDirty = false;
+  /** The partition folder's own entry in the data dir is not synced yet (a new log). */
+  private parentDirDirty = false;
+  private dirSync: Promise<void> | null = null;
   private snapshots: number[] = [];
+  /** Snapshots whose file write is still in flight, served from memory meanwhile. */
+  private pendingSnapshots = new Map<number, Buffer>();
+  /** Snapshot file writes and deletions, in call order (one file may be written then deleted). */
+  private snapshotChain: Promise<void> = Promise.resolve();
   private listeners = new Set<(log: PartitionLog) => void>();
   private maintenanceChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -177,6 +186,7 @@ export class PartitionLog {
     this.hooks = o.hooks ?? {};
     this.codec = o.codec ?? builtinCodec;
     this.lastFlushTime = this.time();
+    this.parentDirDirty = o.newDirectory ?? false;
     fs.mkdirSync(this.dir, { recursive: true });
     this.epochs = new LeaderEpochCache(join(this.dir, LEADER_EPOCH_CHECKPOINT));
     this.commit = new GroupCommit(
@@ -610,29 +620,57 @@ export class PartitionLog {
     return this.leo - this.commit.durableOffset;
   }
 
+  /**
+   * One group-commit round, every sync on libuv's threadpool: the directory (new and renamed
+   * segment files), each segment's log and, once closed, its index files (after its log), then
+   * the leader-epoch file. The recovery point moves only after all of it completed.
+   */
   private async flushSegments(upTo: number): Promise<void> {
     this.lastFlushTime = this.time();
     const durable = this.commit.durableOffset;
-    if (this.dirDirty) {
-      this.dirDirty = false;
-      fsyncDir(this.dir);
-    }
     // The segment holding the durable point and every later one, plus closed ones whose indexes
     // are not on disk yet (rebuilt or just rolled).
     const from = this.segmentIndexFor(durable);
     const segs = this.segments.filter((s, i) => !s.deleted && (i >= from || !s.indexesDurable));
-    for (const seg of segs) {
-      if (seg.deleted) continue;
-      const fd = seg.file.pin();
-      try {
-        await fdatasyncAsync(fd);
-      } finally {
-        seg.file.unpin();
-      }
-      if (this.closed && this.halted) return;
-      seg.writeIndexesIfClosed();
-    }
+    const stopped = (): boolean => this.closed && this.halted;
+    // All in parallel (libuv runs several syncs at once; a roll burst leaves many closed
+    // segments): only their completion, before the recovery point moves, is ordered.
+    const done = await Promise.allSettled([this.syncDirectory(), ...segs.map((seg) => seg.flushAsync(stopped))]);
+    if (stopped()) return;
+    for (const d of done) if (d.status === 'rejected') throw d.reason;
+    await this.epochs.flushed();
     if (upTo > this.recoveryPoint) this.recoveryPoint = upTo;
+  }
+
+  /**
+   * Makes every segment file created, renamed or removed so far durable (and the partition
+   * folder itself when new), off the event loop. One directory fsync at a time; a caller whose
+   * change came after the one in flight started waits for the next.
+   */
+  async syncDirectory(): Promise<void> {
+    while (this.dirSync) await this.dirSync;
+    if (!this.dirDirty && !this.parentDirDirty) return;
+    const parent = this.parentDirDirty;
+    this.dirDirty = false;
+    this.parentDirDirty = false;
+    const p = (async () => {
+      try {
+        await Promise.all([fsyncDirAsync(this.dir), parent ? fsyncDirAsync(dirname(this.dir)) : undefined]);
+      } catch (err) {
+        this.dirDirty = true;
+        if (parent) this.parentDirDirty = true;
+        throw err;
+      }
+    })();
+    this.dirSync = p.then(
+      () => {},
+      () => {},
+    );
+    try {
+      await p;
+    } finally {
+      this.dirSync = null;
+    }
   }
 
   // ================================================================ read
@@ -836,7 +874,10 @@ export class PartitionLog {
       this.setLogStartOffset(offset);
       await this.hooks.persistLogStartOffset?.(this);
     }
-    await this.maintenance(() => this.deleteSegments(() => 0));
+    await this.maintenance(async () => {
+      await this.indexWritesIdle();
+      return this.deleteSegments(() => 0);
+    });
     return this.lso;
   }
 
@@ -854,7 +895,8 @@ export class PartitionLog {
    * segment is expired the active one is rolled first. Returns the number of segments deleted.
    */
   applyRetention(now = this.time()): Promise<number> {
-    return this.maintenance(() => {
+    return this.maintenance(async () => {
+      await this.indexWritesIdle();
       if (this.closed) return 0;
       let deleted = this.deleteSegments(() => 0);
       if (this.config.cleanupPolicy === 'compact') return deleted;
@@ -877,6 +919,19 @@ export class PartitionLog {
       }
       return deleted;
     });
+  }
+
+  /**
+   * Resolves when no segment of the log has an index write in flight. Every caller that renames
+   * segment files (retireSegment, the cleaner's swap) awaits this and then renames in the same
+   * synchronous run: an index write opens its file by path, and a later one sees `deleted`.
+   */
+  async indexWritesIdle(): Promise<void> {
+    for (;;) {
+      const busy = this.segments.filter((s) => s.indexWriting);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((s) => s.indexesIdle()));
+    }
   }
 
   /**
@@ -911,7 +966,10 @@ export class PartitionLog {
     return n;
   }
 
-  /** Renames a removed segment's files to `.deleted` and unlinks them after file.delete.delay.ms. */
+  /**
+   * Renames a removed segment's files to `.deleted` and unlinks them after file.delete.delay.ms.
+   * Call right after `indexWritesIdle()` resolves, with no await in between.
+   */
   retireSegment(seg: LogSegment): void {
     seg.deleted = true;
     seg.renameAll('', DELETED_SUFFIX);
@@ -929,9 +987,10 @@ export class PartitionLog {
     return this.maintenance(async () => {
       this.checkWritable();
       await this.commit.idle();
+      await this.indexWritesIdle();
       if (offset >= this.leo) return;
       if (offset < this.lso || offset <= this.segments[0]!.baseOffset) {
-        this.truncateFullyAndStartAt(offset);
+        this.startEmptyAt(offset);
       } else {
         while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
           const seg = this.segments.pop()!;
@@ -944,12 +1003,23 @@ export class PartitionLog {
         this.dirDirty = true;
       }
       this.afterTruncation();
+      await this.syncAfterTruncation();
       await this.hooks.persistRecoveryPoint?.(this);
     });
   }
 
-  /** Drops every segment and starts empty at `offset` (log start offset = log end offset = offset). */
-  truncateFullyAndStartAt(offset: number): void {
+  /**
+   * Drops every segment and starts empty at `offset` (log start offset = log end offset = offset).
+   * The new state is in place when this returns; the promise resolves once it is durable.
+   */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    await this.indexWritesIdle();
+    this.startEmptyAt(offset);
+    this.afterTruncation();
+    await this.syncAfterTruncation();
+  }
+
+  private startEmptyAt(offset: number): void {
     for (const seg of this.segments.splice(0)) this.retireSegment(seg);
     this.segments.push(LogSegment.create(this.dir, offset, this.pool, this.segmentSettings(), this.time()));
     this.dirDirty = true;
@@ -957,7 +1027,6 @@ export class PartitionLog {
     this.lso = offset;
     this.firstDirtyOffset = offset;
     this.epochs.clear();
-    this.afterTruncation();
   }
 
   private afterTruncation(): void {
@@ -968,11 +1037,17 @@ export class PartitionLog {
     if (this.firstDirtyOffset > this.leo) this.firstDirtyOffset = this.leo;
     this.epochs.truncateFromEnd(this.leo);
     for (const s of this.snapshots.filter((o) => o > this.leo)) this.deleteSnapshot(s);
-    // The truncated segment's data must be durable before the recovery point passes it again.
-    for (const s of this.segments) if (!s.indexesDurable && s.closed) s.flushSync();
-    this.activeSegment.flushSync();
-    fsyncDir(this.dir);
-    this.dirDirty = false;
+  }
+
+  /**
+   * The truncated state made durable before the truncation resolves (and before the recovery
+   * point passes it again): a group-commit round after any in flight, which syncs the directory
+   * (retired segments), the active segment (its new size) and every closed segment whose indexes
+   * are not on disk. Appends arriving meanwhile go after the cut and ride the same flush.
+   */
+  private syncAfterTruncation(): Promise<void> {
+    this.dirDirty = true;
+    return this.commit.flushNow();
   }
 
   /**
@@ -1054,13 +1129,28 @@ export class PartitionLog {
   // ================================================================ producer-state snapshots
 
   /** Stores an opaque producer-state snapshot taken at `offset` (as `<offset>.snapshot`). */
+  /**
+   * The file is written in the background (temporary file fsynced, renamed, directory fsynced);
+   * until then the snapshot is served from memory. A failed write only leaves an older snapshot
+   * for recovery to start from (more of the log replayed), so it is not reported.
+   */
   writeProducerSnapshot(offset: number, data: Buffer): void {
     this.checkWritable();
-    writeFileAtomic(join(this.dir, offsetFileName(offset) + SNAPSHOT_SUFFIX), data);
+    const path = join(this.dir, offsetFileName(offset) + SNAPSHOT_SUFFIX);
+    this.pendingSnapshots.set(offset, data);
     if (!this.snapshots.includes(offset)) {
       this.snapshots.push(offset);
       this.snapshots.sort((a, b) => a - b);
     }
+    this.snapshotChain = this.snapshotChain
+      .then(async () => {
+        if (this.pendingSnapshots.get(offset) !== data || this.halted) return;
+        await writeFileAtomicAsync(path, data);
+      })
+      .catch(() => {})
+      .finally(() => {
+        if (this.pendingSnapshots.get(offset) === data) this.pendingSnapshots.delete(offset);
+      });
   }
 
   /** Offsets of the stored snapshots, oldest first. */
@@ -1073,6 +1163,8 @@ export class PartitionLog {
     for (let i = this.snapshots.length - 1; i >= 0; i--) {
       const o = this.snapshots[i]!;
       if (o > maxOffset) continue;
+      const pending = this.pendingSnapshots.get(o);
+      if (pending) return { offset: o, data: pending };
       try {
         return { offset: o, data: fs.readFileSync(join(this.dir, offsetFileName(o) + SNAPSHOT_SUFFIX)) };
       } catch {
@@ -1083,8 +1175,14 @@ export class PartitionLog {
   }
 
   private deleteSnapshot(offset: number): void {
-    unlinkQuiet(join(this.dir, offsetFileName(offset) + SNAPSHOT_SUFFIX));
     this.snapshots = this.snapshots.filter((o) => o !== offset);
+    const path = join(this.dir, offsetFileName(offset) + SNAPSHOT_SUFFIX);
+    if (this.pendingSnapshots.delete(offset)) {
+      // A write of it is queued: unlink after it (an unlink is a metadata change, no disk wait).
+      this.snapshotChain = this.snapshotChain.then(() => {
+        if (!this.snapshots.includes(offset)) unlinkQuiet(path);
+      });
+    } else unlinkQuiet(path);
   }
 
   // ================================================================ close
@@ -1094,14 +1192,17 @@ export class PartitionLog {
     if (this.closed) return;
     await this.maintenance(() => {});
     await this.commit.idle();
+    await this.snapshotChain;
     if (!this.offline && !this.commit.failure) {
       await this.commit.flushNow();
       for (const s of this.segments) {
-        if (s.closed) s.writeIndexesIfClosed();
-        else s.writeIndexes(true);
+        if (s.closed) await s.writeIndexesIfClosedAsync();
+        else await s.writeIndexesAsync();
       }
-      if (this.dirDirty) fsyncDir(this.dir);
+      await this.syncDirectory();
+      await this.epochs.flushed();
     }
+    await Promise.all(this.segments.map((s) => s.indexesIdle()));
     this.closed = true;
     this.commit.failAll(new LogClosedError(`log ${this.name} is closed`));
     for (const s of this.segments) s.file.close();
@@ -1115,6 +1216,7 @@ export class PartitionLog {
   abandon(): void {
     this.closed = true;
     this.halted = true;
+    this.epochs.stop();
     this.commit.failAll(new LogClosedError(`log ${this.name} was deleted`));
     for (const s of this.segments) s.file.close();
     this.listeners.clear();
@@ -1122,7 +1224,11 @@ export class PartitionLog {
 
   // ================================================================ cleaner support
 
-  /** Replaces consecutive closed segments by one cleaned segment already renamed to `.swap` on disk. */
+  /**
+   * Replaces consecutive closed segments by one cleaned segment already renamed to `.swap` on
+   * disk (and that rename synced: the commit point). The final renames are made durable by the
+   * caller's `syncDirectory` or the next flush; a crash before leaves the `.swap` for open to finish.
+   */
   replaceSegments(olds: LogSegment[], cleaned: LogSegment): void {
     const first = this.segments.indexOf(olds[0]!);
     if (first < 0 || olds.some((s, i) => this.segments[first + i] !== s)) {
@@ -1132,7 +1238,7 @@ export class PartitionLog {
     this.segments.splice(first, olds.length, cleaned);
     for (const s of olds) this.retireSegment(s);
     cleaned.renameAll(SWAP_SUFFIX, '');
-    fsyncDir(this.dir);
+    this.dirDirty = true;
     cleaned.closed = true;
     cleaned.indexesDurable = true;
   }

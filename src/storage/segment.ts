@@ -13,7 +13,7 @@ import {
 } from '../protocol/records/batch-header.js';
 import { CorruptRecordError } from './errors.js';
 import type { FilePool, PooledFile } from './file-pool.js';
-import { readAsync, readFully, unlinkQuiet, writeFully } from './fsutil.js';
+import { fdatasyncAsync, readAsync, readFully, unlinkQuiet, writeFully } from './fsutil.js';
 import { OffsetIndex, TimeIndex, TxnIndex } from './indexes.js';
 
 /**
@@ -86,6 +86,8 @@ export class LogSegment {
   /** Index files on disk are complete and synced (a closed segment needs this before the recovery point passes it). */
   indexesDurable = false;
   deleted = false;
+  /** The index write in flight, if any (index writes of one segment never overlap). */
+  private indexWrite: Promise<void> | null = null;
 
   constructor(
     readonly dir: string,
@@ -291,6 +293,71 @@ export class LogSegment {
     this.writeIndexesIfClosed();
   }
 
+  /** flushSync off the event loop: the log's fdatasync, then (once closed) its index files. */
+  async flushAsync(stop: () => boolean = () => false): Promise<void> {
+    if (this.deleted) return;
+    const fd = this.file.pin();
+    try {
+      await fdatasyncAsync(fd);
+    } finally {
+      this.file.unpin();
+    }
+    if (stop()) return;
+    await this.writeIndexesIfClosedAsync(stop);
+  }
+
+  /** writeIndexesIfClosed off the event loop; resolves once the files are synced. */
+  async writeIndexesIfClosedAsync(stop: () => boolean = () => false): Promise<void> {
+    while (this.indexWrite) await this.indexWrite;
+    if (!this.closed || this.indexesDurable || !this.indexesLoaded || this.deleted || stop()) return;
+    await this.serialiseIndexWrite(async () => {
+      await Promise.all([
+        this.offsetIndex.writeFileAsync(stop),
+        this.timeIndex.writeFileAsync(stop),
+        this.txnIndex.syncAsync(),
+      ]);
+      // A truncation reopening this segment meanwhile (closed again later) needs another write.
+      if (this.closed && !stop()) this.indexesDurable = true;
+    });
+  }
+
+  /** writeIndexes(true) off the event loop (close of the active segment). */
+  async writeIndexesAsync(): Promise<void> {
+    while (this.indexWrite) await this.indexWrite;
+    if (!this.indexesLoaded || this.deleted) return;
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    await this.serialiseIndexWrite(async () => {
+      await Promise.all([
+        this.offsetIndex.writeFileAsync(() => false),
+        this.timeIndex.writeFileAsync(() => false),
+        this.txnIndex.syncAsync(),
+      ]);
+    });
+  }
+
+  private async serialiseIndexWrite(fn: () => Promise<void>): Promise<void> {
+    const p = fn();
+    this.indexWrite = p.then(
+      () => {},
+      () => {},
+    );
+    try {
+      await p;
+    } finally {
+      this.indexWrite = null;
+    }
+  }
+
+  /** An index write of this segment is in flight: its files must not be renamed now. */
+  get indexWriting(): boolean {
+    return this.indexWrite !== null;
+  }
+
+  /** Resolves when no index write of this segment is in flight. */
+  async indexesIdle(): Promise<void> {
+    while (this.indexWrite) await this.indexWrite;
+  }
+
   writeIndexesIfClosed(): void {
     if (this.closed && !this.indexesDurable && this.indexesLoaded && !this.deleted) {
       this.offsetIndex.writeFile(true);
@@ -383,15 +450,21 @@ export class LogSegment {
     return { validBytes: valid, problem, nextOffset: Math.max(this.baseOffset, last + 1), batches };
   }
 
+  /**
+   * Cuts the file (a metadata change that does not wait for the disk; it must be atomic with
+   * respect to appends). Not synced here: every caller leaves the segment to a later flush
+   * (recovery's, the truncation's, or none when the log goes offline), whose fdatasync makes the
+   * new size durable before the recovery point or an acknowledgement can rely on it.
+   */
   truncateFile(size: number): void {
     const fd = this.file.pin();
     try {
       fs.ftruncateSync(fd, size);
-      fs.fdatasyncSync(fd);
     } finally {
       this.file.unpin();
     }
     this.size = size;
+    this.indexesDurable = false;
   }
 
   /**

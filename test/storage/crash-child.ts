@@ -1,15 +1,21 @@
 /**
  * Child process of the crash test (not a test itself): appends batches in strict mode and prints
  * `ack <baseOffset> <lastOffset> <sha1 of the stored batch bytes>` for each acknowledged append,
- * until its parent kills it with SIGKILL. Started as `node crash-child.js --crash-child <dir> <seed>`.
+ * until its parent kills it with SIGKILL. Started as `node crash-child.js --crash-child <dir> <seed> [slow]`.
  */
 import { createHash } from 'node:crypto';
+import { syncDelay } from '../../src/storage/fsutil.js';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { buildBatch, rng } from './helpers.js';
 
-async function main(dir: string, seed: number): Promise<void> {
+async function main(dir: string, seed: number, slow: boolean): Promise<void> {
+  if (slow) {
+    // Slowed background syncs and tiny segments: rolls overlap with earlier index flushes.
+    const delay = rng(seed * 13);
+    syncDelay.before = () => new Promise((r) => setTimeout(r, Math.floor(delay() * 15)));
+  }
   const mgr = await LogManager.open(dir, {
-    defaultConfig: { flushMessages: 1, segmentBytes: 128 * 1024, indexIntervalBytes: 1024 },
+    defaultConfig: { flushMessages: 1, segmentBytes: slow ? 4 * 1024 : 128 * 1024, indexIntervalBytes: 1024 },
     schedulerTickMs: 10,
     checkpointIntervalMs: 30,
     retentionCheckIntervalMs: 1e9,
@@ -41,7 +47,7 @@ async function main(dir: string, seed: number): Promise<void> {
 }
 
 if (process.argv[2] === '--crash-child') {
-  main(process.argv[3]!, Number(process.argv[4])).catch((err) => {
+  main(process.argv[3]!, Number(process.argv[4]), process.argv[5] === 'slow').catch((err) => {
     console.error(err);
     process.exit(1);
   });
