@@ -11,9 +11,7 @@ import { Consumer, type ConsumerRecord } from '../../src/client/consumer.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { startTestBroker, uniq } from './helpers/broker.js';
 
-import { kcatMissing } from '../helpers/requires.js';
-
-const KCAT = '/usr/bin/kcat';
+import { KCAT, kcatMissing } from '../helpers/requires.js';
 
 let broker: BrokerHandle;
 let admin: Admin;

@@ -3,10 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
-import { kcatMissing } from '../helpers/requires.js';
+import { KCAT, kcatMissing } from '../helpers/requires.js';
 import { createTopic, fetchPartition, recordsOf, topicName } from '../broker/support.js';
-
-const KCAT = process.env.KCAT ?? 'kcat';
 
 /** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 20 s. */
 function kcat(bootstrap: string, args: string[], input?: string): Promise<string> {
