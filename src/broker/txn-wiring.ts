@@ -36,7 +36,9 @@ export class TransactionSupport {
 
   constructor(private readonly broker: TxnWiringDeps) {
     const c = broker.config;
-    this.producerIds = new ProducerIdManager(broker.dataDir);
+    this.producerIds = new ProducerIdManager(broker.dataDir, (err) =>
+      broker.log.error({ err }, 'reserving the next block of producer ids failed (retried on next use)'),
+    );
     const config: TxnCoordinatorConfig = {
       get transactionMaxTimeoutMs() {
         return c.int('transaction.max.timeout.ms');

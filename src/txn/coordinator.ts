@@ -69,6 +69,7 @@ export interface TxnCoordinatorDeps {
   offsetsPartitionFor(groupId: string): number;
   /** Topic name of the group offsets. */
   offsetsTopic: string;
+  /** A new producer id, or -1 while none can be handed out yet (COORDINATOR_LOAD_IN_PROGRESS). */
   generateProducerId(): number;
   config: TxnCoordinatorConfig;
   time?: () => number;
@@ -391,7 +392,9 @@ export class TransactionCoordinator {
       producerEpoch: NO_PRODUCER_EPOCH,
     });
     if (transactionalId === null) {
-      return { errorCode: ErrorCode.NONE, producerId: this.deps.generateProducerId(), producerEpoch: 0 };
+      const producerId = this.deps.generateProducerId();
+      if (producerId < 0) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
     }
     if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
     if (txnTimeoutMs <= 0 || txnTimeoutMs > this.deps.config.transactionMaxTimeoutMs)
@@ -406,8 +409,10 @@ export class TransactionCoordinator {
     }
     let m = this.txns.get(transactionalId);
     if (m === undefined) {
+      const newId = this.deps.generateProducerId();
+      if (newId < 0) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
       m = new TransactionMetadata(transactionalId);
-      m.producerId = this.deps.generateProducerId();
+      m.producerId = newId;
       m.txnTimeoutMs = txnTimeoutMs;
       m.txnLastUpdateTimestamp = this.now();
       this.txns.set(transactionalId, m);
@@ -448,6 +453,7 @@ export class TransactionCoordinator {
       lastProducerId = m.producerId;
       lastEpoch = expected === null ? NO_PRODUCER_EPOCH : m.producerEpoch;
       producerId = this.deps.generateProducerId();
+      if (producerId < 0) return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
       epoch = 0;
     } else if (expected === null) {
       epoch = m.producerEpoch + 1;
