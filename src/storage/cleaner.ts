@@ -12,7 +12,9 @@ import {
   compressionCodec,
   entrySize,
   isControl,
+  isTransactional,
   lastOffset as batchLastOffset,
+  producerId as batchProducerId,
   recordsCount,
   updateCrc,
 } from '../protocol/records/batch-header.js';
@@ -33,13 +35,15 @@ import { CLEANED_SUFFIX, LogSegment, SWAP_SUFFIX } from './segment.js';
 /**
  * Log compaction (cleanup.policy=compact), Kafka's algorithm:
  *
- * 1. The cleanable range ends at the first uncleanable offset: the active segment, the high
- *    watermark, or the first segment holding records younger than min.compaction.lag.ms.
+ * 1. The cleanable range ends at the first uncleanable offset: the active segment, the last
+ *    stable offset (high watermark or first open transaction), or the first segment holding records younger than min.compaction.lag.ms.
  *    Segments below the cleaner's checkpoint (firstDirtyOffset) are "clean", the rest "dirty".
  *    Nothing happens while dirty bytes / cleanable bytes < min.cleanable.dirty.ratio, unless dirty
  *    records are older than max.compaction.lag.ms.
  * 2. An offset map (key -> latest offset) is built over the dirty segments, whole segments at a
- *    time, until `maxKeys` keys.
+ *    time, until `maxKeys` keys. Batches of aborted transactions (the transaction indexes say
+ *    which) are left out of the map and dropped by the rewrite, so they can neither win over
+ *    committed data nor reappear to read_uncommitted readers; their markers stay.
  * 3. Every cleanable segment up to the map's end is rewritten, in groups that fit one segment:
  *    a record stays when no later record with its key is in the map; keyless records go (a
  *    compacted topic requires keys); a tombstone stays until its batch's delete horizon passes.
@@ -141,12 +145,13 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   result.firstDirtyOffset = firstDirty;
   result.endOffset = firstDirty;
 
-  // 1. Cleanable segments: closed, wholly below the high watermark and the compaction lag.
+  // 1. Cleanable segments: closed, wholly below the last stable offset and the compaction lag.
+  const stable = Math.min(log.highWatermark, log.lastStableOffset());
   const cleanable: LogSegment[] = [];
   for (let i = 0; i < segs.length - 1; i++) {
     const seg = segs[i]!;
     const end = segs[i + 1]!.baseOffset;
-    if (end > log.highWatermark) break;
+    if (end > stable) break;
     seg.ensureIndexes();
     if (cfg.minCompactionLagMs > 0 && seg.maxTimestamp > now - cfg.minCompactionLagMs) break;
     cleanable.push(seg);
@@ -164,14 +169,15 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   if (!opts.force && !overdue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
     return { ...result, reason: 'below-ratio' };
 
-  // 2. Offset map over whole dirty segments.
+  // 2. Offset map over whole dirty segments; aborted records neither enter it nor survive cleaning.
+  const aborted = abortedBatches(log, cleanable[0]!.baseOffset, endOf(cleanable[cleanable.length - 1]!));
   const maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
   const map = new Map<string, number>();
   let endOffset = firstDirty;
   for (const seg of dirty) {
     if (map.size >= maxKeys && endOffset > firstDirty) break;
     for await (const batch of segmentBatches(seg)) {
-      if (batchLastOffset(batch) < firstDirty || isControl(batch)) continue;
+      if (batchLastOffset(batch) < firstDirty || isControl(batch) || aborted(batch)) continue;
       const area = await recordsArea(batch, log.codec);
       if (!area) continue;
       const base = batchBaseOffset(batch);
@@ -200,7 +206,7 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   }
   for (const group of groups) {
     if (log.isClosed) return { ...result, reason: 'closed' };
-    await cleanGroup(log, group, map, now, result);
+    await cleanGroup(log, group, map, aborted, now, result);
   }
   log.firstDirtyOffset = Math.max(log.firstDirtyOffset, endOffset);
   result.cleaned = true;
@@ -211,6 +217,7 @@ async function cleanGroup(
   log: PartitionLog,
   group: LogSegment[],
   map: Map<string, number>,
+  aborted: (batch: Buffer) => boolean,
   now: number,
   result: CleanResult,
 ): Promise<void> {
@@ -231,6 +238,10 @@ async function cleanGroup(
       result.bytesBefore += seg.size;
       txns.push(...seg.txnIndex.entries());
       for await (const batch of segmentBatches(seg)) {
+        if (aborted(batch)) {
+          result.recordsRemoved += recordsCount(batch);
+          continue;
+        }
         const kept = await filterBatch(log, batch, map, now, horizon, result);
         if (!kept) continue;
         // Each chunk is a fresh buffer, so slices of it stay valid until written.
@@ -252,6 +263,25 @@ async function cleanGroup(
   result.bytesAfter += out.size;
   result.segmentsRewritten += group.length;
   log.replaceSegments(group, out);
+}
+
+/**
+ * Whether a batch belongs to an aborted transaction: transactional, from a producer whose aborted
+ * transaction (in the segments' transaction indexes) spans the batch's offset up to its marker.
+ */
+function abortedBatches(log: PartitionLog, from: number, to: number): (batch: Buffer) => boolean {
+  const byProducer = new Map<number, AbortedTxn[]>();
+  for (const a of log.collectAbortedTxns(from, to)) {
+    const list = byProducer.get(a.producerId);
+    if (list) list.push(a);
+    else byProducer.set(a.producerId, [a]);
+  }
+  return (batch) => {
+    if (byProducer.size === 0 || !isTransactional(batch) || isControl(batch)) return false;
+    const txns = byProducer.get(batchProducerId(batch));
+    const base = batchBaseOffset(batch);
+    return txns !== undefined && txns.some((a) => a.firstOffset <= base && base < a.lastOffset);
+  };
 }
 
 /**

@@ -146,6 +146,11 @@ export class PartitionLog {
   recoveryPoint = 0;
   /** The cleaner's position: offsets below were compacted (persisted by the manager). */
   firstDirtyOffset = 0;
+  /**
+   * The last stable offset, set by whoever tracks transactions (the broker's Partition); the cleaner
+   * never cleans at or past it, so an open transaction's records cannot supersede committed ones.
+   */
+  lastStableOffset: () => number = () => this.hw;
   readonly epochs: LeaderEpochCache;
   readonly recovery: RecoveryReport = { segmentsScanned: 0, truncatedBytes: 0, problem: null, swapsCompleted: 0 };
   readonly codec: RecordsCodec;

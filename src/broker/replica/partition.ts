@@ -53,6 +53,7 @@ export class Partition {
     readonly log: PartitionLog,
   ) {
     this.producers = new ProducerStateManager(`${topic}-${index}`);
+    log.lastStableOffset = () => this.lastStableOffset;
   }
 
   get logStartOffset(): number {
