@@ -47,11 +47,11 @@ describe('retention by the broker', () => {
 
   async function waitForLogStart(topic: string, want: number): Promise<void> {
     let start = -1;
-    await eventually(
-      async () => (start = await logStartOffset(c, topic)) === want,
-      DEADLINE,
-      `log start offset of ${topic} reaches ${want} (last: ${start})`,
-    );
+    try {
+      await eventually(async () => (start = await logStartOffset(c, topic)) === want, DEADLINE, `log start offset`);
+    } catch (err) {
+      assert.fail(`${(err as Error).message}: ${topic} at ${start}, want ${want}`);
+    }
   }
 
   async function assertOutOfRange(topic: string, offset: number): Promise<void> {
