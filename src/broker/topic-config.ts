@@ -61,6 +61,7 @@ export function logConfigFor(overrides: Readonly<Record<string, string>>, broker
   return {
     segmentBytes: num('segment.bytes'),
     segmentMs: num('segment.ms'),
+    segmentJitterMs: num('segment.jitter.ms'),
     segmentIndexBytes: num('segment.index.bytes'),
     indexIntervalBytes: num('index.interval.bytes'),
     flushMessages: num('flush.messages'),
