@@ -1,4 +1,5 @@
 import { type ConfigDef, INT_MAX, LONG_MAX, defsByName } from './config-def.js';
+import { PREALLOCATE_REASON } from './topic-configs.js';
 
 type Def = Omit<ConfigDef, 'type' | 'default' | 'doc'>;
 const b = (
@@ -117,7 +118,10 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
     min: 0,
   }),
   b('log.segment.delete.delay.ms', 'LONG', '60000', 'Delay before deleted segments leave the disk', { ...dyn, min: 0 }),
-  b('log.preallocate', 'BOOLEAN', 'false', 'Preallocate segment files', dyn),
+  b('log.preallocate', 'BOOLEAN', 'false', 'Preallocate segment files (Brook: only false)', {
+    ...dyn,
+    refused: { values: ['true'], reason: PREALLOCATE_REASON },
+  }),
   b('log.message.timestamp.type', 'STRING', 'CreateTime', 'CreateTime or LogAppendTime', {
     ...dyn,
     oneOf: ['CreateTime', 'LogAppendTime'],

@@ -20,6 +20,10 @@ function t(def: Omit<TopicConfigDef, 'synonyms'>, ...synonyms: (string | Synonym
   return { ...def, synonyms: synonyms.map((s) => (typeof s === 'string' ? { name: s } : s)) };
 }
 
+/** Why Brook refuses preallocate=true (shared with the broker's log.preallocate). */
+export const PREALLOCATE_REASON =
+  'Brook does not preallocate segment files: recovery takes a segment file size as the size of its data';
+
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const;
 
 /** Topic-level configs (Kafka 3.9 names and defaults) and the broker properties behind them. */
@@ -257,12 +261,23 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
     },
     'min.insync.replicas',
   ),
-  t({ name: 'preallocate', type: 'BOOLEAN', default: 'false', doc: 'Preallocate segment files' }, 'log.preallocate'),
+  t(
+    {
+      name: 'preallocate',
+      type: 'BOOLEAN',
+      default: 'false',
+      doc: 'Preallocate segment files (Brook: only false)',
+      refused: { values: ['true'], reason: PREALLOCATE_REASON },
+    },
+    'log.preallocate',
+  ),
   t({
     name: 'remote.storage.enable',
     type: 'BOOLEAN',
     default: 'false',
     doc: 'Tiered storage (not supported by Brook)',
+    // Kafka refuses it too while the broker has no remote storage system.
+    refused: { values: ['true'], reason: 'Brook has no tiered (remote) storage' },
   }),
   t(
     {

@@ -12,6 +12,7 @@ import type { Broker } from '../broker.js';
 import { errorCodeOf } from '../errors.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, FetchSession, type CachedPartition } from '../fetch/fetch-session.js';
 import type { Partition } from '../replica/partition.js';
+import { downConversionRefused } from '../topic-config-checks.js';
 
 const READ_COMMITTED = 1;
 const EMPTY = Buffer.alloc(0);
@@ -135,6 +136,10 @@ export function fetchHandler(broker: Broker) {
         .map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
     }
     if (version < 4) {
+      if (downConversionRefused(broker.topics, p.topic)) {
+        data.errorCode = ErrorCode.UNSUPPORTED_VERSION;
+        return { target: t, data, bytes: 0 };
+      }
       const converted = downConvertRecordBatches(records, {
         toMagic: version < 2 ? 0 : 1,
         maxBytes: limit,

@@ -21,6 +21,7 @@ import type { Broker } from '../broker.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { LeaderAppendOptions, Partition } from '../replica/partition.js';
 import type { TopicRecord } from '../../cluster/metadata-store.js';
+import { notEnoughReplicas } from '../topic-config-checks.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
@@ -238,6 +239,8 @@ export function produceHandler(broker: Broker) {
             if (!validAcks) return Promise.resolve(partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
             const p = t ? broker.topics.partition(t.name, pd.index) : undefined;
             if (!t || !p) return Promise.resolve(partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+            const isr = req.acks === -1 ? notEnoughReplicas(broker.topics, t, pd.index) : null;
+            if (isr) return Promise.resolve(partitionError(pd.index, ErrorCode.NOT_ENOUGH_REPLICAS, isr));
             return appendPartition(v, p, t, pd.records, v >= 3 ? req.transactionalId : null);
           }),
         );
