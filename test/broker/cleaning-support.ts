@@ -57,6 +57,7 @@ export async function fetchAll(
   partition = 0,
 ): Promise<FetchResponsePartitionData> {
   let offset = await logStartOffset(c, topic, partition);
+  let restarts = 0;
   const blobs: Buffer[] = [];
   const aborted: NonNullable<FetchResponsePartitionData['abortedTransactions']> = [];
   for (;;) {
@@ -65,6 +66,13 @@ export async function fetchAll(
       { topic, partition, fetchOffset: offset, partitionMaxBytes: 16 * 1024 * 1024 },
       { isolationLevel },
     );
+    if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && restarts++ < 10) {
+      // Retention moved the log start offset meanwhile: start again from the new one.
+      offset = await logStartOffset(c, topic, partition);
+      blobs.length = 0;
+      aborted.length = 0;
+      continue;
+    }
     assertCode(p.errorCode, ErrorCode.NONE, `fetch ${topic}-${partition} at ${offset}`);
     const end = isolationLevel === 1 ? p.lastStableOffset : p.highWatermark;
     const batches = decodeRecordBatches(p.records ?? Buffer.alloc(0));
