@@ -25,3 +25,19 @@ export function downConversionRefused(topics: TopicManager, topicName: string): 
   const t = topics.topic(topicName);
   return t !== undefined && topics.configValue(t, 'message.downconversion.enable') === 'false';
 }
+
+const LONG_MAX = '9223372036854775807';
+
+/**
+ * The CreateTime bounds of a topic, as Kafka 3.9 reads them: message.timestamp.before.max.ms and
+ * .after.max.ms, each falling back to the deprecated message.timestamp.difference.max.ms while
+ * left at its default (Long.MAX_VALUE).
+ */
+export function timestampBounds(topics: TopicManager, topic: TopicRecord): { before: number; after: number } {
+  const difference = topics.configValue(topic, 'message.timestamp.difference.max.ms');
+  const bound = (name: string): number => {
+    const v = topics.configValue(topic, name);
+    return Number(v === LONG_MAX ? difference : v);
+  };
+  return { before: bound('message.timestamp.before.max.ms'), after: bound('message.timestamp.after.max.ms') };
+}

@@ -196,6 +196,23 @@ describe('topic configs do what they say or are refused', () => {
     );
   });
 
+  test('message.timestamp.difference.max.ms bounds CreateTime both ways unless before/after.max.ms are set', async () => {
+    const t = topicName('ts-diff');
+    assertCode((await create(t, { 'message.timestamp.difference.max.ms': '60000' })).errorCode, ErrorCode.NONE);
+    const at = async (topic: string, offsetMs: number) =>
+      (await produce(c, topic, 0, batch([{ value: 'x', timestamp: Date.now() + offsetMs }]))).errorCode;
+    assertCode(await at(t, -3_600_000), ErrorCode.INVALID_TIMESTAMP, 'an hour old');
+    assertCode(await at(t, 3_600_000), ErrorCode.INVALID_TIMESTAMP, 'an hour ahead');
+    assertCode(await at(t, 0), ErrorCode.NONE, 'now');
+    // An explicit before.max.ms wins over the deprecated difference for its side only.
+    const r = await incrementalAlter(c, Resource.TOPIC, t, [
+      { name: 'message.timestamp.before.max.ms', op: 'SET', value: '7200000' },
+    ]);
+    assertCode(r.errorCode, ErrorCode.NONE);
+    assertCode(await at(t, -3_600_000), ErrorCode.NONE, 'an hour old, within before.max.ms');
+    assertCode(await at(t, 3_600_000), ErrorCode.INVALID_TIMESTAMP, 'an hour ahead, still bounded by the difference');
+  });
+
   test('segment.jitter.ms reaches the partition logs (from the topic and from log.roll.jitter.ms)', async () => {
     const t = topicName('jitter');
     assertCode((await create(t, { 'segment.jitter.ms': '5000' })).errorCode, ErrorCode.NONE);

@@ -21,7 +21,7 @@ import type { Broker } from '../broker.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { LeaderAppendOptions, Partition } from '../replica/partition.js';
 import type { TopicRecord } from '../../cluster/metadata-store.js';
-import { notEnoughReplicas } from '../topic-config-checks.js';
+import { notEnoughReplicas, timestampBounds } from '../topic-config-checks.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
@@ -208,12 +208,11 @@ export function produceHandler(broker: Broker) {
   }
 
   /**
-   * message.timestamp.before/after.max.ms checked on the batch header alone: the base timestamp
+   * message.timestamp.before/after.max.ms (or difference.max.ms) checked on the batch header alone: the base timestamp
    * (first record) against the lower bound and the max timestamp against the upper bound.
    */
   function timestampProblem(records: Buffer, topic: TopicRecord, now: number): string | null {
-    const before = Number(broker.topics.configValue(topic, 'message.timestamp.before.max.ms'));
-    const after = Number(broker.topics.configValue(topic, 'message.timestamp.after.max.ms'));
+    const { before, after } = timestampBounds(broker.topics, topic);
     if (before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER) return null;
     for (let pos = 0; pos < records.length; pos += entrySize(records, pos)) {
       const min = baseTimestamp(records, pos);
