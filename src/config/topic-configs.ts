@@ -20,6 +20,9 @@ function t(def: Omit<TopicConfigDef, 'synonyms'>, ...synonyms: (string | Synonym
   return { ...def, synonyms: synonyms.map((s) => (typeof s === 'string' ? { name: s } : s)) };
 }
 
+/** Smallest segment.bytes / log.segment.bytes: a record batch header (61 bytes) and one small record. */
+export const MIN_SEGMENT_BYTES = 75;
+
 /** Why Brook refuses preallocate=true (shared with the broker's log.preallocate). */
 export const PREALLOCATE_REASON =
   'Brook does not preallocate segment files: recovery takes a segment file size as the size of its data';
@@ -301,7 +304,14 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
     { name: 'log.retention.hours', factor: HOUR },
   ),
   t(
-    { name: 'segment.bytes', type: 'INT', default: '1073741824', min: 14, doc: 'Segment file size before rolling' },
+    {
+      name: 'segment.bytes',
+      type: 'INT',
+      default: '1073741824',
+      // Kafka 3.9's floor is 14 (a v0 record); a segment here must hold one v2 batch of one record.
+      min: MIN_SEGMENT_BYTES,
+      doc: 'Segment file size before rolling',
+    },
     'log.segment.bytes',
   ),
   t(

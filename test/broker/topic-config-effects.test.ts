@@ -213,6 +213,13 @@ describe('topic configs do what they say or are refused', () => {
     assertCode(await at(t, 3_600_000), ErrorCode.INVALID_TIMESTAMP, 'an hour ahead, still bounded by the difference');
   });
 
+  test('a segment.bytes too small for one record batch is INVALID_CONFIG, not a server error', async () => {
+    const created = await create(topicName('tiny-segments'), { 'segment.bytes': '50' });
+    assertCode(created.errorCode, ErrorCode.INVALID_CONFIG);
+    assert.match(created.errorMessage ?? '', /segment.bytes: value 50 is below the minimum 75/);
+    assertCode((await create(topicName('small-segments'), { 'segment.bytes': '75' })).errorCode, ErrorCode.NONE);
+  });
+
   test('segment.jitter.ms reaches the partition logs (from the topic and from log.roll.jitter.ms)', async () => {
     const t = topicName('jitter');
     assertCode((await create(t, { 'segment.jitter.ms': '5000' })).errorCode, ErrorCode.NONE);
