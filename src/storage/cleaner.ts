@@ -158,15 +158,18 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   }
   const endOf = (seg: LogSegment): number => segs[segs.indexOf(seg) + 1]!.baseOffset;
   const dirty = cleanable.filter((s) => endOf(s) > firstDirty);
-  if (dirty.length === 0) return { ...result, reason: 'nothing-dirty' };
+  // Kept tombstones whose delete horizon has passed make an idle log worth a pass too (KIP-534).
+  const tombstonesDue = (latestDeleteHorizon.get(log) ?? Infinity) <= now;
+  if (dirty.length === 0 && !tombstonesDue) return { ...result, reason: 'nothing-dirty' };
   const dirtyBytes = dirty.reduce((a, s) => a + s.size, 0);
   const totalBytes = cleanable.reduce((a, s) => a + s.size, 0);
   result.dirtyRatio = totalBytes === 0 ? 0 : dirtyBytes / totalBytes;
   const overdue =
     cfg.maxCompactionLagMs < Number.MAX_SAFE_INTEGER &&
+    dirty.length > 0 &&
     dirty[0]!.maxTimestamp >= 0 &&
     dirty[0]!.maxTimestamp < now - cfg.maxCompactionLagMs;
-  if (!opts.force && !overdue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
+  if (!opts.force && !overdue && !tombstonesDue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
     return { ...result, reason: 'below-ratio' };
 
   // 2. Offset map over whole dirty segments; aborted records neither enter it nor survive cleaning.
@@ -204,6 +207,8 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
     if (fits) g.push(seg);
     else groups.push([seg]);
   }
+  // Every cleanable segment is rewritten below, noting the horizons of the tombstones it keeps.
+  latestDeleteHorizon.delete(log);
   for (const group of groups) {
     if (log.isClosed) return { ...result, reason: 'closed' };
     await cleanGroup(log, group, map, aborted, now, result);
@@ -264,6 +269,9 @@ async function cleanGroup(
   result.segmentsRewritten += group.length;
   log.replaceSegments(group, out);
 }
+
+/** Per log, the latest delete horizon among the tombstones the cleaner kept (in memory, as Kafka's). */
+const latestDeleteHorizon = new WeakMap<PartitionLog, number>();
 
 /**
  * Whether a batch belongs to an aborted transaction: transactional, from a producer whose aborted
@@ -335,6 +343,10 @@ async function filterBatch(
     keep.push({ ...r });
   });
   const setHorizon = tombstonesKept > 0 && !hasHorizon;
+  if (tombstonesKept > 0) {
+    const h = setHorizon ? horizon : batchBaseTimestamp(batch);
+    latestDeleteHorizon.set(log, Math.max(latestDeleteHorizon.get(log) ?? 0, h));
+  }
   if (keep.length === total && !setHorizon) return batch;
   if (keep.length === 0) return null;
 

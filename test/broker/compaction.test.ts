@@ -165,6 +165,23 @@ describe('log compaction by the broker', () => {
     );
   });
 
+  test('on an idle topic a tombstone also goes once delete.retention.ms has passed', async () => {
+    const t = topicName('compact-tomb-idle');
+    await createTopic(c, t, 1, { 'cleanup.policy': 'compact', 'delete.retention.ms': '2000', ...SMALL_SEGMENTS });
+    await produceKeyed(t, [
+      ['k1', 'v1'],
+      ['k1', null],
+      ['s', 'sentinel'],
+    ]);
+    await waitForView(t, (s) => s.length === 2 && s[0]!.value === null, 'k1=v1 compacted away, tombstone kept');
+    // No more writes: the horizon alone must bring the cleaner back.
+    const seen = await waitForView(t, (s) => !s.some((r) => r.key === 'k1'), 'tombstone removed on an idle log');
+    assert.deepEqual(
+      seen.map((r) => [r.offset, r.key, r.value]),
+      [[2, 's', 'sentinel']],
+    );
+  });
+
   test('transactions: aborted data is never resurrected or allowed to erase committed data; open transactions are not cleaned', async () => {
     const t = topicName('compact-txn');
     await createTopic(c, t, 1, { 'cleanup.policy': 'compact', ...SMALL_SEGMENTS });
