@@ -62,6 +62,7 @@ export function logConfigFor(overrides: Readonly<Record<string, string>>, broker
   return {
     segmentBytes: num('segment.bytes'),
     segmentMs: num('segment.ms'),
+    segmentJitterMs: num('segment.jitter.ms'),
     segmentIndexBytes: num('segment.index.bytes'),
     indexIntervalBytes: num('index.interval.bytes'),
     flushMessages: num('flush.messages'),
@@ -115,14 +116,23 @@ export interface ProduceConfig {
   readonly minInsyncReplicas: number;
 }
 
+const LONG_MAX = '9223372036854775807';
+
 /** Builds a topic's ProduceConfig from its overrides over the broker defaults. */
 export function produceConfigFor(overrides: Readonly<Record<string, string>>, broker: BrokerConfig): ProduceConfig {
   const get = (name: string): string => resolveTopicConfig(name, overrides, broker).value ?? '';
   const codec = TOPIC_CODECS[get('compression.type')];
   const levelName = codec === undefined ? undefined : LEVEL_CONFIG[codec];
   const level = levelName ? Number(get(levelName)) : undefined;
-  const before = Number(get('message.timestamp.before.max.ms'));
-  const after = Number(get('message.timestamp.after.max.ms'));
+  // Kafka 3.9: each bound falls back to the deprecated message.timestamp.difference.max.ms while
+  // left at its default (Long.MAX_VALUE).
+  const difference = get('message.timestamp.difference.max.ms');
+  const bound = (name: string): number => {
+    const v = get(name);
+    return Number(v === LONG_MAX ? difference : v);
+  };
+  const before = bound('message.timestamp.before.max.ms');
+  const after = bound('message.timestamp.after.max.ms');
   return {
     maxMessageBytes: Number(get('max.message.bytes')),
     compressionCodec: codec,

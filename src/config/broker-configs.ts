@@ -1,4 +1,5 @@
 import { type ConfigDef, INT_MAX, LONG_MAX, defsByName } from './config-def.js';
+import { MIN_SEGMENT_BYTES, PREALLOCATE_REASON } from './topic-configs.js';
 
 type Def = Omit<ConfigDef, 'type' | 'default' | 'doc'>;
 const b = (
@@ -94,7 +95,7 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
   }),
   b('log.retention.bytes', 'LONG', '-1', 'Partition size limit; -1 = unlimited', dyn),
   b('log.retention.check.interval.ms', 'LONG', '300000', 'How often retention runs', { min: 1 }),
-  b('log.segment.bytes', 'INT', '1073741824', 'Segment size before rolling', { ...dyn, min: 14 }),
+  b('log.segment.bytes', 'INT', '1073741824', 'Segment size before rolling', { ...dyn, min: MIN_SEGMENT_BYTES }),
   b('log.roll.hours', 'INT', '168', 'Segment age before rolling (hours)', { min: 1 }),
   b('log.roll.ms', 'LONG', null, 'Segment age before rolling (ms, overrides hours)', { ...dyn, min: 1 }),
   b('log.roll.jitter.hours', 'INT', '0', 'Roll jitter (hours)', { min: 0 }),
@@ -117,7 +118,10 @@ export const BROKER_CONFIGS: readonly ConfigDef[] = [
     min: 0,
   }),
   b('log.segment.delete.delay.ms', 'LONG', '60000', 'Delay before deleted segments leave the disk', { ...dyn, min: 0 }),
-  b('log.preallocate', 'BOOLEAN', 'false', 'Preallocate segment files', dyn),
+  b('log.preallocate', 'BOOLEAN', 'false', 'Preallocate segment files (Brook: only false)', {
+    ...dyn,
+    refused: { values: ['true'], reason: PREALLOCATE_REASON },
+  }),
   b('log.message.timestamp.type', 'STRING', 'CreateTime', 'CreateTime or LogAppendTime', {
     ...dyn,
     oneOf: ['CreateTime', 'LogAppendTime'],

@@ -47,6 +47,8 @@ export interface ConfigDef {
   sensitive?: boolean;
   /** Accepted for compatibility with Kafka config files; Brook does not use it. */
   noEffect?: boolean;
+  /** Values Brook refuses (INVALID_CONFIG, or a failed start) because it cannot do what they ask, and why. */
+  refused?: { values: readonly string[]; reason: string };
 }
 
 export type ConfigValue = string | number | boolean | string[] | null;
@@ -76,6 +78,13 @@ function checkRange(def: ConfigDef, n: number): void {
  * lower-cased; lists without blanks around commas). Throws ConfigError naming the property.
  */
 export function normalizeConfigValue(def: ConfigDef, raw: string | null): string | null {
+  const v = normalize(def, raw);
+  if (v !== null && def.refused?.values.includes(v))
+    throw new ConfigError(def.name, `${def.name}=${v} is not supported: ${def.refused.reason}`);
+  return v;
+}
+
+function normalize(def: ConfigDef, raw: string | null): string | null {
   if (raw === null) return null;
   const v = raw.trim();
   switch (def.type) {

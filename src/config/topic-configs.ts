@@ -20,6 +20,13 @@ function t(def: Omit<TopicConfigDef, 'synonyms'>, ...synonyms: (string | Synonym
   return { ...def, synonyms: synonyms.map((s) => (typeof s === 'string' ? { name: s } : s)) };
 }
 
+/** Smallest segment.bytes / log.segment.bytes: a record batch header (61 bytes) and one small record. */
+export const MIN_SEGMENT_BYTES = 75;
+
+/** Why Brook refuses preallocate=true (shared with the broker's log.preallocate). */
+export const PREALLOCATE_REASON =
+  'Brook does not preallocate segment files: recovery takes a segment file size as the size of its data';
+
 const COMPRESSION = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const;
 
 /** Topic-level configs (Kafka 3.9 names and defaults) and the broker properties behind them. */
@@ -257,12 +264,23 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
     },
     'min.insync.replicas',
   ),
-  t({ name: 'preallocate', type: 'BOOLEAN', default: 'false', doc: 'Preallocate segment files' }, 'log.preallocate'),
+  t(
+    {
+      name: 'preallocate',
+      type: 'BOOLEAN',
+      default: 'false',
+      doc: 'Preallocate segment files (Brook: only false)',
+      refused: { values: ['true'], reason: PREALLOCATE_REASON },
+    },
+    'log.preallocate',
+  ),
   t({
     name: 'remote.storage.enable',
     type: 'BOOLEAN',
     default: 'false',
     doc: 'Tiered storage (not supported by Brook)',
+    // Kafka refuses it too while the broker has no remote storage system.
+    refused: { values: ['true'], reason: 'Brook has no tiered (remote) storage' },
   }),
   t(
     {
@@ -286,7 +304,14 @@ export const TOPIC_CONFIGS: readonly TopicConfigDef[] = [
     { name: 'log.retention.hours', factor: HOUR },
   ),
   t(
-    { name: 'segment.bytes', type: 'INT', default: '1073741824', min: 14, doc: 'Segment file size before rolling' },
+    {
+      name: 'segment.bytes',
+      type: 'INT',
+      default: '1073741824',
+      // Kafka 3.9's floor is 14 (a v0 record); a segment here must hold one v2 batch of one record.
+      min: MIN_SEGMENT_BYTES,
+      doc: 'Segment file size before rolling',
+    },
     'log.segment.bytes',
   ),
   t(

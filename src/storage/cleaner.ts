@@ -12,7 +12,9 @@ import {
   compressionCodec,
   entrySize,
   isControl,
+  isTransactional,
   lastOffset as batchLastOffset,
+  producerId as batchProducerId,
   recordsCount,
   updateCrc,
 } from '../protocol/records/batch-header.js';
@@ -33,13 +35,15 @@ import { CLEANED_SUFFIX, LogSegment, SWAP_SUFFIX } from './segment.js';
 /**
  * Log compaction (cleanup.policy=compact), Kafka's algorithm:
  *
- * 1. The cleanable range ends at the first uncleanable offset: the active segment, the high
- *    watermark, or the first segment holding records younger than min.compaction.lag.ms.
+ * 1. The cleanable range ends at the first uncleanable offset: the active segment, the last
+ *    stable offset (high watermark or first open transaction), or the first segment holding records younger than min.compaction.lag.ms.
  *    Segments below the cleaner's checkpoint (firstDirtyOffset) are "clean", the rest "dirty".
  *    Nothing happens while dirty bytes / cleanable bytes < min.cleanable.dirty.ratio, unless dirty
  *    records are older than max.compaction.lag.ms.
  * 2. An offset map (key -> latest offset) is built over the dirty segments, whole segments at a
- *    time, until `maxKeys` keys.
+ *    time, until `maxKeys` keys. Batches of aborted transactions (the transaction indexes say
+ *    which) are left out of the map and dropped by the rewrite, so they can neither win over
+ *    committed data nor reappear to read_uncommitted readers; their markers stay.
  * 3. Every cleanable segment up to the map's end is rewritten, in groups that fit one segment:
  *    a record stays when no later record with its key is in the map; keyless records go (a
  *    compacted topic requires keys); a tombstone stays until its batch's delete horizon passes.
@@ -160,30 +164,35 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
   result.firstDirtyOffset = firstDirty;
   result.endOffset = firstDirty;
 
-  // 1. Cleanable segments: closed, wholly below the high watermark and the compaction lag.
+  // 1. Cleanable segments: closed, wholly below the last stable offset and the compaction lag.
+  const stable = Math.min(log.highWatermark, log.lastStableOffset());
   const cleanable: LogSegment[] = [];
   for (let i = 0; i < segs.length - 1; i++) {
     const seg = segs[i]!;
     const end = segs[i + 1]!.baseOffset;
-    if (end > log.highWatermark) break;
+    if (end > stable) break;
     seg.ensureIndexes();
     if (cfg.minCompactionLagMs > 0 && seg.maxTimestamp > now - cfg.minCompactionLagMs) break;
     cleanable.push(seg);
   }
   const endOf = (seg: LogSegment): number => segs[segs.indexOf(seg) + 1]!.baseOffset;
   const dirty = cleanable.filter((s) => endOf(s) > firstDirty);
-  if (dirty.length === 0) return { ...result, reason: 'nothing-dirty' };
+  // Kept tombstones whose delete horizon has passed make an idle log worth a pass too (KIP-534).
+  const tombstonesDue = (latestDeleteHorizon.get(log) ?? Infinity) <= now;
+  if (dirty.length === 0 && !tombstonesDue) return { ...result, reason: 'nothing-dirty' };
   const dirtyBytes = dirty.reduce((a, s) => a + s.size, 0);
   const totalBytes = cleanable.reduce((a, s) => a + s.size, 0);
   result.dirtyRatio = totalBytes === 0 ? 0 : dirtyBytes / totalBytes;
   const overdue =
     cfg.maxCompactionLagMs < Number.MAX_SAFE_INTEGER &&
+    dirty.length > 0 &&
     dirty[0]!.maxTimestamp >= 0 &&
     dirty[0]!.maxTimestamp < now - cfg.maxCompactionLagMs;
-  if (!opts.force && !overdue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
+  if (!opts.force && !overdue && !tombstonesDue && result.dirtyRatio < cfg.minCleanableDirtyRatio)
     return { ...result, reason: 'below-ratio' };
 
-  // 2. Offset map over whole dirty segments.
+  // 2. Offset map over whole dirty segments; aborted records neither enter it nor survive cleaning.
+  const aborted = abortedBatches(log, cleanable[0]!.baseOffset, endOf(cleanable[cleanable.length - 1]!));
   const maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
   const map = new Map<string, number>();
   const pause = slicer();
@@ -192,7 +201,7 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
     if (map.size >= maxKeys && endOffset > firstDirty) break;
     for await (const batch of segmentBatches(seg)) {
       await pause();
-      if (batchLastOffset(batch) < firstDirty || isControl(batch)) continue;
+      if (batchLastOffset(batch) < firstDirty || isControl(batch) || aborted(batch)) continue;
       const area = await recordsArea(batch, log.codec);
       if (!area) continue;
       const base = batchBaseOffset(batch);
@@ -219,9 +228,11 @@ async function clean(log: PartitionLog, opts: CleanOptions): Promise<CleanResult
     if (fits) g.push(seg);
     else groups.push([seg]);
   }
+  // Every cleanable segment is rewritten below, noting the horizons of the tombstones it keeps.
+  latestDeleteHorizon.delete(log);
   for (const group of groups) {
     if (log.isClosed) return { ...result, reason: 'closed' };
-    await cleanGroup(log, group, map, now, result, pause);
+    await cleanGroup(log, group, map, aborted, now, result, pause);
   }
   log.firstDirtyOffset = Math.max(log.firstDirtyOffset, endOffset);
   result.cleaned = true;
@@ -232,6 +243,7 @@ async function cleanGroup(
   log: PartitionLog,
   group: LogSegment[],
   map: Map<string, number>,
+  aborted: (batch: Buffer) => boolean,
   now: number,
   result: CleanResult,
   pause: () => Promise<void> | undefined,
@@ -254,6 +266,10 @@ async function cleanGroup(
       txns.push(...seg.txnIndex.entries());
       for await (const batch of segmentBatches(seg)) {
         await pause();
+        if (aborted(batch)) {
+          result.recordsRemoved += recordsCount(batch);
+          continue;
+        }
         const kept = await filterBatch(log, batch, map, now, horizon, result);
         if (!kept) continue;
         // Each chunk is a fresh buffer, so slices of it stay valid until written.
@@ -281,6 +297,28 @@ async function cleanGroup(
   result.segmentsRewritten += group.length;
   log.replaceSegments(group, out); // in the same run as the wait: no index write of the group starts between
   await log.syncDirectory();
+}
+
+/** Per log, the latest delete horizon among the tombstones the cleaner kept (in memory, as Kafka's). */
+const latestDeleteHorizon = new WeakMap<PartitionLog, number>();
+
+/**
+ * Whether a batch belongs to an aborted transaction: transactional, from a producer whose aborted
+ * transaction (in the segments' transaction indexes) spans the batch's offset up to its marker.
+ */
+function abortedBatches(log: PartitionLog, from: number, to: number): (batch: Buffer) => boolean {
+  const byProducer = new Map<number, AbortedTxn[]>();
+  for (const a of log.collectAbortedTxns(from, to)) {
+    const list = byProducer.get(a.producerId);
+    if (list) list.push(a);
+    else byProducer.set(a.producerId, [a]);
+  }
+  return (batch) => {
+    if (byProducer.size === 0 || !isTransactional(batch) || isControl(batch)) return false;
+    const txns = byProducer.get(batchProducerId(batch));
+    const base = batchBaseOffset(batch);
+    return txns !== undefined && txns.some((a) => a.firstOffset <= base && base < a.lastOffset);
+  };
 }
 
 /**
@@ -334,6 +372,10 @@ async function filterBatch(
     keep.push({ ...r });
   });
   const setHorizon = tombstonesKept > 0 && !hasHorizon;
+  if (tombstonesKept > 0) {
+    const h = setHorizon ? horizon : batchBaseTimestamp(batch);
+    latestDeleteHorizon.set(log, Math.max(latestDeleteHorizon.get(log) ?? 0, h));
+  }
   if (keep.length === total && !setHorizon) return batch;
   if (keep.length === 0) return null;
 

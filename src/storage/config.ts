@@ -11,6 +11,12 @@ export interface LogConfig {
   segmentBytes: number;
   /** `segment.ms` (broker `log.roll.ms`): roll the active segment when its first batch is this old. Default 7 days. */
   segmentMs: number;
+  /**
+   * `segment.jitter.ms` (broker `log.roll.jitter.ms`): each segment rolls up to this much before
+   * segment.ms (a random amount in [0, min(jitter, segment.ms)) drawn per segment), so segments
+   * created together do not all roll together. Default 0.
+   */
+  segmentJitterMs: number;
   /** `segment.index.bytes` (broker `log.index.size.max.bytes`): max size of each index file; a full index rolls the segment. Default 10 MiB. */
   segmentIndexBytes: number;
   /** `index.interval.bytes` (broker `log.index.interval.bytes`): bytes of batches between two offset-index entries. Default 4096. */
@@ -58,6 +64,7 @@ export function defaultLogConfig(): LogConfig {
   return {
     segmentBytes: 1024 * 1024 * 1024,
     segmentMs: 7 * DAY_MS,
+    segmentJitterMs: 0,
     segmentIndexBytes: 10 * 1024 * 1024,
     indexIntervalBytes: 4096,
     flushMessages: UNLIMITED,
@@ -93,6 +100,7 @@ export function resolveLogConfig(base: LogConfig, partial: Partial<LogConfig> = 
   };
   int('segmentBytes', 61 + 14, MAX_SEGMENT_BYTES);
   int('segmentMs', 1);
+  int('segmentJitterMs', 0);
   int('segmentIndexBytes', MIN_INDEX_BYTES, MAX_SEGMENT_BYTES);
   int('indexIntervalBytes', 0);
   int('flushMessages', 1);

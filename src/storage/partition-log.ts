@@ -112,6 +112,8 @@ export interface PartitionLogOptions {
   /** The data dir had a clean-shutdown marker: trust the files, scan nothing. */
   cleanShutdown?: boolean;
   time?: () => number;
+  /** Uniform in [0, 1), for segment.jitter.ms (default Math.random; tests inject a seeded one). */
+  random?: () => number;
   codec?: RecordsCodec;
   hooks?: LogHooks;
   /** The partition folder was just created: its entry in the data dir is synced with the first flush. */
@@ -152,6 +154,11 @@ export class PartitionLog {
   recoveryPoint = 0;
   /** The cleaner's position: offsets below were compacted (persisted by the manager). */
   firstDirtyOffset = 0;
+  /**
+   * The last stable offset, set by whoever tracks transactions (the broker's Partition); the cleaner
+   * never cleans at or past it, so an open transaction's records cannot supersede committed ones.
+   */
+  lastStableOffset: () => number = () => this.hw;
   readonly epochs: LeaderEpochCache;
   readonly recovery: RecoveryReport = { segmentsScanned: 0, truncatedBytes: 0, problem: null, swapsCompleted: 0 };
   readonly codec: RecordsCodec;
@@ -176,6 +183,10 @@ export class PartitionLog {
   private halted = false;
   private offline: KafkaStorageError | null = null;
 
+  private readonly random: () => number;
+  /** The active segment's segment.jitter.ms draw: it rolls this much before segment.ms. */
+  private rollJitterMs = 0;
+
   private constructor(o: PartitionLogOptions) {
     this.topic = o.topic;
     this.partition = o.partition;
@@ -183,6 +194,7 @@ export class PartitionLog {
     this.config = o.config;
     this.pool = o.pool;
     this.time = o.time ?? Date.now;
+    this.random = o.random ?? Math.random;
     this.hooks = o.hooks ?? {};
     this.codec = o.codec ?? builtinCodec;
     this.lastFlushTime = this.time();
@@ -201,6 +213,7 @@ export class PartitionLog {
   static open(o: PartitionLogOptions): PartitionLog {
     const log = new PartitionLog(o);
     log.load(o.recoveryPoint ?? 0, o.logStartOffset ?? 0, o.cleanShutdown ?? false);
+    log.rollJitterMs = log.drawRollJitter();
     return log;
   }
 
@@ -576,7 +589,9 @@ export class PartitionLog {
     const a = this.activeSegment;
     const full =
       a.size > 0 &&
-      (a.size + size > this.config.segmentBytes || a.ageForRoll(now, maxTs) > this.config.segmentMs || a.indexFull);
+      (a.size + size > this.config.segmentBytes ||
+        a.ageForRoll(now, maxTs) > this.config.segmentMs - this.rollJitterMs ||
+        a.indexFull);
     if (full || !a.canHoldOffset(last)) this.roll(Math.max(first, this.leo), now);
   }
 
@@ -587,10 +602,17 @@ export class PartitionLog {
     old.closeForAppends();
     const seg = LogSegment.create(this.dir, baseOffset, this.pool, this.segmentSettings(), now);
     this.segments.push(seg);
+    this.rollJitterMs = this.drawRollJitter();
     this.dirDirty = true;
     // Flush the closed segment soon (Kafka does too), so the recovery point can move past it.
     this.commit.flushNow().catch(() => {});
     return seg;
+  }
+
+  /** Kafka's randomSegmentJitter: uniform in [0, min(segment.jitter.ms, segment.ms)). */
+  private drawRollJitter(): number {
+    const { segmentJitterMs, segmentMs } = this.config;
+    return segmentJitterMs <= 0 ? 0 : Math.floor(this.random() * Math.min(segmentJitterMs, segmentMs));
   }
 
   // ================================================================ flush

@@ -156,8 +156,10 @@ describe('compaction model', () => {
               model.clean(end, clock);
               cleans++;
               tombstonesRemoved += res.tombstonesRemoved;
-            } else {
-              assert.equal(res.cleaned, false);
+            } else if (res.cleaned) {
+              // Nothing dirty, but kept tombstones were past their horizon: only they may go.
+              model.clean(model.firstDirty, clock);
+              tombstonesRemoved += res.tombstonesRemoved;
             }
           } else if (op < 0.95) {
             const target = model.lso + Math.floor(random() * (model.leo - model.lso + 1));

@@ -12,6 +12,7 @@ import type { HandlerContext } from './context.js';
 import { errorCodeOf } from '../errors.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, FetchSession, type CachedPartition } from '../fetch/fetch-session.js';
 import { CONSUMER_REPLICA_ID, type FetchParams, type PartitionView } from '../replica/replica-manager.js';
+import { downConversionRefused } from '../topic-config-checks.js';
 
 const READ_COMMITTED = 1;
 const EMPTY = Buffer.alloc(0);
@@ -143,6 +144,10 @@ export function fetchHandler(deps: FetchDeps) {
       data.abortedTransactions = deps.replicaManager.abortedTransactions(p, t.fetchOffset, last + 1);
     }
     if (version < 4) {
+      if (downConversionRefused(deps.topics, p.topic)) {
+        data.errorCode = ErrorCode.UNSUPPORTED_VERSION;
+        return { target: t, data, bytes: 0 };
+      }
       const converted = downConvertRecordBatches(records, {
         toMagic: version < 2 ? 0 : 1,
         maxBytes: limit,

@@ -21,6 +21,7 @@ import type { HandlerContext } from './context.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { AppendEntry, AppendResult, PartitionView } from '../replica/replica-manager.js';
 import type { ProduceConfig } from '../topic-config.js';
+import { notEnoughReplicasMessage } from '../topic-config-checks.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
@@ -186,7 +187,7 @@ export function produceHandler(deps: ProduceDeps) {
   }
 
   /**
-   * message.timestamp.before/after.max.ms checked on the batch header alone: the base timestamp
+   * message.timestamp.before/after.max.ms (or difference.max.ms) checked on the batch header alone: the base timestamp
    * (first record) against the lower bound and the max timestamp against the upper bound.
    */
   function timestampProblem(records: Buffer, config: ProduceConfig, now: number): string | null {
@@ -231,6 +232,15 @@ export function produceHandler(deps: ProduceDeps) {
                 ? ErrorCode.NOT_LEADER_OR_FOLLOWER
                 : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
             partitionResponses[i] = partitionError(pd.index, code);
+            continue;
+          }
+          if (req.acks === -1 && p.inSyncReplicaCount < config.minInsyncReplicas) {
+            // Kafka checks min.insync.replicas before validating or appending: nothing is written.
+            partitionResponses[i] = partitionError(
+              pd.index,
+              ErrorCode.NOT_ENOUGH_REPLICAS,
+              notEnoughReplicasMessage(p, config.minInsyncReplicas),
+            );
             continue;
           }
           const data = validatePartition(v, p, config, pd.records);

@@ -65,6 +65,8 @@ export interface PartitionView {
   readonly highWatermark: number;
   readonly lastStableOffset: number;
   readonly producers: ProducerStateManager;
+  /** The in-sync replicas, this leader included (min.insync.replicas is checked against it). */
+  readonly inSyncReplicaCount: number;
   onHighWatermark(listener: () => void): () => void;
 }
 
@@ -99,10 +101,17 @@ export class Partition implements PartitionView {
     this.producers = new ProducerStateManager(`${topic}-${index}`);
     this.hw = log.highWatermark;
     log.ownHighWatermark(() => this.maybeIncrementHighWatermark());
+    log.lastStableOffset = () => this.lastStableOffset;
   }
 
   get logStartOffset(): number {
     return this.log.logStartOffset;
+  }
+
+  get inSyncReplicaCount(): number {
+    let n = 1;
+    for (let i = 0; i < this.followers.length; i++) if (this.followers[i]!.inSync) n++;
+    return n;
   }
 
   get logEndOffset(): number {
