@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { kcatMissing } from '../helpers/requires.js';
-import { createTopic, fetchPartition, recordsOf, topicName } from '../broker/support.js';
+import { createTopic, fetchPartition, recordsOf, topicName, untilParked } from '../broker/support.js';
 
 const KCAT = process.env.KCAT ?? 'kcat';
 
@@ -171,7 +171,8 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
     const t = topicName('kcat-tail');
     await createTopic(wire, t, 1);
     const consuming = kcat(b.bootstrap, ['-C', '-t', t, '-p', '0', '-o', 'end', '-c', '2', '-q', '-J']);
-    await new Promise((r) => setTimeout(r, 1500));
+    // kcat's long poll at the end is parked in the broker before anything is produced.
+    await untilParked(b);
     await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0'], 'late-1\nlate-2\n');
     const got = jsonLines(await consuming);
     assert.deepEqual(
