@@ -8,7 +8,7 @@ import { createTopic, fetchPartition, recordsOf, topicName, untilParked } from '
 
 const KCAT = process.env.KCAT ?? 'kcat';
 
-/** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 20 s. */
+/** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 60 s (a generous deadline for a busy machine). */
 function kcat(bootstrap: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(KCAT, ['-b', bootstrap, '-X', 'socket.timeout.ms=10000', ...args], {
@@ -20,8 +20,8 @@ function kcat(bootstrap: string, args: string[], input?: string): Promise<string
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} did not finish within 20 s: ${err}`));
-    }, 20_000);
+      reject(new Error(`kcat ${args.join(' ')} did not finish within 60 s: ${err}`));
+    }, 60_000);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
