@@ -4,7 +4,15 @@ import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { kcatMissing } from '../helpers/requires.js';
-import { createTopic, fetchPartition, recordsOf, topicName, untilParked } from '../broker/support.js';
+import {
+  createTopic,
+  eventually,
+  fetchPartition,
+  parkedFetches,
+  recordsOf,
+  topicName,
+  untilParked,
+} from '../broker/support.js';
 
 const KCAT = process.env.KCAT ?? 'kcat';
 
@@ -170,8 +178,10 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
   test('a fresh kcat consumer at the end waits for new data (long poll) and gets it', async () => {
     const t = topicName('kcat-tail');
     await createTopic(wire, t, 1);
+    // Long polls of earlier tests' clients stay parked until their max wait even after those clients
+    // exit; once none is left, the next parked fetch is this kcat's, positioned at the end.
+    await eventually(() => parkedFetches(b) === 0, 30_000, 'earlier long polls to finish');
     const consuming = kcat(b.bootstrap, ['-C', '-t', t, '-p', '0', '-o', 'end', '-c', '2', '-q', '-J']);
-    // kcat's long poll at the end is parked in the broker before anything is produced.
     await untilParked(b);
     await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0'], 'late-1\nlate-2\n');
     const got = jsonLines(await consuming);
