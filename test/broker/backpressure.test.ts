@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { spawnBroker } from './child.js';
+import { spawnBroker, type ChildBroker } from './child.js';
 import {
   ErrorCode,
   WireClient,
@@ -19,6 +19,32 @@ import {
 
 const MB = 1024 * 1024;
 
+/**
+ * Samples the broker's memory (after a GC) until it stops growing — no new high by more than 1 MB
+ * for ten samples in a row — and `settled()` holds, then returns the peak seen. Waiting for the
+ * broker to finish what it will do, instead of a fixed sleep, keeps a slow machine from measuring
+ * before the growth happened.
+ */
+async function peakOnceSettled(
+  broker: ChildBroker,
+  what: string,
+  settled: () => boolean = () => true,
+): Promise<{ rss: number; arrayBuffers: number }> {
+  const peak = { rss: 0, arrayBuffers: 0 };
+  const deadline = Date.now() + 60_000;
+  let quiet = 0;
+  while (quiet < 10 || !settled()) {
+    if (Date.now() > deadline) assert.fail(`${what}: the broker's memory did not settle within 60 s`);
+    const m = await broker.memory();
+    const grew = m.rss > peak.rss + MB || m.arrayBuffers > peak.arrayBuffers + MB;
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+    quiet = grew ? 0 : quiet + 1;
+    await sleep(100);
+  }
+  return peak;
+}
+
 test('a client that pipelines large fetches and produces without reading answers cannot grow broker memory unboundedly', async () => {
   const dir = await tempDir();
   const queued = 16 * MB;
@@ -34,7 +60,6 @@ test('a client that pipelines large fetches and produces without reading answers
         (await produce(c, 'big', 0, batch([{ value: Buffer.alloc(1_000_000, i) }]), { acks: 1 })).errorCode,
         ErrorCode.NONE,
       );
-    await sleep(200);
     const baseline = await broker.memory();
 
     // 300 fetches of ~3 MB each (900 MB of answers) on a socket whose reader never reads.
@@ -50,18 +75,22 @@ test('a client that pipelines large fetches and produces without reading answers
         ),
       );
     raw.write(Buffer.concat(fetches));
-    await sleep(1500);
-    const afterFetches = await broker.memory();
+    const afterFetches = await peakOnceSettled(broker, 'the unread fetches');
 
     // Then 150 produce requests of 1 MB: the broker must stop reading once its queue is full.
     const value = Buffer.alloc(1_000_000, 7);
     const frame = c.encode('Produce', 9, produceRequest('big', 0, batch([{ value }]), { acks: 1 }), 20_000);
     for (let i = 0; i < 150; i++) raw.write(frame);
-    await sleep(1500);
-    const afterProduces = await broker.memory();
+    // Settled also means the broker has stopped reading: the client's unsent bytes no longer shrink.
+    let lastUnread = -1;
+    const afterProduces = await peakOnceSettled(broker, 'the unread produces', () => {
+      const same = raw.writableLength === lastUnread;
+      lastUnread = raw.writableLength;
+      return same;
+    });
     const unread = raw.writableLength;
 
-    const growth = (m: NodeJS.MemoryUsage) => ({
+    const growth = (m: { rss: number; arrayBuffers: number }) => ({
       rss: Math.round((m.rss - baseline.rss) / MB),
       buffers: Math.round((m.arrayBuffers - baseline.arrayBuffers) / MB),
     });
@@ -84,7 +113,7 @@ test('a client that pipelines large fetches and produces without reading answers
     raw.destroy();
     const v = await within(
       c.request('ApiVersions', 3, { clientSoftwareName: 'after', clientSoftwareVersion: '1' }),
-      5000,
+      30_000,
       'ApiVersions after the flood',
     );
     assertCode(v.errorCode, ErrorCode.NONE);

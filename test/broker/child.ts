@@ -33,8 +33,8 @@ export function spawnBroker(
     let ready = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`broker child did not start within 15 s: ${stderr}`));
-    }, 15_000);
+      reject(new Error(`broker child did not start within 60 s: ${stderr}`));
+    }, 60_000);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       if (!ready) reject(new Error(`broker child exited (${code ?? signal}) before it was ready: ${stderr}`));

@@ -89,7 +89,7 @@ test('acks=-1 with flush.messages=1: every acknowledged record survives SIGKILL 
       }
       await killer;
       await Promise.allSettled([...inflight]);
-      const exit = await within(broker.exited, 5000, 'broker exit');
+      const exit = await within(broker.exited, 30_000, 'broker exit');
       assert.equal(exit.signal, 'SIGKILL');
       c.close();
       assert.ok(seq > 5, `round ${round} produced (${seq} requests)`);

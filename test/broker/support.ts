@@ -86,6 +86,17 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms: nu
   }
 }
 
+/** How many fetches wait in the broker's purgatory for data or for max_wait. */
+export const parkedFetches = (b: BrokerHandle): number => b.broker.purgatory.size;
+
+/**
+ * Waits until `n` fetches are parked in the purgatory, so what a test does next (a produce, a
+ * close) is sure to meet a waiting fetch rather than race the fetch's arrival.
+ */
+export async function untilParked(b: BrokerHandle, n = 1, ms = 30_000): Promise<void> {
+  await eventually(() => parkedFetches(b) >= n, ms, `${n} fetch(es) parked in the purgatory`);
+}
+
 /** Resolves true when the broker closes the client's connection within `ms`, false otherwise. */
 export async function closedWithin(c: WireClient, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;

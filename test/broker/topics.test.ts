@@ -215,7 +215,7 @@ describe('topic administration', () => {
     assert.equal(res.responses[0]!.name, t);
     assertCode((await metadata(c, [t], 12, false)).topics[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     assertCode((await produce(c, t, 0, batch(['late']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    await eventually(async () => (await folders(t)).length === 0, 3000, 'partition folders removed');
+    await eventually(async () => (await folders(t)).length === 0, 30_000, 'partition folders removed');
     assertCode(
       (await c.request('DeleteTopics', 5, { topics: [], topicNames: [t], timeoutMs: 5000 })).responses[0]!.errorCode,
       ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -240,7 +240,7 @@ describe('topic administration', () => {
       timeoutMs: 5000,
     });
     assertCode(unknown.responses[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_ID);
-    await eventually(async () => (await folders(t)).length === 0, 3000, 'partition folder removed');
+    await eventually(async () => (await folders(t)).length === 0, 30_000, 'partition folder removed');
 
     const id2 = await createTopic(c, t, 1);
     assert.notEqual(id2, id, 'a new topic id');

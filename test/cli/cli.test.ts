@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import type { BrokerHandle } from '../../src/broker/start.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { eventually, startTestBroker, uniq } from '../client/helpers/broker.js';
+import { untilParked } from '../broker/support.js';
 import { brook, brookBackground } from './helpers.js';
 
 let broker: BrokerHandle;
@@ -257,8 +258,8 @@ describe('brook CLI', { concurrency: 4 }, () => {
     await brook(['topics', 'create', name, ...b]);
     const follower = brookBackground(['consume', name, '--group', uniq('followers'), '--format', '{value}', ...b]);
     try {
-      // Give the group a moment to join before producing.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The follower has joined, found its position at the end and long-polls before anything is produced.
+      await untilParked(broker);
       await brook(['produce', name, ...b], { input: 'first\nsecond\n' });
       await eventually(() => follower.output().includes('second'), 15_000, 'the follower to print new records');
       follower.child.kill('SIGINT');
@@ -373,7 +374,8 @@ describe('brook CLI', { concurrency: 4 }, () => {
     const secs = Number(/sent in ([\d.]+) s/.exec(r.stdout)![1]);
     assert.ok(secs >= 0.25, `throttled to 1000 records/s, took ${secs} s`);
     assert.match(r.stdout, /latency ms: avg [\d.]+, p50 [\d.]+, p95 [\d.]+, p99 [\d.]+, p99\.9 [\d.]+, max [\d.]+/);
-    r = await brook(['perf', 'consume', name, '--records', '999999', '--idle-timeout-ms', '500', ...b]);
+    // The idle timeout also covers the wait for the first record, so it must outlast a busy machine's start-up.
+    r = await brook(['perf', 'consume', name, '--records', '999999', '--idle-timeout-ms', '5000', ...b]);
     assert.equal(r.code, 1, 'fewer records than asked for');
     assert.match(r.stderr, /only 20300 of 999999 records arrived/);
   });

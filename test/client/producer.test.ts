@@ -6,6 +6,7 @@ import { jsonSerializer, stringSerializer } from '../../src/client/serializers.j
 import { decodeRecordBatches, type DecodedRecordBatch } from '../../src/protocol/records/record-batch.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { FakeBroker, type ReceivedRequest } from './helpers/fake-broker.js';
+import { until, within } from '../helpers/wait.js';
 
 interface Appended {
   partition: number;
@@ -119,28 +120,36 @@ test('records sent within linger.ms travel in one batch, with keys, values, head
   }
 });
 
-test('batch.size closes a batch early; each partition gets its own batches', async () => {
+test('batch.size closes a batch early; a batch that is not full waits for linger.ms', async () => {
   const b = await new FakeBroker().start();
   const log = logBroker(b, { t: 1 });
-  const p = new Producer({ bootstrap: b.bootstrap, lingerMs: 1000, batchSize: 1024 });
+  // A linger no test run reaches: whatever is sent before flush() went out because its batch was full.
+  const p = new Producer({ bootstrap: b.bootstrap, lingerMs: 300_000, batchSize: 1024 });
+  const lingering = new Producer({ bootstrap: b.bootstrap, lingerMs: 500, batchSize: 1024 });
   try {
     const value = Buffer.alloc(200, 1);
-    const started = Date.now();
-    const sends = Array.from({ length: 20 }, () => p.send({ topic: 't', value }));
+    let settled = 0;
+    const sends = Array.from({ length: 20 }, () => p.send({ topic: 't', value }).finally(() => settled++));
     // Four 221-byte records fill a 1 KiB batch: the first sixteen go out at once, the last four wait for linger.ms.
-    await Promise.all(sends.slice(0, 16));
-    assert.ok(Date.now() - started < 900, 'full batches do not wait for linger.ms');
+    await within(Promise.all(sends.slice(0, 16)), 30_000, 'the full batches, sent without waiting for linger.ms');
+    const records = () => (log.logs.get('t-0') ?? []).reduce((n, a) => n + a.batch.recordsCount, 0);
+    assert.equal(records(), 16, 'only full batches were sent');
+    assert.equal(settled, 16, 'the four records of the batch that is not full are still waiting');
+    await p.flush();
     await Promise.all(sends);
-    assert.ok(Date.now() - started >= 900, 'a batch that is not full waits for linger.ms');
     const batches = log.logs.get('t-0')!;
     assert.ok(batches.length >= 4, `expected several batches, got ${batches.length}`);
     for (const a of batches) assert.ok(a.raw.length <= 1024 + 300, `batch of ${a.raw.length} bytes`);
-    assert.equal(
-      batches.reduce((n, a) => n + a.batch.recordsCount, 0),
-      20,
-    );
+    assert.equal(records(), 20);
+    // And linger.ms is honoured as a lower bound: a lone record is not sent before it elapses.
+    await lingering.connect();
+    const started = Date.now();
+    await lingering.send({ topic: 't', value });
+    const took = Date.now() - started;
+    assert.ok(took >= 490, `a lone record was sent after ${took} ms, before linger.ms 500`);
   } finally {
     await p.close();
+    await lingering.close();
     await b.close();
   }
 });
@@ -275,7 +284,7 @@ test('acks=0 gets no answer and resolves with offset -1', async () => {
     assert.deepEqual([md.partition, md.offset], [0, -1]);
     assert.equal(p.isIdempotent, false, 'acks=0 turns default idempotence off');
     assert.equal(b.of('InitProducerId').length, 0);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => b.of('Produce').length > 0, 30_000, 'the fake broker to receive the produce');
     assert.equal(b.of('Produce')[0]!.body.acks, 0);
   } finally {
     await p.close();

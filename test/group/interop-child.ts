@@ -2,7 +2,8 @@
  * Child processes for the interop tests, so a test can SIGKILL them:
  *   broker <dataDir> [port]                  a broker; prints "READY host:port"
  *   member <bootstrap> <topic> <group> <id>  a kafkajs member committing each message; prints
- *                                            "A p,p,..." on assignment, "C p o" once o is committed
+ *                                            "A p,p,..." on assignment, "R p o" when it reads o,
+ *                                            "C p o" once o is committed
  * Without arguments (e.g. when a test runner loads it) it does nothing.
  */
 import kafkajs from 'kafkajs';
@@ -34,6 +35,8 @@ if (mode === 'broker') {
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ partition, message }) => {
+      // "R" before the commit: a SIGKILL between the commit and the "C" line cannot hide a read record.
+      process.stdout.write(`R ${partition} ${message.offset}\n`);
       await consumer.commitOffsets([{ topic, partition, offset: String(Number(message.offset) + 1) }]);
       process.stdout.write(`C ${partition} ${message.offset}\n`);
     },

@@ -4,9 +4,17 @@ import { spawn } from 'node:child_process';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { KCAT, kcatMissing } from '../helpers/requires.js';
-import { createTopic, fetchPartition, recordsOf, topicName } from '../broker/support.js';
+import {
+  createTopic,
+  eventually,
+  fetchPartition,
+  parkedFetches,
+  recordsOf,
+  topicName,
+  untilParked,
+} from '../broker/support.js';
 
-/** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 20 s. */
+/** Runs kcat against the broker; rejects with its stderr on a non-zero exit or after 60 s (a generous deadline for a busy machine). */
 function kcat(bootstrap: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(KCAT, ['-b', bootstrap, '-X', 'socket.timeout.ms=10000', ...args], {
@@ -18,8 +26,8 @@ function kcat(bootstrap: string, args: string[], input?: string): Promise<string
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} did not finish within 20 s: ${err}`));
-    }, 20_000);
+      reject(new Error(`kcat ${args.join(' ')} did not finish within 60 s: ${err}`));
+    }, 60_000);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -168,8 +176,11 @@ describe('kcat (librdkafka)', { skip: kcatMissing(KCAT) }, () => {
   test('a fresh kcat consumer at the end waits for new data (long poll) and gets it', async () => {
     const t = topicName('kcat-tail');
     await createTopic(wire, t, 1);
+    // Long polls of earlier tests' clients stay parked until their max wait even after those clients
+    // exit; once none is left, the next parked fetch is this kcat's, positioned at the end.
+    await eventually(() => parkedFetches(b) === 0, 30_000, 'earlier long polls to finish');
     const consuming = kcat(b.bootstrap, ['-C', '-t', t, '-p', '0', '-o', 'end', '-c', '2', '-q', '-J']);
-    await new Promise((r) => setTimeout(r, 1500));
+    await untilParked(b);
     await kcat(b.bootstrap, ['-P', '-t', t, '-p', '0'], 'late-1\nlate-2\n');
     const got = jsonLines(await consuming);
     assert.deepEqual(

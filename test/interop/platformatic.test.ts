@@ -5,6 +5,8 @@ import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
 import { WireClient } from '../helpers/wire-client.js';
 import { fetchPartition, metadata, recordsOf, topicName } from '../broker/support.js';
+import { PlatformaticFetches } from '../helpers/platformatic-fetches.js';
+import { until } from '../helpers/wait.js';
 
 const TOPIC_RESOURCE = 2;
 const SET = 0;
@@ -194,6 +196,7 @@ describe('@platformatic/kafka 1.35.0', () => {
       ...base(),
     });
     const got: { partition: number; offset: bigint; value: string; n: string }[] = [];
+    const fetches = new PlatformaticFetches();
     try {
       const stream = await consumer.consume({
         topics: [t],
@@ -212,13 +215,24 @@ describe('@platformatic/kafka 1.35.0', () => {
         setTimeout(() => reject(new Error(`only ${got.length} of 30 messages within 20 s`)), 20_000).unref();
       });
       await done;
-      // Long polls with nothing new must not re-deliver anything (incremental fetch sessions).
-      await new Promise((r) => setTimeout(r, 1000));
+      // Long polls with nothing new must not re-deliver anything (incremental fetch sessions):
+      // wait for three more completed fetches rather than a guessed time.
+      const mark = fetches.mark();
+      await until(() => fetches.completedSince(consumer, mark) >= 3, 20_000, 'three more long polls');
       await closeStream(stream);
     } finally {
+      fetches.close();
       await forceClose(consumer);
     }
     assert.equal(got.length, 30, 'each message exactly once');
+    for (const p of [0, 1, 2]) {
+      const offsets = got.filter((m) => m.partition === p).map((m) => m.offset);
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((a, b) => (a < b ? -1 : 1)),
+        `partition ${p} read in order`,
+      );
+    }
     for (const m of got)
       assert.equal(positions.get(`${m.partition}/${m.offset}`), m.value, `message at ${m.partition}/${m.offset}`);
     for (const m of got) assert.equal(m.n, m.value.slice('value-'.length));

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_BY_KEY, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/apis.js';
+import { APIS, API_BY_KEY, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/apis.js';
+import { startBroker } from '../../src/broker/start.js';
 import {
   readRequestHeader,
   readResponseHeader,
@@ -13,6 +14,8 @@ import { Reader } from '../../src/protocol/reader.js';
 import { Writer } from '../../src/protocol/writer.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
 import { fixturesDir } from '../helpers/paths.js';
+import { WireClient } from '../helpers/wire-client.js';
+import { within } from '../helpers/wait.js';
 
 /**
  * Frames recorded from real clients (kcat/librdkafka 2.0.2, kafkajs 2.2.4, kafka-python 2.0.2,
@@ -99,7 +102,7 @@ test('compressed produce batches from real clients decode to their records', () 
   assert.ok(compressed >= 4, `compressed batches from real clients were decoded (${compressed})`);
 });
 
-test('the broker answers the client ApiVersions requests with the header each version needs', () => {
+test('the captured ApiVersions exchanges decode with the v0 response header every version uses', () => {
   for (const client of clients) {
     const dir = join(root, client);
     const file = readdirSync(dir).find((f) => /-18-v\d+\.res$/.test(f));
@@ -112,5 +115,41 @@ test('the broker answers the client ApiVersions requests with the header each ve
     };
     assert.equal(body.errorCode, 0);
     assert.ok(body.apiKeys.length > 10);
+  }
+});
+
+test("a running broker answers each client's captured ApiVersions request, byte for byte as sent", async () => {
+  const b = await startBroker({ logLevel: 'silent' });
+  try {
+    for (const client of clients) {
+      const dir = join(root, client);
+      const file = readdirSync(dir).find((f) => /-18-v\d+\.req$/.test(f));
+      assert.ok(file, `${client} recorded an ApiVersions request`);
+      const frame = readFileSync(join(dir, file));
+      const request = readRequestHeader(new Reader(frame, 4));
+      const c = await WireClient.open(b.bootstrap);
+      try {
+        const answer = c.nextFrame();
+        c.sendRaw(frame);
+        const r = new Reader(await within(answer, 30_000, `${client}: the answer to ${file}`));
+        // Header v0 whatever the request version: the correlation id, then the body.
+        assert.equal(readResponseHeader(r, 0).correlationId, request.correlationId, `${client}: correlation id`);
+        const body = API_BY_KEY[18]!.readResponse(r, request.requestApiVersion) as {
+          errorCode: number;
+          apiKeys: { apiKey: number; minVersion: number; maxVersion: number }[];
+        };
+        assert.equal(r.remaining(), 0, `${client}: the whole answer is read at v${request.requestApiVersion}`);
+        assert.equal(body.errorCode, 0, `${client}: ApiVersions v${request.requestApiVersion} error code`);
+        for (const api of ['ApiVersions', 'Metadata', 'Produce', 'Fetch'] as const) {
+          const k = body.apiKeys.find((x) => x.apiKey === APIS[api].key);
+          assert.ok(k, `${client}: the broker offers ${api}`);
+          assert.ok(k.minVersion <= k.maxVersion, `${client}: ${api} range ${k.minVersion}-${k.maxVersion}`);
+        }
+      } finally {
+        c.close();
+      }
+    }
+  } finally {
+    await b.close();
   }
 });

@@ -19,7 +19,11 @@ interface Ack {
   sha: string;
 }
 
-/** Runs the child until it has acknowledged something and `delayMs` passed, then SIGKILLs it. */
+/**
+ * Runs the child until it is ready (it has opened the log, which clears the clean-shutdown mark)
+ * and `delayMs` more passed, then SIGKILLs it. A child that is not ready within a generous
+ * deadline fails the test: killing it earlier would test a crash before start-up, not after.
+ */
 function runAndKill(dir: string, seed: number, delayMs: number, acks: Map<number, Ack>): Promise<number> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [CHILD, '--crash-child', dir, String(seed)], {
@@ -29,6 +33,7 @@ function runAndKill(dir: string, seed: number, delayMs: number, acks: Map<number
     let acked = 0;
     let killed = false;
     let stderr = '';
+    let ready = false;
     const kill = (): void => {
       if (!killed) {
         killed = true;
@@ -42,7 +47,11 @@ function runAndKill(dir: string, seed: number, delayMs: number, acks: Map<number
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const [kind, a, b, sha] = line.split(' ');
-        if (kind === 'ready') setTimeout(kill, delayMs);
+        if (kind === 'ready') {
+          ready = true;
+          clearTimeout(notReady);
+          setTimeout(kill, delayMs);
+        }
         if (kind === 'ack') {
           acks.set(Number(a), { last: Number(b), sha: sha! });
           acked++;
@@ -53,10 +62,12 @@ function runAndKill(dir: string, seed: number, delayMs: number, acks: Map<number
       stderr += d.toString();
     });
     child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
+      clearTimeout(notReady);
+      if (signal === 'SIGKILL' && ready) resolve(acked);
+      else if (signal === 'SIGKILL') reject(new Error(`child not ready within 60 s: ${stderr}`));
       else reject(new Error(`child exited by itself (${code}): ${stderr}`));
     });
-    setTimeout(kill, delayMs + 5000);
+    const notReady = setTimeout(kill, 60_000);
   });
 }
 

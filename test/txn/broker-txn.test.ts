@@ -419,7 +419,7 @@ test('the coordinator aborts a transaction past its timeout and fences its produ
         async () =>
           (await c.request('DescribeTransactions', 0, { transactionalIds: ['tx-slow'] })).transactionStates[0]!
             .transactionState === 'CompleteAbort',
-        5000,
+        30_000,
         'timed-out transaction aborted',
       );
       const r = await fetchFrom(c, 'slow', 0, READ_COMMITTED);
@@ -481,7 +481,7 @@ test('ListTransactions filters by state, producer id and duration; idle transact
           async () =>
             (await c.request('ListTransactions', 1, { stateFilters: [], producerIdFilters: [], durationFilter: -1 }))
               .transactionStates.length === 0,
-          5000,
+          30_000,
           'ids expired',
         );
       },
@@ -528,12 +528,12 @@ test('a broker killed between the commit decision and the last marker completes 
       void b.broker.transactions.coordinator.endTxn('tx-half', p.producerId, p.epoch, true);
       await eventually(
         () => b.broker.transactions.coordinator.metadata('tx-half')!.state === 2 /* PrepareCommit */,
-        5000,
+        30_000,
         'commit decided',
       );
       await eventually(
         async () => markersOf(await fetchFrom(c, 'half', 0, READ_UNCOMMITTED)).length === 1,
-        5000,
+        30_000,
         'first marker written',
       );
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'half', 0, READ_COMMITTED)), ['h0']);
@@ -545,7 +545,7 @@ test('a broker killed between the commit decision and the last marker completes 
     await withBroker({ dataDir: dir }, async (b, c) => {
       await eventually(
         () => b.broker.transactions.coordinator.metadata('tx-half')?.state === 4 /* CompleteCommit */,
-        5000,
+        30_000,
         'commit completed after restart',
       );
       assert.deepEqual(deliveredValues(await fetchFrom(c, 'half', 0, READ_COMMITTED)), ['h0']);
@@ -553,7 +553,7 @@ test('a broker killed between the commit decision and the last marker completes 
       await groupsReady(b);
       await eventually(
         async () => (await committedOffset(c, 'half-group', 'half', 0, true)).offset === 1,
-        5000,
+        30_000,
         'transactional offset committed',
       );
       // The marker on half-0 was written twice (before and after the crash); consumers skip both.
@@ -589,7 +589,7 @@ test('a transaction left open by a crash is aborted by its timeout after the res
         assert.equal(before.lastStableOffset, 0, 'the open transaction is still pinning the LSO after recovery');
         await eventually(
           async () => (await fetchFrom(c, 'open', 0, READ_COMMITTED)).lastStableOffset === 3,
-          5000,
+          30_000,
           'aborted by timeout',
         );
         assert.deepEqual(deliveredValues(await fetchFrom(c, 'open', 0, READ_COMMITTED)), ['plain']);

@@ -15,6 +15,7 @@ import {
 } from '@platformatic/kafka';
 import { startBroker, type BrokerHandle } from '../../src/broker/start.js';
 import { WireClient } from '../helpers/wire-client.js';
+import { produceValues } from '../broker/support.js';
 import { READ_COMMITTED, READ_UNCOMMITTED, deliveredValues, eventually, fetchFrom, markersOf } from './helpers.js';
 
 async function withBroker(fn: (b: BrokerHandle) => Promise<void>): Promise<void> {
@@ -114,14 +115,15 @@ test('kafkajs: idempotent producer, then transactions with sendOffsets (commit a
     const seen: string[] = [];
     await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
     await eventually(() => seen.length >= 2, 15_000, 'kafkajs consumer got the committed results');
-    await new Promise((r) => setTimeout(r, 500));
+    // Sentinels after the aborted record: once they are in, anything that was to come is in.
+    await sendSentinels(b.bootstrap, 'kjs-out', 2);
+    await eventually(() => seen.filter(isSentinel).length === 2, 15_000, 'kafkajs consumer got the sentinels');
     await consumer.disconnect();
-    assert.deepEqual(seen.sort(), ['charged-1', 'charged-2']);
-    assert.deepEqual((await allValues(b.bootstrap, 'kjs-out', 2, READ_UNCOMMITTED)).sort(), [
-      'charged-1',
-      'charged-2',
-      'ghost',
-    ]);
+    assert.deepEqual(seen.filter((v) => !isSentinel(v)).sort(), ['charged-1', 'charged-2']);
+    assert.deepEqual(
+      (await allValues(b.bootstrap, 'kjs-out', 2, READ_UNCOMMITTED)).filter((v) => !isSentinel(v)).sort(),
+      ['charged-1', 'charged-2', 'ghost'],
+    );
   });
 });
 
@@ -188,12 +190,29 @@ test('@platformatic/kafka: transactions over the batched AddPartitionsToTxn v5 f
     const got: string[] = [];
     stream.on('data', (m: { value: string }) => got.push(m.value));
     await eventually(() => got.length >= 3, 15_000, 'platformatic consumer got the committed values');
-    await new Promise((r) => setTimeout(r, 500));
+    await sendSentinels(b.bootstrap, 'plt-out', 2);
+    await eventually(() => got.filter(isSentinel).length === 2, 15_000, 'platformatic consumer got the sentinels');
     await closeStream(stream);
     await forceClose(consumer);
-    assert.deepEqual(got.sort(), ['kept-1', 'kept-2', 'kept-3']);
+    assert.deepEqual(got.filter((v) => !isSentinel(v)).sort(), ['kept-1', 'kept-2', 'kept-3']);
   });
 });
+
+const isSentinel = (v: string): boolean => v.startsWith('sentinel-');
+
+/**
+ * Appends a plain record to every partition after what a test produced. Partitions are read in
+ * order, so a consumer that has the sentinels has everything before them: a check that nothing
+ * else (an aborted record, a duplicate) arrived is then complete, with no guessed sleep.
+ */
+async function sendSentinels(bootstrap: string, topic: string, partitions: number): Promise<void> {
+  const c = await WireClient.open(bootstrap);
+  try {
+    for (let p = 0; p < partitions; p++) await produceValues(c, topic, p, [`sentinel-${p}`]);
+  } finally {
+    c.close();
+  }
+}
 
 /** Closes a @platformatic/kafka messages stream through its callback form (typed unambiguously). */
 function closeStream(stream: { close(cb: (err?: Error | null) => void): void }): Promise<void> {

@@ -31,6 +31,7 @@ import {
 } from './helpers.js';
 
 import { pythonModuleMissing } from '../helpers/requires.js';
+import { SeededRandom, seedNote } from '../helpers/seed.js';
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const NO_CONFLUENT = pythonModuleMissing(PYTHON, 'confluent_kafka', 'apt-get install python3-confluent-kafka');
 const SECONDS = Number(process.env.BROOK_EOS_SECONDS ?? 8);
@@ -55,10 +56,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-function random(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min));
 }
 
 /** A broker child process that can be killed and restarted on the same port and data directory. */
@@ -365,6 +362,9 @@ async function readPartition(
 }
 
 async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processor' | 'broker' | 'both'): Promise<void> {
+  // The kill moments are seeded (TEST_SEED replays them); the children's own timing still varies.
+  const rand = new SeededRandom();
+  const random = (min: number, max: number): number => rand.int(min, max);
   const dataDir = await mkdtemp(join(tmpdir(), 'brook-eos-'));
   const broker = new ChildBroker(await freePort(), dataDir);
   await broker.start();
@@ -395,7 +395,7 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
     // Half the kills at any moment, half while a transaction has results in the log but is not
     // yet committed (the processor's "payment provider call"), where exactly-once is at stake.
     const moment = async (): Promise<void> => {
-      if (Math.random() < 0.5) {
+      if (rand.next() < 0.5) {
         await sleep(random(kill === 'processor' ? 500 : 1000, kill === 'processor' ? 1500 : 2500));
       } else {
         await sleep(random(300, 1000));
@@ -478,16 +478,24 @@ async function runScenario(t: { diagnostic(msg: string): void }, kill: 'processo
   }
 }
 
-test('exactly once with the processor killed at random points', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
-  await runScenario(t, 'processor');
-});
-
-test('exactly once with the broker killed at random points', { timeout: 240_000, skip: NO_CONFLUENT }, async (t) => {
-  await runScenario(t, 'broker');
-});
+test(
+  `exactly once with the processor killed at random points ${seedNote()}`,
+  { timeout: 240_000, skip: NO_CONFLUENT },
+  async (t) => {
+    await runScenario(t, 'processor');
+  },
+);
 
 test(
-  'exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered)',
+  `exactly once with the broker killed at random points ${seedNote()}`,
+  { timeout: 240_000, skip: NO_CONFLUENT },
+  async (t) => {
+    await runScenario(t, 'broker');
+  },
+);
+
+test(
+  `exactly once with broker and processor killed together (the new instance fences a transaction the restarted broker recovered) ${seedNote()}`,
   { timeout: 240_000, skip: NO_CONFLUENT },
   async (t) => {
     await runScenario(t, 'both');

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { DecodeError } from '../../../src/protocol/decode-error.js';
 import {
   CompressionError,
@@ -23,6 +22,11 @@ import {
   type RecordInput,
 } from '../../../src/protocol/records/index.js';
 import { hex, referenceCrc32c, rng } from './helpers.js';
+import { SeededRandom, seedNote } from '../../helpers/seed.js';
+
+/** Incompressible test data, seeded: TEST_SEED=n replays exactly the bytes of a failing run. */
+const rand = new SeededRandom();
+const randomBytes = (n: number): Buffer => rand.bytes(n);
 
 const T0 = 1_700_000_000_000;
 
@@ -181,7 +185,7 @@ test('every codec round-trips keys, values, headers (duplicates, null, empty) an
   }
 });
 
-test('large values and many records round-trip', () => {
+test(`large values and many records round-trip ${seedNote()}`, () => {
   const big = randomBytes(3 * 1024 * 1024);
   for (const compression of [0, 3, 4]) {
     const b = decodeRecordBatch(
