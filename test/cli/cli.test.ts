@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import type { BrokerHandle } from '../../src/broker/start.js';
 import { partitionForKey } from '../../src/client/partitioner.js';
 import { eventually, startTestBroker, uniq } from '../client/helpers/broker.js';
-import { untilParked } from '../broker/support.js';
+import { parkedFetches, untilParked } from '../broker/support.js';
 import { brook, brookBackground } from './helpers.js';
 
 let broker: BrokerHandle;
@@ -256,6 +256,9 @@ describe('brook CLI', { concurrency: 4 }, () => {
   test('consume follows new records until interrupted, then exits cleanly', async () => {
     const name = uniq('cli-follow');
     await brook(['topics', 'create', name, ...b]);
+    // Long polls of earlier tests' consumers stay parked until their max wait even after those
+    // processes exit; once none is left, the next parked fetch is the follower's, at the end.
+    await eventually(() => parkedFetches(broker) === 0, 30_000, 'earlier long polls to finish');
     const follower = brookBackground(['consume', name, '--group', uniq('followers'), '--format', '{value}', ...b]);
     try {
       // The follower has joined, found its position at the end and long-polls before anything is produced.
