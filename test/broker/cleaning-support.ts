@@ -3,6 +3,7 @@
 import { ControlRecordType, parseControlRecordKey } from '../../src/protocol/records/control.js';
 import { decodeRecordBatches } from '../../src/protocol/records/record-batch.js';
 import type { FetchResponsePartitionData } from '../../src/protocol/messages/fetch-response.js';
+import { deliveredRecords } from '../txn/helpers.js';
 import { ErrorCode, type WireClient, assertCode, fetchPartition, listOffset } from './support.js';
 
 /**
@@ -105,22 +106,11 @@ export function recordsSeen(p: FetchResponsePartitionData): Seen[] {
  * from the listed first offset until its ABORT marker.
  */
 export function committedSeen(p: FetchResponsePartitionData): Seen[] {
-  const aborted = [...(p.abortedTransactions ?? [])].sort((a, b) => a.firstOffset - b.firstOffset);
-  const abortedProducers = new Set<number>();
-  const out: Seen[] = [];
-  for (const b of decodeRecordBatches(p.records ?? Buffer.alloc(0))) {
-    while (aborted.length > 0 && aborted[0]!.firstOffset <= b.lastOffset)
-      abortedProducers.add(aborted.shift()!.producerId);
-    if (b.isControl) {
-      if (parseControlRecordKey(b.records[0]?.key ?? null).type === ControlRecordType.ABORT)
-        abortedProducers.delete(b.producerId);
-      continue;
-    }
-    if (b.isTransactional && abortedProducers.has(b.producerId)) continue;
-    for (const r of b.records)
-      out.push({ offset: r.offset, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null });
-  }
-  return out;
+  return deliveredRecords(p).map((r) => ({
+    offset: r.offset,
+    key: r.key?.toString() ?? null,
+    value: r.value?.toString() ?? null,
+  }));
 }
 
 /** Control markers of a fetched partition: `offset:COMMIT` or `offset:ABORT`. */

@@ -87,14 +87,16 @@ export async function fetchFrom(
 }
 
 /**
- * The values a consumer delivers from a fetch response, the way Kafka consumers filter it: a
- * producer listed in AbortedTransactions has its transactional batches dropped from the listed
- * first offset until its ABORT marker; control batches are never delivered.
+ * The records a read_committed consumer delivers from a fetch response, the way Kafka consumers
+ * filter it: a producer listed in AbortedTransactions has its transactional batches dropped from the
+ * listed first offset until its ABORT marker; control batches are never delivered.
  */
-export function deliveredValues(p: FetchResponsePartitionData): string[] {
+export function deliveredRecords(
+  p: FetchResponsePartitionData,
+): { offset: number; key: Buffer | null; value: Buffer | null }[] {
   const aborted = [...(p.abortedTransactions ?? [])].sort((a, b) => a.firstOffset - b.firstOffset);
   const abortedProducers = new Set<number>();
-  const out: string[] = [];
+  const out: { offset: number; key: Buffer | null; value: Buffer | null }[] = [];
   for (const b of decodeRecordBatches(p.records ?? Buffer.alloc(0))) {
     while (aborted.length > 0 && aborted[0]!.firstOffset <= b.lastOffset)
       abortedProducers.add(aborted.shift()!.producerId);
@@ -104,9 +106,14 @@ export function deliveredValues(p: FetchResponsePartitionData): string[] {
       continue;
     }
     if (b.isTransactional && abortedProducers.has(b.producerId)) continue;
-    for (const r of b.records) out.push(r.value?.toString() ?? '<null>');
+    for (const r of b.records) out.push({ offset: r.offset, key: r.key, value: r.value });
   }
   return out;
+}
+
+/** The values a read_committed consumer delivers from a fetch response (see deliveredRecords). */
+export function deliveredValues(p: FetchResponsePartitionData): string[] {
+  return deliveredRecords(p).map((r) => r.value?.toString() ?? '<null>');
 }
 
 /** Control markers in a fetch response: [offset, 'COMMIT' | 'ABORT', producerId]. */
